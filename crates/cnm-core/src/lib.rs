@@ -1,0 +1,1 @@
+//! The Container Network Model: controller, network, endpoint, sandbox, drivers, IPAM.

@@ -1,0 +1,1 @@
+//! host-local IPAM: the reference on-disk store, allocation, release and GC.

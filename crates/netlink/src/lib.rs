@@ -1,0 +1,1 @@
+//! A synchronous NETLINK_ROUTE socket for links, addresses and routes.

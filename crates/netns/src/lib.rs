@@ -1,0 +1,1 @@
+//! Open, enter, create and remove Linux network namespaces safely.

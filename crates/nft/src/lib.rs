@@ -1,0 +1,1 @@
+//! nftables firewall for the project: masquerade and port mappings in one table.

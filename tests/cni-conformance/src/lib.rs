@@ -1,0 +1,1 @@
+//! Shared harness for the conformance suite: throwaway namespaces and plugin execution.

@@ -1,1 +1,23 @@
 //! host-local IPAM: the reference on-disk store, allocation, release and GC.
+//!
+//! A drop-in for the reference `host-local` plugin (same config, same store
+//! format, same allocation order), usable as a library by simplebridge
+//! (in-process) and by the `ipam-host-local` binary.
+
+pub mod allocator;
+pub mod config;
+pub mod dns;
+pub mod error;
+pub mod ipmath;
+pub mod lock;
+pub mod ops;
+pub mod owner;
+pub mod plugin;
+pub mod range;
+pub mod store;
+
+pub use config::IpamConfig;
+pub use error::IpamError;
+pub use plugin::HostLocal;
+pub use range::{Range, RangeSet, RangeSpec};
+pub use store::Store;

@@ -1,1 +1,35 @@
-//! nftables firewall for the project: masquerade and port mappings in one table.
+//! nftables firewall for the project: masquerade and port mappings in one table, `inet cnm`.
+//!
+//! Design:
+//! - Every operation is one atomic `nft -f -` batch (argv only, no shell). Each batch starts with
+//!   the idempotent skeleton (table, base chains `postrouting`/`prerouting`/`output`, regular chain
+//!   `hostports`, maps and sets), flushing and rebuilding the static base-chain rules inside the
+//!   same transaction, so any batch repairs the static part and none ever drops per-network or
+//!   per-container state.
+//! - Masquerade is per network: chain `masq-<fnv1a64(network)>` (`oifname <bridge> return`,
+//!   `daddr <subnet> return`, multicast return, `masquerade comment "cnm:<network>"`) entered from
+//!   `postrouting` through the interval verdict maps `masq4`/`masq6` keyed by the subnets.
+//! - Port mappings are elements of `pm4`/`pm4any`/`pm6`/`pm6any` (`[hostip .] proto . port :
+//!   addr . port`) and hairpin/localhost SNAT elements of `pmsnat4`/`pmsnat6`
+//!   (`source-subnet . container-addr`), each tagged `network,container,ifname` in its comment.
+//! - State is read back with `nft -j list table inet cnm`.
+//! - MAC spoof checks live in a second table, `bridge cnm` (see the `spoof` module).
+
+mod error;
+mod exec;
+mod firewall;
+mod marker;
+mod masq;
+mod name;
+mod portmap;
+mod script;
+mod spoof;
+mod state;
+
+pub use error::NftError;
+pub use exec::NftCommand;
+pub use firewall::{Applied, Firewall, DEFAULT_STATE_DIR};
+pub use masq::MasqNet;
+pub use name::{fnv1a64, masq_chain, validate_network};
+pub use portmap::{Owner, PortMapping, Protocol};
+pub use state::{ChainState, ElemState, RuleState, TableState};

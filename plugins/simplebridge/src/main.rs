@@ -1,3 +1,25 @@
-//! CNI bridge plugin: libnetwork's bridge driver as a drop-in for the reference bridge
+//! CNI bridge plugin: libnetwork's bridge driver as a drop-in for the
+//! reference `bridge`. All logic lives in `cnm_core::bridge`; `main()` is the
+//! only place that reads the environment and stdin, prints and exits.
 
-fn main() {}
+use std::io::Write;
+
+use cnm_core::bridge::BridgePlugin;
+use cnm_core::system::LinuxSystem;
+
+fn main() {
+    let system = LinuxSystem {
+        // Exec our host-local as a binary too (for comparison and debugging).
+        force_exec_ipam: std::env::var_os("CNM_IPAM_EXEC").is_some(),
+    };
+    let plugin = BridgePlugin { system };
+    let outcome = cni_protocol::run(
+        &plugin,
+        |key| std::env::var(key).ok(),
+        &mut std::io::stdin().lock(),
+    );
+    // Nothing useful can be done if stdout or stderr are closed.
+    let _ = std::io::stdout().write_all(&outcome.stdout);
+    let _ = std::io::stderr().write_all(&outcome.stderr);
+    std::process::exit(outcome.exit_code);
+}

@@ -1,0 +1,383 @@
+//! ADD: parse -> validate -> allocate (IPAM) -> build the endpoint in the
+//! sandbox -> program the host -> reply. A failure at any step undoes the
+//! steps before it (see `txn`).
+
+use std::net::IpAddr;
+
+use cni_protocol::{code, CniError, CniResult, Interface, IpConfig, Request, Route};
+use ipnet::IpNet;
+
+use super::config::BridgeConfig;
+use super::names::{derived_mac, format_mac, host_veth_name};
+use super::txn::{Txn, Undo};
+use super::{attachment, kernel_error, System};
+use crate::ipam::Ipam;
+use crate::kernel::{
+    BridgeSpec, Family, IfaceSpec, Kernel, MasqSpec, PortSpec, RouteState, VethSpec, VlanEntry,
+};
+
+/// Index of the container interface in the result (bridge, host veth, container).
+const CONTAINER_IFACE: usize = 2;
+
+pub(super) fn add(sys: &dyn System, req: &Request) -> Result<CniResult, CniError> {
+    // Parse and validate.
+    let (cid, ifname) = attachment(req)?;
+    req.env.args.check_known(&["MAC", "IP"])?;
+    let cfg = BridgeConfig::from_netconf(&req.conf, req.env.args.get("MAC"))?;
+    let netns =
+        req.env.netns.as_deref().ok_or_else(|| {
+            CniError::invalid_env("required env variables [CNI_NETNS] missing", "")
+        })?;
+    let mut kernel = sys
+        .kernel(Some(netns), req.env.netns_override)
+        .map_err(|e| e.into_cni())?;
+    if kernel
+        .container_link(ifname)
+        .map_err(|e| kernel_error("look up container interface", &e))?
+        .is_some()
+    {
+        return Err(CniError::new(
+            code::KERNEL,
+            format!("container interface {ifname:?} already exists"),
+            format!("an interface named {ifname:?} is already in {netns}"),
+        ));
+    }
+
+    let ipam = cfg.ipam_type.as_deref().map(|t| sys.ipam(t));
+    let mut txn = Txn::default();
+    match build(
+        &cfg,
+        req,
+        cid,
+        ifname,
+        netns,
+        kernel.as_mut(),
+        ipam.as_deref(),
+        sys,
+        &mut txn,
+    ) {
+        Ok(result) => Ok(result),
+        Err(err) => {
+            let failures = txn.rollback(kernel.as_mut(), ipam.as_deref(), req);
+            if failures.is_empty() {
+                Err(err)
+            } else {
+                Err(CniError::new(
+                    err.code,
+                    err.msg,
+                    format!("{}; rollback failed: {}", err.details, failures.join("; ")),
+                ))
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    cfg: &BridgeConfig,
+    req: &Request,
+    cid: &str,
+    ifname: &str,
+    netns: &str,
+    kernel: &mut dyn Kernel,
+    ipam: Option<&dyn Ipam>,
+    sys: &dyn System,
+    txn: &mut Txn,
+) -> Result<CniResult, CniError> {
+    // Allocate.
+    let mut result = CniResult {
+        cni_version: cfg.cni_version.clone(),
+        ..CniResult::default()
+    };
+    if let Some(ipam) = ipam {
+        let allocated = ipam.add(req)?;
+        txn.record(Undo::ReleaseIpam);
+        if allocated.ips.is_empty() {
+            return Err(CniError::ipam("IPAM plugin returned missing IP config", ""));
+        }
+        result.ips = allocated.ips;
+        result.routes = allocated.routes;
+        result.dns = allocated.dns;
+    }
+    let bridge_addrs = calc_gateways(cfg, &mut result);
+
+    // Build the endpoint: bridge, veth pair, port, container interface.
+    let bridge = kernel
+        .ensure_bridge(&BridgeSpec {
+            name: cfg.bridge.clone(),
+            mtu: cfg.mtu,
+            mac: derived_mac(&cfg.bridge),
+            vlan_filtering: cfg.vlan_filtering(),
+            promisc: cfg.promisc,
+        })
+        .map_err(|e| kernel_error("failed to set up bridge", &e))?;
+
+    let host_name = host_veth_name(cid, ifname);
+    let veth = VethSpec {
+        host_name: host_name.clone(),
+        container_name: ifname.to_string(),
+        mtu: cfg.mtu,
+        container_mac: cfg.mac,
+    };
+    let (_, container) = match kernel.create_veth(&veth) {
+        Ok(pair) => pair,
+        Err(e) if e.errno == Some(libc::EEXIST) => {
+            // The name is ours for this attachment: a leftover from an ADD
+            // that crashed before its DEL. Replace it once.
+            kernel
+                .delete_host_link(&host_name)
+                .map_err(|e| kernel_error("failed to remove stale host veth", &e))?;
+            kernel
+                .create_veth(&veth)
+                .map_err(|e| kernel_error("failed to create veth pair", &e))?
+        }
+        Err(e) => return Err(kernel_error("failed to create veth pair", &e)),
+    };
+    txn.record(Undo::DeleteHostLink(host_name.clone()));
+
+    let host = kernel
+        .attach_port(&PortSpec {
+            port: host_name.clone(),
+            bridge: cfg.bridge.clone(),
+            hairpin: cfg.hairpin,
+            isolated: cfg.port_isolation,
+            vlans: port_vlans(cfg),
+            remove_default_vlan: cfg.vlan_filtering() && !cfg.preserve_default_vlan,
+        })
+        .map_err(|e| kernel_error("failed to attach host veth to bridge", &e))?;
+
+    let addrs: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
+    let routes = container_routes(&result);
+    kernel
+        .configure_container(&IfaceSpec {
+            name: ifname.to_string(),
+            addrs,
+            routes,
+            dad: cfg.enable_dad,
+            up: !cfg.disable_container_interface,
+        })
+        .map_err(|e| kernel_error("failed to configure container interface", &e))?;
+
+    // Program the host: gateway addresses, forwarding, masquerade.
+    let mut gateway_link = cfg.bridge.clone();
+    if cfg.is_gateway && !bridge_addrs.is_empty() {
+        if cfg.vlan != 0 {
+            let helper = kernel
+                .ensure_vlan_gateway(&cfg.bridge, cfg.vlan, cfg.mtu)
+                .map_err(|e| kernel_error("failed to set up VLAN gateway interface", &e))?;
+            gateway_link = helper.name.clone();
+        }
+        for gw in &bridge_addrs {
+            kernel
+                .ensure_host_addr(&gateway_link, *gw, cfg.force_address)
+                .map_err(|e| kernel_error("failed to set bridge address", &e))?;
+            let key = match gw {
+                IpNet::V4(_) => "net/ipv4/ip_forward",
+                IpNet::V6(_) => "net/ipv6/conf/all/forwarding",
+            };
+            kernel
+                .host_sysctl(key, "1")
+                .map_err(|e| kernel_error("failed to enable forwarding", &e))?;
+        }
+    }
+    if cfg.ip_masq && !result.ips.is_empty() {
+        let subnets = result.ips.iter().map(|ip| ip.address.trunc()).collect();
+        sys.firewall()
+            .ensure_masquerade(&MasqSpec {
+                network: cfg.network.clone(),
+                bridge: cfg.bridge.clone(),
+                subnets,
+            })
+            .map_err(|e| kernel_error("failed to set up IP masquerade", &e))?;
+    }
+    if cfg.mac_spoof_check {
+        let mac = container.mac;
+        sys.firewall()
+            .ensure_mac_spoof_check(&host_name, &mac)
+            .map_err(|e| kernel_error("failed to set up MAC spoof check", &e))?;
+    }
+
+    // Reply. Re-read the links: the bridge MAC and the port settle only now.
+    let bridge_now = kernel
+        .host_link(&cfg.bridge)
+        .map_err(|e| kernel_error("look up bridge", &e))?
+        .unwrap_or(bridge);
+    let host_now = kernel
+        .host_link(&host_name)
+        .map_err(|e| kernel_error("look up host veth", &e))?
+        .unwrap_or(host);
+    result.interfaces = vec![
+        Interface {
+            name: bridge_now.name.clone(),
+            mac: Some(format_mac(&bridge_now.mac)),
+            mtu: Some(bridge_now.mtu),
+            ..Interface::default()
+        },
+        Interface {
+            name: host_now.name.clone(),
+            mac: Some(format_mac(&host_now.mac)),
+            mtu: Some(host_now.mtu),
+            ..Interface::default()
+        },
+        Interface {
+            name: ifname.to_string(),
+            mac: Some(format_mac(&container.mac)),
+            mtu: Some(container.mtu),
+            sandbox: Some(netns.to_string()),
+            ..Interface::default()
+        },
+    ];
+    if cfg.is_gateway && cfg.vlan != 0 && !bridge_addrs.is_empty() {
+        if let Some(helper) = kernel
+            .host_link(&gateway_link)
+            .map_err(|e| kernel_error("look up VLAN gateway interface", &e))?
+        {
+            result.interfaces.push(Interface {
+                name: helper.name,
+                mac: Some(format_mac(&helper.mac)),
+                mtu: Some(helper.mtu),
+                ..Interface::default()
+            });
+        }
+    }
+    if let Some(dns) = &cfg.dns {
+        result.dns = dns.clone();
+    }
+    Ok(result)
+}
+
+/// The reference's `calcGateways`: point every IP at the container
+/// interface, fill in gateways when the bridge is the gateway, add default
+/// routes for `isDefaultGateway`; returns the addresses for the bridge.
+pub(super) fn calc_gateways(cfg: &BridgeConfig, result: &mut CniResult) -> Vec<IpNet> {
+    let mut bridge_addrs: Vec<IpNet> = Vec::new();
+    let mut default_added = [false, false];
+    for ip in &mut result.ips {
+        ip.interface = Some(CONTAINER_IFACE);
+        if !cfg.is_gateway {
+            continue;
+        }
+        let subnet = ip.address.trunc();
+        if ip.gateway.is_none() {
+            ip.gateway = first_host(&subnet);
+        }
+        let Some(gw) = ip.gateway else { continue };
+        let fam = usize::from(gw.is_ipv6());
+        if cfg.is_default_gateway && !default_added[fam] {
+            let has_default = result.routes.iter().any(|r| {
+                r.dst.prefix_len() == 0 && r.dst.addr().is_ipv6() == gw.is_ipv6() && r.gw.is_some()
+            });
+            if !has_default {
+                let dst = if gw.is_ipv6() {
+                    IpNet::V6(ipnet::Ipv6Net::default())
+                } else {
+                    IpNet::V4(ipnet::Ipv4Net::default())
+                };
+                result.routes.push(Route {
+                    dst,
+                    gw: Some(gw),
+                    mtu: None,
+                    advmss: None,
+                    priority: None,
+                    table: None,
+                    scope: None,
+                });
+            }
+            default_added[fam] = true;
+        }
+        if let Ok(addr) = IpNet::new(gw, subnet.prefix_len()) {
+            if !bridge_addrs.contains(&addr) {
+                bridge_addrs.push(addr);
+            }
+        }
+    }
+    bridge_addrs
+}
+
+fn first_host(subnet: &IpNet) -> Option<IpAddr> {
+    match subnet {
+        IpNet::V4(n) => {
+            let v = u32::from(n.network()).checked_add(1)?;
+            Some(IpAddr::V4(v.into()))
+        }
+        IpNet::V6(n) => {
+            let v = u128::from(n.network()).checked_add(1)?;
+            Some(IpAddr::V6(v.into()))
+        }
+    }
+}
+
+/// Routes for the container: a route without a gateway goes through the
+/// gateway of its family from the IPs, as the reference's `ConfigureIface`.
+fn container_routes(result: &CniResult) -> Vec<RouteState> {
+    let gw_of = |fam: Family| {
+        result
+            .ips
+            .iter()
+            .filter_map(|ip| ip.gateway)
+            .find(|g| crate::kernel::family_of(g) == fam)
+    };
+    result
+        .routes
+        .iter()
+        .map(|r| {
+            let fam = if r.dst.addr().is_ipv4() {
+                Family::V4
+            } else {
+                Family::V6
+            };
+            RouteState {
+                dst: r.dst.trunc(),
+                gw: r.gw.or_else(|| gw_of(fam)),
+                priority: r.priority,
+                table: r.table,
+                scope: r.scope,
+                mtu: r.mtu,
+                advmss: r.advmss,
+            }
+        })
+        .collect()
+}
+
+/// VLAN entries of the host port.
+fn port_vlans(cfg: &BridgeConfig) -> Vec<VlanEntry> {
+    let mut vlans = Vec::new();
+    if cfg.vlan != 0 {
+        vlans.push(VlanEntry {
+            vid: cfg.vlan,
+            pvid: true,
+            untagged: true,
+        });
+    } else if !cfg.vlan_trunk.is_empty() {
+        // Native VLAN 1 for untagged traffic when only a trunk is given.
+        vlans.push(VlanEntry {
+            vid: 1,
+            pvid: true,
+            untagged: true,
+        });
+    }
+    for vid in &cfg.vlan_trunk {
+        if *vid != cfg.vlan && !(cfg.vlan == 0 && *vid == 1) {
+            vlans.push(VlanEntry {
+                vid: *vid,
+                pvid: false,
+                untagged: false,
+            });
+        }
+    }
+    vlans
+}
+
+/// Used by CHECK: the IPs a result says belong to the container interface.
+pub(super) fn container_ips(result: &CniResult, ifname: &str) -> Vec<IpConfig> {
+    let idx = result
+        .interfaces
+        .iter()
+        .position(|i| i.name == ifname && i.sandbox.is_some());
+    result
+        .ips
+        .iter()
+        .filter(|ip| idx.is_none() || ip.interface == idx)
+        .cloned()
+        .collect()
+}

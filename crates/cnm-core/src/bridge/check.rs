@@ -1,0 +1,201 @@
+//! CHECK: verify what ADD made against `prevResult` and the config: the
+//! container interface (up, MAC, MTU, addresses, routes), the host veth on
+//! the bridge, the bridge and its gateway address, the masquerade rule; and
+//! delegate CHECK to IPAM.
+
+use cni_protocol::{code, CniError, Request};
+use ipnet::IpNet;
+
+use super::add::{calc_gateways, container_ips};
+use super::config::BridgeConfig;
+use super::names::{format_mac, host_veth_name};
+use super::{attachment, kernel_error, System};
+use crate::kernel::MasqSpec;
+
+fn failed(msg: impl Into<String>, details: impl Into<String>) -> CniError {
+    CniError::new(code::KERNEL, msg, details)
+}
+
+pub(super) fn check(sys: &dyn System, req: &Request) -> Result<(), CniError> {
+    let (cid, ifname) = attachment(req)?;
+    let cfg = BridgeConfig::from_netconf(&req.conf, req.env.args.get("MAC"))?;
+    let netns =
+        req.env.netns.as_deref().ok_or_else(|| {
+            CniError::invalid_env("required env variables [CNI_NETNS] missing", "")
+        })?;
+    let prev = req.conf.prev_result.as_ref().ok_or_else(|| {
+        CniError::invalid_config(
+            "Required prevResult missing",
+            "CHECK needs the ADD result in prevResult",
+        )
+    })?;
+    let mut kernel = sys
+        .kernel(Some(netns), req.env.netns_override)
+        .map_err(|e| e.into_cni())?;
+
+    if let Some(ipam_type) = &cfg.ipam_type {
+        sys.ipam(ipam_type).check(req)?;
+    }
+
+    // The container interface.
+    let c = kernel
+        .container_link(ifname)
+        .map_err(|e| kernel_error("look up container interface", &e))?
+        .ok_or_else(|| {
+            failed(
+                format!("container interface {ifname:?} not found"),
+                format!("in {netns}"),
+            )
+        })?;
+    if c.kind.as_deref() != Some("veth") {
+        return Err(failed(
+            format!("container interface {ifname:?} is not a veth"),
+            format!("kind {:?}", c.kind),
+        ));
+    }
+    if !cfg.disable_container_interface && !c.up {
+        return Err(failed(
+            format!("container interface {ifname:?} is down"),
+            netns,
+        ));
+    }
+    let expected_mac = prev
+        .interfaces
+        .iter()
+        .find(|i| i.name == ifname && i.sandbox.as_deref() == Some(netns))
+        .and_then(|i| i.mac.clone())
+        .or_else(|| cfg.mac.as_ref().map(format_mac));
+    if let Some(mac) = expected_mac {
+        let actual = format_mac(&c.mac);
+        if !mac.eq_ignore_ascii_case(&actual) {
+            return Err(failed(
+                format!("container interface {ifname:?} has MAC {actual}"),
+                format!("expected {mac}"),
+            ));
+        }
+    }
+    if let Some(mtu) = cfg.mtu {
+        if c.mtu != mtu {
+            return Err(failed(
+                format!("container interface {ifname:?} has MTU {}", c.mtu),
+                format!("expected {mtu}"),
+            ));
+        }
+    }
+    let addrs = kernel
+        .container_addrs(ifname)
+        .map_err(|e| kernel_error("list container addresses", &e))?;
+    for ip in container_ips(prev, ifname) {
+        if !addrs.contains(&ip.address) {
+            return Err(failed(
+                format!("address {} missing on {ifname:?}", ip.address),
+                format!("in {netns}; present: {addrs:?}"),
+            ));
+        }
+    }
+    let routes = kernel
+        .container_routes(ifname)
+        .map_err(|e| kernel_error("list container routes", &e))?;
+    for r in &prev.routes {
+        let dst = r.dst.trunc();
+        let found = routes
+            .iter()
+            .any(|have| have.dst == dst && (r.gw.is_none() || have.gw == r.gw));
+        if !found {
+            return Err(failed(
+                format!("route to {dst} missing in the container"),
+                format!("expected via {:?} dev {ifname} in {netns}", r.gw),
+            ));
+        }
+    }
+
+    // The bridge and the host veth.
+    let bridge = kernel
+        .host_link(&cfg.bridge)
+        .map_err(|e| kernel_error("look up bridge", &e))?
+        .ok_or_else(|| {
+            failed(
+                format!("bridge {:?} not found", cfg.bridge),
+                "in the host namespace",
+            )
+        })?;
+    if bridge.kind.as_deref() != Some("bridge") {
+        return Err(failed(
+            format!("{:?} is not a bridge", cfg.bridge),
+            format!("kind {:?}", bridge.kind),
+        ));
+    }
+    if bridge.promisc != cfg.promisc {
+        return Err(failed(
+            format!(
+                "bridge {:?} promiscuous mode is {}",
+                cfg.bridge, bridge.promisc
+            ),
+            format!("config says promiscMode {}", cfg.promisc),
+        ));
+    }
+    let host_name = host_veth_name(cid, ifname);
+    let host = kernel
+        .host_link(&host_name)
+        .map_err(|e| kernel_error("look up host veth", &e))?
+        .ok_or_else(|| {
+            failed(
+                format!("host veth {host_name:?} not found"),
+                "in the host namespace",
+            )
+        })?;
+    if host.master != Some(bridge.index) {
+        return Err(failed(
+            format!(
+                "host veth {host_name:?} is not attached to bridge {:?}",
+                cfg.bridge
+            ),
+            format!(
+                "master index {:?}, bridge index {}",
+                host.master, bridge.index
+            ),
+        ));
+    }
+    if let Some(h) = host.hairpin {
+        if h != cfg.hairpin {
+            return Err(failed(
+                format!("host veth {host_name:?} hairpin mode is {h}"),
+                format!("config says hairpinMode {}", cfg.hairpin),
+            ));
+        }
+    }
+
+    // The gateway on the bridge.
+    if cfg.is_gateway && cfg.vlan == 0 {
+        let mut expected = prev.clone();
+        let gws = calc_gateways(&cfg, &mut expected);
+        let have = kernel
+            .host_addrs(&cfg.bridge)
+            .map_err(|e| kernel_error("list bridge addresses", &e))?;
+        for gw in gws {
+            if !have.contains(&gw) {
+                return Err(failed(
+                    format!("gateway address {gw} missing on bridge {:?}", cfg.bridge),
+                    format!("present: {have:?}"),
+                ));
+            }
+        }
+    }
+
+    if cfg.ip_masq && !prev.ips.is_empty() {
+        let subnets: Vec<IpNet> = prev.ips.iter().map(|ip| ip.address.trunc()).collect();
+        sys.firewall()
+            .check_masquerade(&MasqSpec {
+                network: cfg.network.clone(),
+                bridge: cfg.bridge.clone(),
+                subnets,
+            })
+            .map_err(|e| kernel_error("IP masquerade rule missing", &e))?;
+    }
+    if cfg.mac_spoof_check {
+        sys.firewall()
+            .check_mac_spoof_check(&host_name, &c.mac)
+            .map_err(|e| kernel_error("MAC spoof check missing", &e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! The bridge network's config: the raw JSON fields of the reference bridge
+//! plugin, validated into a typed [`BridgeConfig`].
+
+use cni_protocol::{CniError, Dns, NetConf};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::names::{parse_mac, validate_link_name};
+
+/// Highest VLAN ID a bridge port accepts.
+pub const MAX_VLAN: i64 = 4094;
+/// MTU bounds accepted by the kernel for Ethernet-like links.
+pub const MIN_MTU: i64 = 68;
+pub const MAX_MTU: i64 = 65535;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTrunk {
+    id: Option<i64>,
+    #[serde(rename = "minID")]
+    min_id: Option<i64>,
+    #[serde(rename = "maxID")]
+    max_id: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawMacHolder {
+    #[serde(default)]
+    mac: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawArgs {
+    #[serde(default)]
+    cni: Option<RawMacHolder>,
+}
+
+/// The fields of the reference bridge plugin, as they come in.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBridgeConf {
+    #[serde(default)]
+    bridge: Option<String>,
+    #[serde(default)]
+    is_gateway: bool,
+    #[serde(default)]
+    is_default_gateway: bool,
+    #[serde(default)]
+    force_address: bool,
+    #[serde(default)]
+    ip_masq: bool,
+    #[serde(default)]
+    ip_masq_backend: Option<String>,
+    #[serde(default)]
+    mtu: Option<i64>,
+    #[serde(default)]
+    hairpin_mode: bool,
+    #[serde(default)]
+    promisc_mode: bool,
+    #[serde(default)]
+    vlan: Option<i64>,
+    #[serde(default)]
+    vlan_trunk: Option<Vec<RawTrunk>>,
+    #[serde(default)]
+    preserve_default_vlan: bool,
+    #[serde(default, rename = "enabledad")]
+    enable_dad: bool,
+    #[serde(default)]
+    macspoofchk: bool,
+    #[serde(default)]
+    disable_container_interface: bool,
+    #[serde(default)]
+    port_isolation: bool,
+    #[serde(default)]
+    ipam: Option<Value>,
+    #[serde(default)]
+    dns: Option<Dns>,
+    #[serde(default)]
+    runtime_config: Option<RawMacHolder>,
+    #[serde(default)]
+    args: Option<RawArgs>,
+}
+
+/// A validated bridge network config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeConfig {
+    pub network: String,
+    pub cni_version: String,
+    pub bridge: String,
+    pub is_gateway: bool,
+    pub is_default_gateway: bool,
+    pub force_address: bool,
+    pub ip_masq: bool,
+    pub mtu: Option<u32>,
+    pub hairpin: bool,
+    pub promisc: bool,
+    /// 0 means no VLAN.
+    pub vlan: u16,
+    /// Sorted, de-duplicated tagged VLANs.
+    pub vlan_trunk: Vec<u16>,
+    pub preserve_default_vlan: bool,
+    pub enable_dad: bool,
+    pub mac_spoof_check: bool,
+    pub disable_container_interface: bool,
+    pub port_isolation: bool,
+    /// `None` is layer-2 mode (no IPAM).
+    pub ipam_type: Option<String>,
+    /// Replaces the IPAM DNS when any of its fields is set.
+    pub dns: Option<Dns>,
+    /// Container MAC: runtimeConfig.mac > args.cni.mac > CNI_ARGS MAC.
+    pub mac: Option<[u8; 6]>,
+}
+
+impl BridgeConfig {
+    /// Parse and validate. `cni_args_mac` is CNI_ARGS `MAC`, if given.
+    pub fn from_netconf(conf: &NetConf, cni_args_mac: Option<&str>) -> Result<Self, CniError> {
+        let raw: RawBridgeConf = serde_json::from_value(Value::Object(conf.raw.clone()))
+            .map_err(|e| CniError::invalid_config("failed to load netconf", e.to_string()))?;
+
+        let bridge = raw.bridge.unwrap_or_else(|| "cni0".to_string());
+        validate_link_name(&bridge)
+            .map_err(|why| CniError::invalid_config("invalid field \"bridge\"", why))?;
+
+        if let Some(backend) = raw.ip_masq_backend.as_deref() {
+            if backend != "nftables" && backend != "iptables" {
+                return Err(CniError::invalid_config(
+                    "invalid field \"ipMasqBackend\"",
+                    format!("unknown ipmasq backend {backend:?}: use \"nftables\" or \"iptables\""),
+                ));
+            }
+        }
+        let mtu = match raw.mtu {
+            None | Some(0) => None,
+            Some(m) if (MIN_MTU..=MAX_MTU).contains(&m) => Some(m as u32),
+            Some(m) => {
+                return Err(CniError::invalid_config(
+                    "invalid field \"mtu\"",
+                    format!("mtu {m} is outside {MIN_MTU}..={MAX_MTU}"),
+                ))
+            }
+        };
+        let vlan = match raw.vlan {
+            None => 0,
+            Some(v) if (0..=MAX_VLAN).contains(&v) => v as u16,
+            Some(v) => {
+                return Err(CniError::invalid_config(
+                    "invalid field \"vlan\"",
+                    format!("invalid VLAN ID {v} (must be between 0 and {MAX_VLAN})"),
+                ))
+            }
+        };
+        let vlan_trunk = trunk_ids(raw.vlan_trunk.as_deref().unwrap_or(&[]))?;
+
+        if raw.hairpin_mode && raw.promisc_mode {
+            return Err(CniError::invalid_config(
+                "cannot set hairpin mode and promiscuous mode at the same time",
+                "fields \"hairpinMode\" and \"promiscMode\" are both true",
+            ));
+        }
+        let ipam_type = raw
+            .ipam
+            .as_ref()
+            .and_then(|v| v.get("type"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if ipam_type.is_some() && raw.disable_container_interface {
+            return Err(CniError::invalid_config(
+                "cannot use IPAM when disableContainerInterface flag is set",
+                "fields \"ipam.type\" and \"disableContainerInterface\" are both set",
+            ));
+        }
+
+        let mac_src = raw
+            .runtime_config
+            .and_then(|r| r.mac)
+            .map(|m| ("runtimeConfig.mac", m))
+            .or_else(|| {
+                raw.args
+                    .and_then(|a| a.cni)
+                    .and_then(|c| c.mac)
+                    .map(|m| ("args.cni.mac", m))
+            })
+            .or_else(|| cni_args_mac.map(|m| ("CNI_ARGS MAC", m.to_string())));
+        let mac = match mac_src {
+            None => None,
+            Some((field, text)) => Some(
+                parse_mac(&text)
+                    .map_err(|why| CniError::invalid_config(format!("invalid {field}"), why))?,
+            ),
+        };
+        let dns = raw.dns.filter(|d| !d.is_empty());
+
+        Ok(BridgeConfig {
+            network: conf.name.clone(),
+            cni_version: conf.cni_version.clone(),
+            bridge,
+            is_gateway: raw.is_gateway || raw.is_default_gateway,
+            is_default_gateway: raw.is_default_gateway,
+            force_address: raw.force_address,
+            ip_masq: raw.ip_masq,
+            mtu,
+            hairpin: raw.hairpin_mode,
+            promisc: raw.promisc_mode,
+            vlan,
+            vlan_trunk,
+            preserve_default_vlan: raw.preserve_default_vlan,
+            enable_dad: raw.enable_dad,
+            mac_spoof_check: raw.macspoofchk,
+            disable_container_interface: raw.disable_container_interface,
+            port_isolation: raw.port_isolation,
+            ipam_type,
+            dns,
+            mac,
+        })
+    }
+
+    /// True when the bridge does VLAN filtering.
+    pub fn vlan_filtering(&self) -> bool {
+        self.vlan != 0 || !self.vlan_trunk.is_empty()
+    }
+}
+
+fn trunk_ids(trunks: &[RawTrunk]) -> Result<Vec<u16>, CniError> {
+    let bad = |why: String| CniError::invalid_config("invalid field \"vlanTrunk\"", why);
+    let check = |v: i64| -> Result<u16, CniError> {
+        if (1..=MAX_VLAN).contains(&v) {
+            Ok(v as u16)
+        } else {
+            Err(bad(format!(
+                "incorrect trunk VLAN ID {v} (must be 1..={MAX_VLAN})"
+            )))
+        }
+    };
+    let mut ids = Vec::new();
+    for t in trunks {
+        match (t.id, t.min_id, t.max_id) {
+            (Some(id), None, None) => ids.push(check(id)?),
+            (None, Some(lo), Some(hi)) => {
+                let (lo, hi) = (check(lo)?, check(hi)?);
+                if lo > hi {
+                    return Err(bad(format!("minID {lo} is greater than maxID {hi}")));
+                }
+                ids.extend(lo..=hi);
+            }
+            (Some(id), Some(_), _) | (Some(id), _, Some(_)) => {
+                return Err(bad(format!("entry with id {id} also has minID/maxID")))
+            }
+            (None, Some(_), None) | (None, None, Some(_)) => {
+                return Err(bad("minID and maxID must be given together".to_string()))
+            }
+            (None, None, None) => return Err(bad("empty trunk entry".to_string())),
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}

@@ -1,0 +1,133 @@
+//! Deterministic names and MAC addresses, and link-name validation.
+//!
+//! The host veth name is derived from the container ID and ifname, so DEL
+//! finds it without the container namespace; the bridge MAC is derived from
+//! the bridge name, so it never follows the lowest port's MAC.
+
+/// FNV-1a, 64 bit: stable across releases and platforms (no std hasher).
+pub fn fnv1a64(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            h ^= 0xff;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        for b in *part {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// Host-side veth name for an attachment: `veth` + 11 hex digits (15 bytes).
+pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
+    let h = fnv1a64(&[container_id.as_bytes(), ifname.as_bytes()]);
+    format!("veth{:011x}", h & 0x0fff_ffff_ffff)
+}
+
+/// A locally administered unicast MAC derived from `seed`.
+pub fn derived_mac(seed: &str) -> [u8; 6] {
+    let h = fnv1a64(&[b"cnm-mac", seed.as_bytes()]).to_be_bytes();
+    [(h[0] & 0xfc) | 0x02, h[1], h[2], h[3], h[4], h[5]]
+}
+
+/// Format a MAC as the kernel and the CNI result print it.
+pub fn format_mac(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Parse `aa:bb:cc:dd:ee:ff` (or `-` separated); must be unicast.
+pub fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+    let parts: Vec<&str> = text.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return Err(format!("{text:?} is not a MAC address (6 hex octets)"));
+    }
+    let mut mac = [0u8; 6];
+    for (slot, part) in mac.iter_mut().zip(&parts) {
+        if part.len() != 2 {
+            return Err(format!("{text:?} is not a MAC address (octet {part:?})"));
+        }
+        *slot = u8::from_str_radix(part, 16)
+            .map_err(|_| format!("{text:?} is not a MAC address (octet {part:?})"))?;
+    }
+    if mac[0] & 1 == 1 {
+        return Err(format!("{text:?} is a multicast MAC address"));
+    }
+    if mac == [0; 6] {
+        return Err(format!("{text:?} is the zero MAC address"));
+    }
+    Ok(mac)
+}
+
+/// Linux interface name rules: 1-15 bytes, not `.`/`..`, no `/`, `:` or whitespace.
+pub fn validate_link_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("interface name is empty".to_string());
+    }
+    if name.len() > 15 {
+        return Err(format!("interface name {name:?} is longer than 15 bytes"));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("interface name {name:?} is not allowed"));
+    }
+    if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c.is_whitespace())
+    {
+        return Err(format!(
+            "interface name {name:?} contains '/', ':' or whitespace"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn veth_name_is_stable_and_short() {
+        let a = host_veth_name("abc", "eth0");
+        assert_eq!(a, host_veth_name("abc", "eth0"));
+        assert_ne!(a, host_veth_name("abc", "eth1"));
+        assert_ne!(a, host_veth_name("abd", "eth0"));
+        assert_eq!(a.len(), 15);
+        assert!(a.starts_with("veth"));
+        // Concatenation ambiguity is avoided by the separator.
+        assert_ne!(host_veth_name("ab", "ceth0"), host_veth_name("abc", "eth0"));
+    }
+
+    #[test]
+    fn derived_mac_is_local_unicast() {
+        let m = derived_mac("cni0");
+        assert_eq!(m[0] & 0x03, 0x02);
+        assert_eq!(m, derived_mac("cni0"));
+        assert_ne!(m, derived_mac("cni1"));
+    }
+
+    #[test]
+    fn mac_parse_and_format() {
+        let m = parse_mac("C2:11:22:33:44:55").expect("valid");
+        assert_eq!(format_mac(&m), "c2:11:22:33:44:55");
+        assert!(parse_mac("01:00:00:00:00:01").is_err());
+        assert!(parse_mac("00:00:00:00:00:00").is_err());
+        assert!(parse_mac("c2:11:22:33:44").is_err());
+        assert!(parse_mac("c2:11:22:33:44:zz").is_err());
+        assert!(parse_mac("c2:11:22:33:44:555").is_err());
+    }
+
+    #[test]
+    fn link_names() {
+        assert!(validate_link_name("eth0").is_ok());
+        assert!(validate_link_name("123456789012345").is_ok());
+        assert!(validate_link_name("1234567890123456").is_err());
+        assert!(validate_link_name("..").is_err());
+        assert!(validate_link_name("a:b").is_err());
+        assert!(validate_link_name("a b").is_err());
+        assert!(validate_link_name("").is_err());
+    }
+}

@@ -1,0 +1,70 @@
+//! The nftables [`Firewall`]: masquerade per network from `cnm-nft`, in our
+//! own `inet cnm` table, one atomic batch per change.
+
+use cnm_nft::MasqNet;
+
+use crate::kernel::{Firewall, KernelError, MasqSpec};
+
+/// [`Firewall`] over `cnm_nft::Firewall`.
+pub struct NftFirewall {
+    pub nft: cnm_nft::Firewall,
+}
+
+fn nft_err(op: &str, target: &str, e: cnm_nft::NftError) -> KernelError {
+    KernelError::new(op, target, e)
+}
+
+impl Firewall for NftFirewall {
+    fn ensure_masquerade(&mut self, net: &MasqSpec) -> Result<(), KernelError> {
+        self.nft
+            .ensure_masquerade(&MasqNet {
+                network: &net.network,
+                bridge: &net.bridge,
+                subnets: net.subnets.clone(),
+            })
+            .map(|_| ())
+            .map_err(|e| nft_err("ensure masquerade", &net.network, e))
+    }
+    fn check_masquerade(&mut self, net: &MasqSpec) -> Result<(), KernelError> {
+        self.nft
+            .check_masquerade(&MasqNet {
+                network: &net.network,
+                bridge: &net.bridge,
+                subnets: net.subnets.clone(),
+            })
+            .map_err(|e| nft_err("check masquerade", &net.network, e))
+    }
+    fn remove_masquerade(&mut self, network: &str) -> Result<(), KernelError> {
+        self.nft
+            .remove_masquerade(network)
+            .map_err(|e| nft_err("remove masquerade", network, e))
+    }
+    fn ensure_mac_spoof_check(&mut self, port: &str, mac: &[u8; 6]) -> Result<(), KernelError> {
+        let _ = mac;
+        Err(KernelError::new(
+            "ensure MAC spoof check",
+            port,
+            "TEMP not wired",
+        ))
+    }
+    fn check_mac_spoof_check(&mut self, port: &str, mac: &[u8; 6]) -> Result<(), KernelError> {
+        let _ = mac;
+        Err(KernelError::new(
+            "check MAC spoof check",
+            port,
+            "TEMP not wired",
+        ))
+    }
+    fn remove_mac_spoof_check(&mut self, port: &str) -> Result<(), KernelError> {
+        Err(KernelError::new(
+            "remove MAC spoof check",
+            port,
+            "TEMP not wired",
+        ))
+    }
+    fn available(&mut self) -> Result<(), KernelError> {
+        self.nft
+            .available()
+            .map_err(|e| nft_err("probe", "nftables", e))
+    }
+}

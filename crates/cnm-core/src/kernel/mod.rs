@@ -1,0 +1,85 @@
+//! Narrow interfaces to the kernel (links, addresses, routes, sysctls) and the
+//! firewall, so that the model and the drivers can be tested without root.
+//!
+//! The real implementations live in `kernel::linux` (netlink + /proc/sys) and
+//! `firewall::nft`; `kernel::fake` is an in-memory kernel for unit tests.
+
+pub mod fake;
+pub mod linux;
+mod types;
+
+pub use types::*;
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+/// Everything the bridge driver needs from the host namespace and one
+/// container namespace (the sandbox). Each method is one kernel operation or
+/// a small, idempotent group of them; errors name the link or namespace.
+pub trait Kernel {
+    /// Look a host link up by name (one lookup, never a dump).
+    fn host_link(&mut self, name: &str) -> Result<Option<LinkState>, KernelError>;
+    /// Create the bridge if it is missing (EEXIST is fine: parallel ADDs may
+    /// race), verify it is a bridge, apply promisc, set it up. Returns its state.
+    fn ensure_bridge(&mut self, spec: &BridgeSpec) -> Result<LinkState, KernelError>;
+    /// Create a veth pair whose host end is `spec.host_name` in the host
+    /// namespace and whose other end is `spec.container_name` in the sandbox.
+    fn create_veth(&mut self, spec: &VethSpec) -> Result<(LinkState, LinkState), KernelError>;
+    /// Attach a host port to the bridge: master, hairpin, isolation, VLANs, up.
+    fn attach_port(&mut self, spec: &PortSpec) -> Result<LinkState, KernelError>;
+    /// Ensure the `<bridge>.<vlan>` gateway interface of a VLAN network: a
+    /// host veth whose peer is a tagged port of the bridge. Returns its state.
+    fn ensure_vlan_gateway(
+        &mut self,
+        bridge: &str,
+        vlan: u16,
+        mtu: Option<u32>,
+    ) -> Result<LinkState, KernelError>;
+    /// Delete a host link by name; `Ok(false)` when it does not exist.
+    fn delete_host_link(&mut self, name: &str) -> Result<bool, KernelError>;
+    /// Ensure `addr` on the bridge (or VLAN helper) link. With `force`,
+    /// conflicting addresses of the same family are removed first.
+    fn ensure_host_addr(&mut self, link: &str, addr: IpNet, force: bool)
+        -> Result<(), KernelError>;
+    /// Addresses of a host link.
+    fn host_addrs(&mut self, link: &str) -> Result<Vec<IpNet>, KernelError>;
+    /// Write a sysctl in the host namespace when it does not hold `value` yet.
+    fn host_sysctl(&mut self, key: &str, value: &str) -> Result<(), KernelError>;
+
+    /// Look a link up by name inside the sandbox.
+    fn container_link(&mut self, name: &str) -> Result<Option<LinkState>, KernelError>;
+    /// Configure the container interface: sysctls (DAD), addresses, up, routes.
+    fn configure_container(&mut self, spec: &IfaceSpec) -> Result<(), KernelError>;
+    /// Addresses on a container link.
+    fn container_addrs(&mut self, name: &str) -> Result<Vec<IpNet>, KernelError>;
+    /// Routes in the sandbox's main table that leave through `name`.
+    fn container_routes(&mut self, name: &str) -> Result<Vec<RouteState>, KernelError>;
+    /// Delete a container link by name; `Ok(false)` when it does not exist.
+    fn delete_container_link(&mut self, name: &str) -> Result<bool, KernelError>;
+    /// Host veths attached to `bridge` (for GC).
+    fn bridge_ports(&mut self, bridge: &str) -> Result<Vec<LinkState>, KernelError>;
+}
+
+/// The firewall for one network: masquerade of its subnets, kept per network
+/// (not per container) so that an ADD costs nothing once the rule exists.
+pub trait Firewall {
+    fn ensure_masquerade(&mut self, net: &MasqSpec) -> Result<(), KernelError>;
+    fn check_masquerade(&mut self, net: &MasqSpec) -> Result<(), KernelError>;
+    fn remove_masquerade(&mut self, network: &str) -> Result<(), KernelError>;
+    /// Drop frames entering from `port` whose source MAC is not `mac`.
+    fn ensure_mac_spoof_check(&mut self, port: &str, mac: &[u8; 6]) -> Result<(), KernelError>;
+    fn check_mac_spoof_check(&mut self, port: &str, mac: &[u8; 6]) -> Result<(), KernelError>;
+    fn remove_mac_spoof_check(&mut self, port: &str) -> Result<(), KernelError>;
+    /// Ok when the firewall can be programmed (STATUS).
+    fn available(&mut self) -> Result<(), KernelError>;
+}
+
+/// The gateway of a family in `addrs`, for routes.
+pub fn family_of(addr: &IpAddr) -> Family {
+    if addr.is_ipv4() {
+        Family::V4
+    } else {
+        Family::V6
+    }
+}

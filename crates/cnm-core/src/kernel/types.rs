@@ -1,0 +1,133 @@
+//! Plain data exchanged with the kernel interfaces.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+/// IP family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// What the driver needs to know about a link.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LinkState {
+    pub index: u32,
+    pub name: String,
+    /// `IFLA_INFO_KIND`: "bridge", "veth", ...
+    pub kind: Option<String>,
+    pub mac: [u8; 6],
+    pub mtu: u32,
+    pub up: bool,
+    pub promisc: bool,
+    /// Index of the master (bridge) link.
+    pub master: Option<u32>,
+    /// Bridge-port hairpin flag, when known.
+    pub hairpin: Option<bool>,
+    /// Bridge-port isolation flag, when known.
+    pub isolated: Option<bool>,
+}
+
+/// A bridge to ensure on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeSpec {
+    pub name: String,
+    /// Only applied at creation.
+    pub mtu: Option<u32>,
+    /// Fixed MAC set at creation so it never follows the lowest port's.
+    pub mac: [u8; 6],
+    pub vlan_filtering: bool,
+    pub promisc: bool,
+}
+
+/// A veth pair: host end in the host namespace, the other in the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VethSpec {
+    pub host_name: String,
+    pub container_name: String,
+    pub mtu: Option<u32>,
+    pub container_mac: Option<[u8; 6]>,
+}
+
+/// A VLAN entry on a bridge port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VlanEntry {
+    pub vid: u16,
+    pub pvid: bool,
+    pub untagged: bool,
+}
+
+/// How a host veth joins the bridge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    pub port: String,
+    pub bridge: String,
+    pub hairpin: bool,
+    pub isolated: bool,
+    pub vlans: Vec<VlanEntry>,
+    /// Remove the default VLAN 1 entry before adding `vlans`.
+    pub remove_default_vlan: bool,
+}
+
+/// A route to program in the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteState {
+    pub dst: IpNet,
+    pub gw: Option<IpAddr>,
+    pub priority: Option<u32>,
+    pub table: Option<u32>,
+    pub scope: Option<u8>,
+    pub mtu: Option<u32>,
+    pub advmss: Option<u32>,
+}
+
+/// Everything done to the container interface after it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfaceSpec {
+    pub name: String,
+    pub addrs: Vec<IpNet>,
+    pub routes: Vec<RouteState>,
+    /// Run IPv6 duplicate-address detection (`enabledad`). Off by default:
+    /// IPAM already guarantees uniqueness and addresses are usable at once.
+    pub dad: bool,
+    /// Set the link up (false only for `disableContainerInterface`).
+    pub up: bool,
+}
+
+/// Masquerade for one network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasqSpec {
+    pub network: String,
+    pub bridge: String,
+    pub subnets: Vec<IpNet>,
+}
+
+/// A failed kernel or firewall operation, with what it was applied to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{op} {target}: {reason}")]
+pub struct KernelError {
+    /// The operation ("create veth", "add address", "nft apply"...).
+    pub op: String,
+    /// The link, namespace, file or table it was applied to.
+    pub target: String,
+    pub reason: String,
+    /// The errno when the kernel returned one.
+    pub errno: Option<i32>,
+}
+
+impl KernelError {
+    pub fn new(op: impl Into<String>, target: impl Into<String>, reason: impl ToString) -> Self {
+        KernelError {
+            op: op.into(),
+            target: target.into(),
+            reason: reason.to_string(),
+            errno: None,
+        }
+    }
+    pub fn with_errno(mut self, errno: i32) -> Self {
+        self.errno = Some(errno);
+        self
+    }
+}

@@ -1,0 +1,53 @@
+//! [`LinuxSystem`]: the real kernel, nftables and IPAM behind the drivers.
+
+use netns::{NetNs, NetnsError};
+
+use crate::bridge::{SandboxError, System};
+use crate::firewall::NftFirewall;
+use crate::ipam::{self, Ipam};
+use crate::kernel::linux::LinuxKernel;
+use crate::kernel::{Firewall, Kernel, KernelError};
+
+/// The Linux system. Built by `main()` from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct LinuxSystem {
+    /// Exec every IPAM plugin, ours included (no in-process host-local).
+    pub force_exec_ipam: bool,
+}
+
+fn classify(path: &str, e: NetnsError) -> SandboxError {
+    match e {
+        NetnsError::NotFound { .. } => SandboxError::Missing(path.to_string()),
+        NetnsError::NotNetns { .. } | NetnsError::WrongNsType { .. } => {
+            SandboxError::NotNetns(path.to_string(), e.to_string())
+        }
+        NetnsError::IsOwnNamespace { .. } => SandboxError::OwnNamespace(path.to_string()),
+        other => SandboxError::Kernel(KernelError::new("open network namespace", path, other)),
+    }
+}
+
+impl System for LinuxSystem {
+    fn kernel(
+        &self,
+        netns: Option<&str>,
+        allow_own: bool,
+    ) -> Result<Box<dyn Kernel + '_>, SandboxError> {
+        let kernel = match netns {
+            None => LinuxKernel::host_only()?,
+            Some(path) => {
+                let ns = NetNs::open(path).map_err(|e| classify(path, e))?;
+                ns.check_not_own(allow_own).map_err(|e| classify(path, e))?;
+                LinuxKernel::with_sandbox(ns)?
+            }
+        };
+        Ok(Box::new(kernel))
+    }
+    fn firewall(&self) -> Box<dyn Firewall + '_> {
+        Box::new(NftFirewall {
+            nft: cnm_nft::Firewall::new(),
+        })
+    }
+    fn ipam(&self, ipam_type: &str) -> Box<dyn Ipam + '_> {
+        ipam::for_type(ipam_type, self.force_exec_ipam)
+    }
+}

@@ -1,0 +1,121 @@
+//! The host-local verbs on a parsed configuration, independent of the CNI
+//! plumbing: ADD, DEL, CHECK, GC and STATUS.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use cni_protocol::CniResult;
+
+use crate::allocator::{allocate, Allocated};
+use crate::config::IpamConfig;
+use crate::dns::parse_resolv_conf;
+use crate::error::IpamError;
+use crate::owner::Owner;
+use crate::store::{GcReport, Store};
+
+/// ADD: one address per range set, under one lock for all sets.
+pub fn add(
+    cfg: &IpamConfig,
+    container_id: &str,
+    ifname: &str,
+    timeout: Duration,
+) -> Result<CniResult, IpamError> {
+    let dns = match &cfg.resolv_conf {
+        Some(p) => parse_resolv_conf(p)?,
+        None => Default::default(),
+    };
+    let store = Store::open(&cfg.data_dir, &cfg.name)?;
+    let allocated: Vec<Allocated> = {
+        let locked = store.lock(timeout)?;
+        allocate(&locked, &cfg.ranges, &cfg.requested, container_id, ifname)?
+    };
+    Ok(CniResult {
+        cni_version: cfg.cni_version.clone(),
+        interfaces: Vec::new(),
+        ips: allocated.iter().map(Allocated::to_ip_config).collect(),
+        routes: cfg.routes.clone(),
+        dns,
+    })
+}
+
+/// DEL: releases every reservation of `(container_id, ifname)` (or, failing
+/// that, legacy ones of `container_id`). Nothing to release is success.
+pub fn del(
+    data_dir: &Path,
+    network: &str,
+    container_id: &str,
+    ifname: &str,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, IpamError> {
+    let Some(store) = Store::open_existing(data_dir, network)? else {
+        return Ok(Vec::new());
+    };
+    let locked = store.lock(timeout)?;
+    locked.release_by_id(container_id, ifname)
+}
+
+/// CHECK: some reservation belongs to `(container_id, ifname)` (or legacy `container_id`).
+pub fn check(
+    data_dir: &Path,
+    network: &str,
+    container_id: &str,
+    ifname: &str,
+    timeout: Duration,
+) -> Result<(), IpamError> {
+    let not_found = || IpamError::NotFound(container_id.to_string());
+    let store = Store::open_existing(data_dir, network)?.ok_or_else(not_found)?;
+    let locked = store.lock(timeout)?;
+    let m = locked.find(container_id, ifname, |_| true)?;
+    if m.exact.is_empty() && m.legacy.is_empty() {
+        return Err(not_found());
+    }
+    Ok(())
+}
+
+/// GC: releases every reservation whose attachment is not in `valid`
+/// (`(containerID, ifname)` pairs; a legacy file is kept if its container ID is valid).
+pub fn gc(
+    data_dir: &Path,
+    network: &str,
+    valid: &[(String, String)],
+    timeout: Duration,
+) -> Result<GcReport, IpamError> {
+    let Some(store) = Store::open_existing(data_dir, network)? else {
+        return Ok(GcReport::default());
+    };
+    let locked = store.lock(timeout)?;
+    locked.gc(|owner| match owner {
+        Owner::Attachment {
+            container_id,
+            ifname,
+        } => valid.iter().any(|(c, i)| c == container_id && i == ifname),
+        Owner::Legacy { container_id } => valid.iter().any(|(c, _)| c == container_id),
+    })
+}
+
+/// STATUS: the store is writable and every range set has a free address (else code 50).
+pub fn status(cfg: &IpamConfig, timeout: Duration) -> Result<(), IpamError> {
+    let unavailable = |msg: String, details: String| IpamError::NotAvailable { msg, details };
+    let store = Store::open(&cfg.data_dir, &cfg.name)
+        .map_err(|e| unavailable("host-local store is not usable".into(), e.to_string()))?;
+    let locked = store.lock(timeout)?;
+    locked
+        .probe_writable()
+        .map_err(|e| unavailable("host-local store is not writable".into(), e.to_string()))?;
+    let entries = locked.reservations()?;
+    for (i, set) in cfg.ranges.iter().enumerate() {
+        let used = entries
+            .iter()
+            .filter(|(ip, _)| set.is_allocatable(*ip))
+            .count() as u128;
+        let capacity = set.capacity();
+        if used >= capacity {
+            return Err(unavailable(
+                format!("no IP addresses available in range set {i}: {set}"),
+                format!("{capacity} addresses, all reserved"),
+            ));
+        }
+    }
+    Ok(())
+}

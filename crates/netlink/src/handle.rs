@@ -1,0 +1,301 @@
+//! The synchronous NETLINK_ROUTE socket: creation (optionally inside another
+//! network namespace), request framing, sequence numbers, acks and dumps.
+
+use netlink_packet_core::{
+    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP,
+    NLM_F_DUMP_INTR, NLM_F_REQUEST,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+use crate::error::NetlinkError;
+use crate::ext_ack;
+
+/// Size of the receive buffer; larger datagrams are detected and received whole.
+const RECV_BUF: usize = 32 * 1024;
+/// How many times an interrupted dump (NLM_F_DUMP_INTR) is restarted.
+const DUMP_ATTEMPTS: usize = 5;
+const NLMSG_HDRLEN: usize = 16;
+
+/// What a request is about, for error messages.
+pub(crate) struct Ctx {
+    pub op: &'static str,
+    pub target: String,
+}
+
+impl Ctx {
+    pub(crate) fn new(op: &'static str, target: impl Into<String>) -> Ctx {
+        Ctx {
+            op,
+            target: target.into(),
+        }
+    }
+
+    pub(crate) fn decode(&self, reason: impl std::fmt::Display) -> NetlinkError {
+        NetlinkError::Decode {
+            op: self.op,
+            target: self.target.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    pub(crate) fn invalid(&self, reason: impl Into<String>) -> NetlinkError {
+        NetlinkError::InvalidArgument {
+            op: self.op,
+            target: self.target.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn kernel(&self, errno: i32, ext_ack: Option<String>) -> NetlinkError {
+        NetlinkError::Kernel {
+            op: self.op,
+            target: self.target.clone(),
+            errno,
+            ext_ack,
+        }
+    }
+}
+
+/// A NETLINK_ROUTE socket bound to one network namespace.
+///
+/// The namespace is fixed when the socket is created; the handle can then be
+/// used from any thread. Not shareable between threads concurrently (`&mut self`).
+pub struct Handle {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::os::fd::AsRawFd;
+        f.debug_struct("Handle")
+            .field("fd", &self.sock.as_raw_fd())
+            .field("seq", &self.seq)
+            .finish()
+    }
+}
+
+impl Handle {
+    /// Open a socket in the calling thread's current network namespace.
+    pub fn new() -> Result<Handle, NetlinkError> {
+        let sock = Socket::new(NETLINK_ROUTE)
+            .map_err(|e| NetlinkError::socket("create NETLINK_ROUTE socket", e))?;
+        Handle::setup(sock)
+    }
+
+    /// Open a socket inside `ns` (created on a short-lived thread that enters
+    /// the namespace); the calling thread never changes namespace.
+    pub fn new_in(ns: &netns::NetNs) -> Result<Handle, NetlinkError> {
+        let sock = ns.run_in(|| Socket::new(NETLINK_ROUTE))?.map_err(|e| {
+            NetlinkError::socket(
+                format!(
+                    "create NETLINK_ROUTE socket in network namespace {}",
+                    ns.path().display()
+                ),
+                e,
+            )
+        })?;
+        Handle::setup(sock)
+    }
+
+    fn setup(mut sock: Socket) -> Result<Handle, NetlinkError> {
+        sock.bind_auto()
+            .map_err(|e| NetlinkError::socket("bind", e))?;
+        sock.connect(&SocketAddr::new(0, 0))
+            .map_err(|e| NetlinkError::socket("connect to the kernel", e))?;
+        // Optional features: older kernels lack them, which only costs
+        // error detail (ext ack) or server-side dump filtering (strict check).
+        let _ = sock.set_ext_ack(true);
+        let _ = sock.set_cap_ack(true);
+        let _ = sock.set_netlink_get_strict_chk(true);
+        Ok(Handle {
+            sock,
+            seq: 0,
+            buf: Vec::with_capacity(RECV_BUF),
+        })
+    }
+
+    /// Send a request that expects an ack (plus possibly replies before it).
+    /// `extra_flags` is e.g. NLM_F_CREATE | NLM_F_EXCL.
+    pub(crate) fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        extra_flags: u16,
+        ctx: &Ctx,
+    ) -> Result<Vec<RouteNetlinkMessage>, NetlinkError> {
+        let bytes = encode(msg, NLM_F_REQUEST | NLM_F_ACK | extra_flags);
+        let seq = self.send(bytes, ctx)?;
+        self.collect(seq, false, ctx).map(|(msgs, _)| msgs)
+    }
+
+    /// Send a dump request and gather all parts; restarts interrupted dumps.
+    pub(crate) fn dump(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        ctx: &Ctx,
+    ) -> Result<Vec<RouteNetlinkMessage>, NetlinkError> {
+        let bytes = encode(msg, NLM_F_REQUEST | NLM_F_DUMP);
+        for _ in 0..DUMP_ATTEMPTS {
+            let seq = self.send(bytes.clone(), ctx)?;
+            let (msgs, interrupted) = self.collect(seq, true, ctx)?;
+            if !interrupted {
+                return Ok(msgs);
+            }
+        }
+        Err(NetlinkError::DumpInterrupted {
+            op: ctx.op,
+            target: ctx.target.clone(),
+            attempts: DUMP_ATTEMPTS,
+        })
+    }
+
+    fn send(&mut self, mut bytes: Vec<u8>, ctx: &Ctx) -> Result<u32, NetlinkError> {
+        self.seq = self.seq.wrapping_add(1).max(1);
+        let seq = self.seq;
+        if let Some(field) = bytes.get_mut(8..12) {
+            field.copy_from_slice(&seq.to_ne_bytes());
+        }
+        loop {
+            match self.sock.send(&bytes, 0) {
+                Ok(n) if n == bytes.len() => return Ok(seq),
+                Ok(n) => {
+                    return Err(NetlinkError::socket(
+                        format!("send {}: short write {n} of {}", ctx.op, bytes.len()),
+                        std::io::Error::from(std::io::ErrorKind::WriteZero),
+                    ))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(NetlinkError::socket(
+                        format!("send {} {}", ctx.op, ctx.target),
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Receive one datagram into `self.buf`, growing it if the datagram is larger.
+    fn recv_datagram(&mut self, ctx: &Ctx) -> Result<(), NetlinkError> {
+        let recv_err = |e| NetlinkError::socket(format!("receive reply to {}", ctx.op), e);
+        let mut probe = [0u8; NLMSG_HDRLEN];
+        let size = loop {
+            let mut probe_buf: &mut [u8] = &mut probe;
+            match self
+                .sock
+                .recv(&mut probe_buf, libc::MSG_PEEK | libc::MSG_TRUNC)
+            {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(recv_err(e)),
+            }
+        };
+        self.buf.clear();
+        if size > self.buf.capacity() {
+            self.buf.reserve(size);
+        }
+        loop {
+            match self.sock.recv(&mut self.buf, 0) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(recv_err(e)),
+            }
+        }
+    }
+
+    /// Read replies for `seq` until the ack/error (request) or DONE (dump).
+    /// Returns the inner messages and whether the dump was interrupted.
+    fn collect(
+        &mut self,
+        seq: u32,
+        is_dump: bool,
+        ctx: &Ctx,
+    ) -> Result<(Vec<RouteNetlinkMessage>, bool), NetlinkError> {
+        let mut out = Vec::new();
+        let mut interrupted = false;
+        loop {
+            self.recv_datagram(ctx)?;
+            let mut off = 0;
+            while off + NLMSG_HDRLEN <= self.buf.len() {
+                let rest = &self.buf[off..];
+                let nb = NetlinkBuffer::new_checked(rest).map_err(|e| ctx.decode(e))?;
+                let len = nb.length() as usize;
+                if len < NLMSG_HDRLEN || len > rest.len() {
+                    return Err(ctx.decode(format!(
+                        "netlink message length {len} outside datagram of {} bytes",
+                        rest.len()
+                    )));
+                }
+                let raw = &rest[..len];
+                off += (len + 3) & !3;
+                if nb.sequence_number() != seq {
+                    continue; // stale reply to an earlier request
+                }
+                if nb.flags() & NLM_F_DUMP_INTR != 0 {
+                    interrupted = true;
+                }
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(raw)
+                    .map_err(|e| ctx.decode(e))?;
+                let flags = msg.header.flags;
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(inner) => out.push(inner),
+                    NetlinkPayload::Error(err) => match err.code {
+                        None => return Ok((out, interrupted)),
+                        Some(code) => {
+                            let ext = ext_ack::from_error(flags, &err.header);
+                            return Err(ctx.kernel(code.get().saturating_neg(), ext));
+                        }
+                    },
+                    NetlinkPayload::Done(done) => {
+                        if done.code != 0 {
+                            let ext = ext_ack::from_tlvs(&done.extended_ack);
+                            return Err(ctx.kernel(done.code.saturating_neg(), ext));
+                        }
+                        if is_dump {
+                            return Ok((out, interrupted));
+                        }
+                    }
+                    NetlinkPayload::Overrun(_) => {
+                        return Err(ctx.decode("kernel reported a netlink overrun"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+fn encode(msg: RouteNetlinkMessage, flags: u16) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.flags = flags;
+    let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
+    nl.finalize();
+    let mut bytes = vec![0u8; nl.buffer_len()];
+    nl.serialize(&mut bytes);
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Handle>();
+    }
+
+    #[test]
+    fn encode_sets_flags_and_length() {
+        let bytes = encode(
+            RouteNetlinkMessage::GetLink(Default::default()),
+            NLM_F_REQUEST | NLM_F_ACK,
+        );
+        assert_eq!(bytes.len(), 32);
+        assert_eq!(&bytes[0..4], &32u32.to_ne_bytes());
+        assert_eq!(&bytes[4..6], &libc::RTM_GETLINK.to_ne_bytes());
+        assert_eq!(&bytes[6..8], &(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+    }
+}

@@ -1,0 +1,168 @@
+//! Running the nft binary: one process per batch, argv only (no shell), bounded wait.
+
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::NftError;
+
+/// How to start nft: a program plus fixed leading arguments (e.g. `ip netns exec NS nft`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NftCommand {
+    program: OsString,
+    prefix: Vec<OsString>,
+    timeout: Duration,
+}
+
+/// What nft printed.
+#[derive(Debug)]
+pub struct Output {
+    /// Standard output (JSON for listings).
+    pub stdout: String,
+}
+
+impl NftCommand {
+    /// `program` followed by `prefix` arguments before nft's own flags.
+    pub fn new(program: OsString, prefix: Vec<OsString>) -> NftCommand {
+        NftCommand {
+            program,
+            prefix,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Change the wait limit (default 30 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> NftCommand {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Human-readable program name for errors.
+    pub fn program_display(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+
+    /// Run `nft <args>` feeding `stdin`; a non-zero exit becomes [`NftError::Failed`].
+    pub fn run(&self, operation: &str, args: &[&str], stdin: &str) -> Result<Output, NftError> {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.prefix)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|source| NftError::Spawn {
+            program: self.program_display(),
+            source,
+        })?;
+        let pipe_err = |source| NftError::Pipe {
+            operation: operation.to_string(),
+            source,
+        };
+        let out_reader = child.stdout.take().map(spawn_reader);
+        let err_reader = child.stderr.take().map(spawn_reader);
+        if let Some(mut input) = child.stdin.take() {
+            // A write error (EPIPE) means nft exited early; its status and stderr tell why.
+            let _ = input.write_all(stdin.as_bytes());
+        }
+        let deadline = Instant::now() + self.timeout;
+        let mut pause = Duration::from_micros(200);
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(pipe_err)? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(NftError::Timeout {
+                    operation: operation.to_string(),
+                    secs: self.timeout.as_secs(),
+                });
+            }
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        };
+        let stdout = join_reader(out_reader);
+        let stderr = join_reader(err_reader);
+        if !status.success() {
+            return Err(NftError::Failed {
+                operation: operation.to_string(),
+                status: status.code().unwrap_or(-1),
+                stderr: stderr.trim().to_string(),
+            });
+        }
+        Ok(Output { stdout })
+    }
+
+    /// Apply a script atomically (`nft -f -`).
+    pub fn apply(&self, operation: &str, script: &str) -> Result<(), NftError> {
+        self.run(operation, &["-f", "-"], script).map(|_| ())
+    }
+
+    /// Validate a script in the kernel without committing it (`nft -c -f -`).
+    pub fn check_script(&self, operation: &str, script: &str) -> Result<(), NftError> {
+        self.run(operation, &["-c", "-f", "-"], script).map(|_| ())
+    }
+}
+
+fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    })
+}
+
+fn join_reader(h: Option<thread::JoinHandle<String>>) -> String {
+    h.and_then(|h| h.join().ok()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_program_with_prefix_and_stdin() {
+        let cmd = NftCommand::new("sh".into(), vec!["-c".into(), "cat; echo \"$0\"".into()]);
+        let out = cmd.run("test", &["ARG"], "hello\n").unwrap();
+        assert_eq!(out.stdout, "hello\nARG\n");
+    }
+
+    #[test]
+    fn failure_carries_stderr_and_status() {
+        let cmd = NftCommand::new(
+            "sh".into(),
+            vec!["-c".into(), "echo bad >&2; exit 3".into()],
+        );
+        match cmd.run("probe", &[], "") {
+            Err(NftError::Failed {
+                operation,
+                status,
+                stderr,
+            }) => {
+                assert_eq!(
+                    (operation.as_str(), status, stderr.as_str()),
+                    ("probe", 3, "bad")
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_program_is_spawn_error() {
+        let cmd = NftCommand::new("/nonexistent/nft".into(), vec![]);
+        assert!(matches!(cmd.apply("x", ""), Err(NftError::Spawn { .. })));
+    }
+
+    #[test]
+    fn timeout_kills() {
+        let cmd = NftCommand::new("sleep".into(), vec!["5".into()])
+            .with_timeout(Duration::from_millis(100));
+        assert!(matches!(
+            cmd.run("sleepy", &[], ""),
+            Err(NftError::Timeout { .. })
+        ));
+    }
+}

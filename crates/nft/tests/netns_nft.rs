@@ -1,0 +1,309 @@
+//! Root tests against the real kernel: every nft call runs inside a throwaway network namespace
+//! (`ip netns exec cnmnft-<pid>-<n> nft`); the root namespace's ruleset is never touched.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cnm_nft::{Applied, Firewall, MasqNet, NftError, Owner, PortMapping, Protocol};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A named namespace plus a private marker dir, both removed on drop.
+struct Ns {
+    name: String,
+    dir: PathBuf,
+}
+
+impl Ns {
+    fn new() -> Ns {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("cnmnft-{}-{n}", std::process::id());
+        let st = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip netns add {name}");
+        let dir = std::env::temp_dir().join(format!("{name}-state"));
+        Ns { name, dir }
+    }
+
+    fn fw(&self) -> Firewall {
+        let prefix: Vec<OsString> = ["netns", "exec", &self.name, "nft"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        Firewall::with_program("ip", prefix).with_state_dir(None)
+    }
+
+    fn fw_with_markers(&self) -> Firewall {
+        self.fw().with_state_dir(Some(self.dir.clone()))
+    }
+
+    fn nft(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "nft {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+macro_rules! need_root {
+    () => {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+    };
+}
+
+fn net<'a>(name: &'a str, bridge: &'a str, subnets: &[&str]) -> MasqNet<'a> {
+    MasqNet {
+        network: name,
+        bridge,
+        subnets: subnets.iter().map(|s| s.parse().unwrap()).collect(),
+    }
+}
+
+fn masq_rules(ns: &Ns, network: &str) -> usize {
+    let state = ns.fw().read_state().unwrap().unwrap();
+    state
+        .chains
+        .values()
+        .flat_map(|c| c.rules.iter())
+        .filter(|r| r.comment.as_deref() == Some(&format!("cnm:{network}")))
+        .count()
+}
+
+#[test]
+fn masquerade_lifecycle() {
+    need_root!();
+    let ns = Ns::new();
+    let fw = ns.fw();
+    let n1 = net("net1", "cnm0", &["10.88.0.1/16", "fd88::/64"]);
+    fw.available().unwrap();
+    assert_eq!(fw.ensure_masquerade(&n1).unwrap(), Applied::Written);
+    assert_eq!(fw.ensure_masquerade(&n1).unwrap(), Applied::Written);
+    assert_eq!(
+        masq_rules(&ns, "net1"),
+        1,
+        "{}",
+        ns.nft(&["list", "ruleset"])
+    );
+    let elems = ns.nft(&["list", "map", "inet", "cnm", "masq4"]);
+    assert_eq!(elems.matches("10.88.0.0/16").count(), 1, "{elems}");
+    fw.check_masquerade(&n1).unwrap();
+    assert_eq!(fw.list_masquerade_networks().unwrap(), ["net1"]);
+    // A different subnet list does not pass CHECK.
+    assert!(fw
+        .check_masquerade(&net("net1", "cnm0", &["10.88.0.0/16"]))
+        .is_err());
+    fw.remove_masquerade("net1").unwrap();
+    let err = fw.check_masquerade(&n1).unwrap_err();
+    assert!(matches!(err, NftError::Missing { .. }), "{err}");
+    assert!(err.to_string().contains("net1"), "{err}");
+    fw.remove_masquerade("net1").unwrap();
+    assert_eq!(masq_rules(&ns, "net1"), 0);
+    assert!(fw.list_masquerade_networks().unwrap().is_empty());
+}
+
+#[test]
+fn remove_on_empty_namespace_is_ok() {
+    need_root!();
+    let ns = Ns::new();
+    let fw = ns.fw();
+    fw.remove_masquerade("never").unwrap();
+    fw.remove_port_mappings(&owner("c1")).unwrap();
+    assert!(fw.list_owners().unwrap().is_empty());
+    assert!(fw
+        .check_masquerade(&net("never", "b", &["10.0.0.0/8"]))
+        .is_err());
+}
+
+#[test]
+fn two_networks_are_independent() {
+    need_root!();
+    let ns = Ns::new();
+    let fw = ns.fw();
+    let a = net("neta", "bra", &["10.10.0.0/24"]);
+    let b = net("netb", "brb", &["10.20.0.0/24", "fd20::/64"]);
+    fw.ensure_masquerade(&a).unwrap();
+    fw.ensure_masquerade(&b).unwrap();
+    fw.check_masquerade(&a).unwrap();
+    fw.check_masquerade(&b).unwrap();
+    fw.remove_masquerade("neta").unwrap();
+    assert!(fw.check_masquerade(&a).is_err());
+    fw.check_masquerade(&b).unwrap();
+    assert_eq!(fw.list_masquerade_networks().unwrap(), ["netb"]);
+    // A second network claiming an existing subnet is rejected as a whole.
+    let clash = net("netc", "brc", &["10.30.0.0/24", "10.20.0.0/24"]);
+    assert!(fw.ensure_masquerade(&clash).is_err());
+    assert!(fw.check_masquerade(&clash).is_err());
+    fw.check_masquerade(&b).unwrap();
+}
+
+#[test]
+fn markers_skip_exec_and_check_sees_real_state() {
+    need_root!();
+    let ns = Ns::new();
+    let fw = ns.fw_with_markers();
+    let n = net("netm", "brm", &["10.40.0.0/24"]);
+    assert_eq!(fw.ensure_masquerade(&n).unwrap(), Applied::Written);
+    assert_eq!(fw.ensure_masquerade(&n).unwrap(), Applied::Unchanged);
+    // Someone flushes our table behind our back: CHECK notices, a marker-less ensure repairs.
+    ns.nft(&["delete", "table", "inet", "cnm"]);
+    assert!(fw.check_masquerade(&n).is_err());
+    assert_eq!(ns.fw().ensure_masquerade(&n).unwrap(), Applied::Written);
+    fw.check_masquerade(&n).unwrap();
+    // Remove forgets the marker, so the next ensure writes again.
+    fw.remove_masquerade("netm").unwrap();
+    assert_eq!(fw.ensure_masquerade(&n).unwrap(), Applied::Written);
+    fw.check_masquerade(&n).unwrap();
+}
+
+fn owner(cid: &str) -> Owner {
+    Owner {
+        network: "pnet".into(),
+        container_id: cid.into(),
+        ifname: "eth0".into(),
+    }
+}
+
+fn pm(h: u16, c: u16, p: Protocol, ip: Option<&str>) -> PortMapping {
+    PortMapping {
+        host_port: h,
+        container_port: c,
+        protocol: p,
+        host_ip: ip.map(|s| s.parse().unwrap()),
+    }
+}
+
+fn addrs(a: &[&str]) -> Vec<ipnet::IpNet> {
+    a.iter().map(|s| s.parse().unwrap()).collect()
+}
+
+#[test]
+fn port_mappings_per_owner() {
+    need_root!();
+    let ns = Ns::new();
+    let fw = ns.fw();
+    let (o1, o2) = (owner("c1"), owner("c2"));
+    let a1 = addrs(&["10.50.0.2/24", "fd50::2/64"]);
+    let a2 = addrs(&["10.50.0.3/24"]);
+    let m1 = [
+        pm(8080, 80, Protocol::Tcp, None),
+        pm(5353, 53, Protocol::Udp, Some("127.0.0.1")),
+        pm(9999, 99, Protocol::Sctp, Some("::")),
+    ];
+    let m2 = [pm(8081, 80, Protocol::Tcp, None)];
+    fw.add_port_mappings(&o1, &a1, &m1, true).unwrap();
+    fw.add_port_mappings(&o2, &a2, &m2, false).unwrap();
+    fw.check_port_mappings(&o1, &a1, &m1, true).unwrap();
+    fw.check_port_mappings(&o2, &a2, &m2, false).unwrap();
+    // CHECK is exact: other mappings or another snat flag do not pass.
+    assert!(fw.check_port_mappings(&o1, &a1, &m1[..2], true).is_err());
+    assert!(fw.check_port_mappings(&o2, &a2, &m2, true).is_err());
+    assert_eq!(fw.list_owners().unwrap(), vec![o1.clone(), o2.clone()]);
+    // Repeating the same owner's add is fine (replaces its elements).
+    fw.add_port_mappings(&o1, &a1, &m1, true).unwrap();
+    fw.check_port_mappings(&o1, &a1, &m1, true).unwrap();
+    fw.remove_port_mappings(&o1).unwrap();
+    assert!(fw.check_port_mappings(&o1, &a1, &m1, true).is_err());
+    fw.check_port_mappings(&o2, &a2, &m2, false).unwrap();
+    assert_eq!(fw.list_owners().unwrap(), vec![o2.clone()]);
+    fw.remove_port_mappings(&o1).unwrap();
+    fw.remove_port_mappings(&o2).unwrap();
+    assert!(fw.list_owners().unwrap().is_empty());
+    let listing = ns.nft(&["list", "table", "inet", "cnm"]);
+    assert!(!listing.contains("pnet,"), "{listing}");
+}
+
+#[test]
+fn port_conflict_is_atomic() {
+    need_root!();
+    let ns = Ns::new();
+    let fw = ns.fw();
+    let (o1, o2) = (owner("c1"), owner("c2"));
+    let a1 = addrs(&["10.60.0.2/24"]);
+    let a2 = addrs(&["10.60.0.3/24"]);
+    fw.add_port_mappings(&o1, &a1, &[pm(8080, 80, Protocol::Tcp, None)], true)
+        .unwrap();
+    let m2 = [
+        pm(9000, 90, Protocol::Tcp, None),
+        pm(8080, 81, Protocol::Tcp, None),
+    ];
+    let err = fw.add_port_mappings(&o2, &a2, &m2, true).unwrap_err();
+    match &err {
+        NftError::PortConflict {
+            host_port, owner, ..
+        } => {
+            assert_eq!(*host_port, 8080);
+            assert_eq!(owner, "pnet,c1,eth0");
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+    // Nothing of o2 was installed, not even the free port 9000 or its SNAT elements.
+    assert_eq!(fw.list_owners().unwrap(), vec![o1.clone()]);
+    assert!(!ns.nft(&["list", "table", "inet", "cnm"]).contains("9000"));
+    // Same port on another protocol is not a conflict.
+    fw.add_port_mappings(&o2, &a2, &[pm(8080, 80, Protocol::Udp, None)], false)
+        .unwrap();
+    // An invalid mapping fails before anything is sent.
+    let bad = [
+        pm(7000, 70, Protocol::Tcp, None),
+        pm(0, 1, Protocol::Tcp, None),
+    ];
+    assert!(matches!(
+        fw.add_port_mappings(&owner("c3"), &a2, &bad, true),
+        Err(NftError::InvalidMapping { .. })
+    ));
+    assert!(!ns.nft(&["list", "table", "inet", "cnm"]).contains("7000"));
+    fw.check_port_mappings(&o1, &a1, &[pm(8080, 80, Protocol::Tcp, None)], true)
+        .unwrap();
+}
+
+#[test]
+fn masquerade_and_portmap_coexist() {
+    need_root!();
+    let ns = Ns::new();
+    let fw = ns.fw();
+    let n = net("pnet", "cnm1", &["10.70.0.0/24"]);
+    let a = addrs(&["10.70.0.2/24"]);
+    let m = [pm(8080, 80, Protocol::Tcp, None)];
+    fw.ensure_masquerade(&n).unwrap();
+    fw.add_port_mappings(&owner("c1"), &a, &m, true).unwrap();
+    fw.ensure_masquerade(&n).unwrap();
+    fw.check_masquerade(&n).unwrap();
+    fw.check_port_mappings(&owner("c1"), &a, &m, true).unwrap();
+    fw.remove_masquerade("pnet").unwrap();
+    fw.check_port_mappings(&owner("c1"), &a, &m, true).unwrap();
+}
+
+#[test]
+fn missing_binary_is_reported() {
+    let fw = Firewall::with_program("/nonexistent/nft", Vec::new()).with_state_dir(None);
+    let err = fw.available().unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/nft"), "{err}");
+}

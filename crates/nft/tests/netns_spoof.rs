@@ -1,0 +1,204 @@
+//! Root tests of the MAC spoof check (`bridge cnm`), every nft call and link inside throwaway
+//! network namespaces: lifecycle (ensure/check/remove, idempotence, other ports untouched) and
+//! traffic (a container whose MAC changes is cut off, and reachable again when it changes back).
+
+use std::ffi::OsString;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cnm_nft::{Firewall, NftError};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Named namespaces, removed on drop (also when an assertion fails).
+struct Namespaces(Vec<String>);
+
+impl Namespaces {
+    fn new(tags: &[&str]) -> Namespaces {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let names: Vec<String> = tags
+            .iter()
+            .map(|t| format!("cnmsp-{}-{n}{t}", std::process::id()))
+            .collect();
+        let guard = Namespaces(names.clone());
+        for ns in &names {
+            run(&["ip", "netns", "add", ns]);
+            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        guard
+    }
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fw(ns: &str) -> Firewall {
+    let prefix: Vec<OsString> = ["netns", "exec", ns, "nft"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    Firewall::with_program("ip", prefix).with_state_dir(None)
+}
+
+macro_rules! need_root {
+    () => {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+    };
+}
+
+const MAC1: [u8; 6] = [0x02, 0x42, 0x0a, 0x00, 0x00, 0x02];
+const MAC2: [u8; 6] = [0x02, 0x42, 0x0a, 0x00, 0x00, 0x03];
+
+#[test]
+fn spoof_check_lifecycle() {
+    need_root!();
+    let nss = Namespaces::new(&["h"]);
+    let ns = &nss.0[0];
+    let fw = fw(ns);
+    // Nothing there yet: check fails, remove is a no-op.
+    assert!(matches!(
+        fw.check_mac_spoof_check("veth1", &MAC1),
+        Err(NftError::Missing { .. })
+    ));
+    fw.remove_mac_spoof_check("veth1").unwrap();
+
+    fw.ensure_mac_spoof_check("veth1", &MAC1).unwrap();
+    fw.ensure_mac_spoof_check("veth1", &MAC1).unwrap();
+    fw.ensure_mac_spoof_check("veth2", &MAC2).unwrap();
+    fw.check_mac_spoof_check("veth1", &MAC1).unwrap();
+    fw.check_mac_spoof_check("veth2", &MAC2).unwrap();
+    assert!(fw.check_mac_spoof_check("veth1", &MAC2).is_err());
+    let listing = run(&[
+        "ip", "netns", "exec", ns, "nft", "list", "table", "bridge", "cnm",
+    ]);
+    assert_eq!(
+        listing
+            .matches("ether saddr != 02:42:0a:00:00:02 drop")
+            .count(),
+        1,
+        "{listing}"
+    );
+    assert!(
+        listing.contains("priority -300") || listing.contains("priority dstnat"),
+        "{listing}"
+    );
+
+    // Re-ensuring with another MAC replaces the rule (only the new MAC is allowed).
+    fw.ensure_mac_spoof_check("veth1", &MAC2).unwrap();
+    fw.check_mac_spoof_check("veth1", &MAC2).unwrap();
+    assert!(fw.check_mac_spoof_check("veth1", &MAC1).is_err());
+
+    fw.remove_mac_spoof_check("veth1").unwrap();
+    fw.remove_mac_spoof_check("veth1").unwrap();
+    assert!(fw.check_mac_spoof_check("veth1", &MAC2).is_err());
+    fw.check_mac_spoof_check("veth2", &MAC2).unwrap();
+    assert_eq!(fw.list_mac_spoof_ports().unwrap(), ["veth2"]);
+    let listing = run(&[
+        "ip", "netns", "exec", ns, "nft", "list", "table", "bridge", "cnm",
+    ]);
+    assert!(!listing.contains("cnm-spoof:veth1"), "{listing}");
+
+    // Invalid port names never reach nft.
+    assert!(matches!(
+        fw.ensure_mac_spoof_check("x\"; flush ruleset", &MAC1),
+        Err(NftError::InvalidName { .. })
+    ));
+    assert!(fw.remove_mac_spoof_check("").is_err());
+}
+
+fn ping_ok(ns: &str, dst: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c1", "-W1", "-q", dst])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn spoofed_frames_are_dropped() {
+    need_root!();
+    let nss = Namespaces::new(&["h", "c"]);
+    let (host, ctr) = (&nss.0[0], &nss.0[1]);
+    run(&["ip", "-n", host, "link", "add", "br0", "type", "bridge"]);
+    run(&[
+        "ip",
+        "-n",
+        host,
+        "addr",
+        "add",
+        "10.77.0.1/24",
+        "dev",
+        "br0",
+    ]);
+    run(&["ip", "-n", host, "link", "set", "br0", "up"]);
+    run(&[
+        "ip", "-n", host, "link", "add", "vethc", "type", "veth", "peer", "name", "eth0", "netns",
+        ctr,
+    ]);
+    run(&[
+        "ip", "-n", host, "link", "set", "vethc", "master", "br0", "up",
+    ]);
+    run(&[
+        "ip",
+        "-n",
+        ctr,
+        "link",
+        "set",
+        "eth0",
+        "address",
+        "02:42:0a:00:00:02",
+    ]);
+    run(&[
+        "ip",
+        "-n",
+        ctr,
+        "addr",
+        "add",
+        "10.77.0.2/24",
+        "dev",
+        "eth0",
+    ]);
+    run(&["ip", "-n", ctr, "link", "set", "eth0", "up"]);
+    let fw = fw(host);
+    fw.ensure_mac_spoof_check("vethc", &MAC1).unwrap();
+    assert!(ping_ok(ctr, "10.77.0.1"), "genuine MAC must pass");
+
+    run(&[
+        "ip",
+        "-n",
+        ctr,
+        "link",
+        "set",
+        "eth0",
+        "address",
+        "02:42:0a:00:00:99",
+    ]);
+    run(&["ip", "-n", ctr, "neigh", "flush", "dev", "eth0"]);
+    assert!(!ping_ok(ctr, "10.77.0.1"), "spoofed MAC must be dropped");
+
+    fw.remove_mac_spoof_check("vethc").unwrap();
+    assert!(ping_ok(ctr, "10.77.0.1"), "no check after removal");
+}

@@ -1,0 +1,117 @@
+//! Traffic test: three throwaway namespaces (container, router, external) joined by veths; the
+//! router masquerades the container subnet with our rules. The external side has no route back
+//! to the container subnet, so a ping only succeeds when the source is really rewritten.
+
+use std::ffi::OsString;
+use std::process::Command;
+
+use cnm_nft::{Firewall, MasqNet};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Namespaces removed on drop (also when an assertion fails).
+struct Namespaces(Vec<String>);
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn run(args: &[&str]) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn ping_ok(ns: &str, dst: &str) -> bool {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c1", "-W1", "-q", dst])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn masquerade_rewrites_source() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let pid = std::process::id();
+    let (ctr, rtr, ext) = (
+        format!("cnmnft-{pid}-tc"),
+        format!("cnmnft-{pid}-tr"),
+        format!("cnmnft-{pid}-te"),
+    );
+    let _guard = Namespaces(vec![ctr.clone(), rtr.clone(), ext.clone()]);
+    for ns in [&ctr, &rtr, &ext] {
+        run(&["ip", "netns", "add", ns]);
+        run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+    }
+    // Links are created inside the router namespace, never in the root one.
+    run(&[
+        "ip", "-n", &rtr, "link", "add", "h0", "type", "veth", "peer", "name", "c0", "netns", &ctr,
+    ]);
+    run(&[
+        "ip", "-n", &rtr, "link", "add", "h1", "type", "veth", "peer", "name", "e0", "netns", &ext,
+    ]);
+    run(&["ip", "-n", &ctr, "addr", "add", "10.80.0.2/24", "dev", "c0"]);
+    run(&["ip", "-n", &rtr, "addr", "add", "10.80.0.1/24", "dev", "h0"]);
+    run(&["ip", "-n", &rtr, "addr", "add", "192.0.2.1/24", "dev", "h1"]);
+    run(&["ip", "-n", &ext, "addr", "add", "192.0.2.2/24", "dev", "e0"]);
+    for (ns, dev) in [(&ctr, "c0"), (&rtr, "h0"), (&rtr, "h1"), (&ext, "e0")] {
+        run(&["ip", "-n", ns, "link", "set", dev, "up"]);
+    }
+    run(&[
+        "ip",
+        "-n",
+        &ctr,
+        "route",
+        "add",
+        "default",
+        "via",
+        "10.80.0.1",
+    ]);
+    run(&[
+        "ip",
+        "netns",
+        "exec",
+        &rtr,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+    ]);
+
+    assert!(ping_ok(&rtr, "10.80.0.2"), "container link is up");
+    assert!(
+        !ping_ok(&ctr, "192.0.2.2"),
+        "no masquerade yet: the reply has no route back"
+    );
+
+    let prefix: Vec<OsString> = ["netns", "exec", rtr.as_str(), "nft"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    let fw = Firewall::with_program("ip", prefix).with_state_dir(None);
+    let net = MasqNet {
+        network: "traffic",
+        bridge: "h0",
+        subnets: vec!["10.80.0.0/24".parse().unwrap()],
+    };
+    fw.ensure_masquerade(&net).unwrap();
+    assert!(ping_ok(&ctr, "192.0.2.2"), "masqueraded ping must succeed");
+    // Traffic to the subnet itself is not masqueraded: the router sees the real source.
+    assert!(ping_ok(&rtr, "10.80.0.2"));
+    fw.remove_masquerade("traffic").unwrap();
+    // Each ping run uses a new ICMP id, hence a new conntrack entry that no longer matches a rule.
+    assert!(!ping_ok(&ctr, "192.0.2.2"), "masquerade removed");
+}

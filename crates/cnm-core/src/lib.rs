@@ -11,6 +11,7 @@ pub mod bridge;
 pub mod firewall;
 pub mod ipam;
 pub mod kernel;
+pub mod model;
 pub mod system;
 
 pub use cni_protocol as cni;

@@ -13,7 +13,21 @@ use crate::kernel::{Firewall, Kernel, KernelError};
 pub struct LinuxSystem {
     /// Exec every IPAM plugin, ours included (no in-process host-local).
     pub force_exec_ipam: bool,
+    /// Fault injection (feature `fault-injection` only): die with SIGKILL
+    /// right after this ADD step (see [`FAULT_POINTS`]).
+    pub crash_after: Option<String>,
 }
+
+/// The ADD steps after which a test build can be made to crash, in order.
+pub const FAULT_POINTS: &[&str] = &[
+    "after-ipam",
+    "after-veth",
+    "after-port",
+    "after-addresses",
+    "after-routes",
+    "after-host",
+    "after-firewall",
+];
 
 fn classify(path: &str, e: NetnsError) -> SandboxError {
     match e {
@@ -49,5 +63,14 @@ impl System for LinuxSystem {
     }
     fn ipam(&self, ipam_type: &str) -> Box<dyn Ipam + '_> {
         ipam::for_type(ipam_type, self.force_exec_ipam)
+    }
+    #[cfg(feature = "fault-injection")]
+    fn fault_point(&self, step: &str) {
+        if self.crash_after.as_deref() == Some(step) {
+            // SAFETY: kill(2) on our own pid with SIGKILL; no memory involved.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
     }
 }

@@ -367,3 +367,45 @@ fn sixty_four_threads_get_distinct_addresses() {
     // 128 reservations + 2 cursors + lock, no temp files left
     assert_eq!(names(&d.path().join("net1")).len(), 131);
 }
+
+#[test]
+fn large_store_release_and_find() {
+    // > 256 reservations: the parallel read path
+    let d = TempDir::new("large");
+    let s = Store::open(d.path(), "big").unwrap();
+    let l = s.lock(T).unwrap();
+    for i in 0..400u32 {
+        let a = IpAddr::from([10, 20, (i / 250) as u8, (i % 250 + 1) as u8]);
+        let (id, ifname) = if i % 100 == 7 {
+            ("target".to_string(), "eth0")
+        } else {
+            (format!("c{i}"), "eth0")
+        };
+        assert!(l.reserve(a, &id, ifname).unwrap());
+        assert!(
+            !l.reserve(a, "other", "eth0").unwrap(),
+            "second reserve of {a} must fail"
+        );
+    }
+    std::fs::write(d.path().join("big/10.20.9.9"), "target").unwrap();
+    let m = l.find("target", "eth0", |_| true).unwrap();
+    assert_eq!((m.exact.len(), m.legacy.len()), (4, 1));
+    let mut rel = l.release_by_id("target", "eth0").unwrap();
+    rel.sort();
+    assert_eq!(
+        rel,
+        vec![
+            ip("10.20.0.8"),
+            ip("10.20.0.108"),
+            ip("10.20.0.208"),
+            ip("10.20.1.58")
+        ]
+    );
+    // exact matches existed, so the legacy file stays (reference semantics)
+    assert!(d.path().join("big/10.20.9.9").exists());
+    assert_eq!(l.reservations().unwrap().len(), 397);
+    assert_eq!(
+        l.release_by_id("target", "eth0").unwrap(),
+        vec![ip("10.20.9.9")]
+    );
+}

@@ -1,7 +1,17 @@
 //! CNI IPAM plugin: a drop-in for the reference host-local. All logic lives in
-//! `cnm_ipam::HostLocal`; this only runs it on the process environment and stdin.
+//! `cnm_ipam::HostLocal`; `main()` is the only place that reads the
+//! environment and stdin, prints and exits.
+
+use std::io::Write;
 
 fn main() {
-    let code = cni_protocol::run_process(&cnm_ipam::HostLocal);
-    std::process::exit(code);
+    let outcome = cni_protocol::run(
+        &cnm_ipam::HostLocal,
+        |key| std::env::var(key).ok(),
+        &mut std::io::stdin().lock(),
+    );
+    // Nothing useful can be done if stdout or stderr are closed.
+    let _ = std::io::stdout().write_all(&outcome.stdout);
+    let _ = std::io::stderr().write_all(&outcome.stderr);
+    std::process::exit(outcome.exit_code);
 }

@@ -11,6 +11,11 @@ fn main() {
     let system = LinuxSystem {
         // Exec our host-local as a binary too (for comparison and debugging).
         force_exec_ipam: std::env::var_os("CNM_IPAM_EXEC").is_some(),
+        crash_after: if cfg!(feature = "fault-injection") {
+            std::env::var("CNM_FAULT_POINT").ok()
+        } else {
+            None
+        },
     };
     let plugin = BridgePlugin { system };
     let outcome = cni_protocol::run(

@@ -72,14 +72,16 @@ fn netns_removed_on_drop_and_panic() {
     drop(ns);
     assert!(!path.exists(), "{} left behind", path.display());
 
-    let r = std::panic::catch_unwind(|| {
+    let seen = std::sync::Mutex::new(String::new());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let ns = Netns::new("p");
-        std::fs::write("/tmp/cnmt-selftest-path", ns.path_str()).ok();
+        if let Ok(mut s) = seen.lock() {
+            *s = ns.path_str().to_owned();
+        }
         panic!("boom");
-    });
+    }));
     assert!(r.is_err());
-    let p = std::fs::read_to_string("/tmp/cnmt-selftest-path").unwrap_or_default();
-    let _ = std::fs::remove_file("/tmp/cnmt-selftest-path");
+    let p = seen.lock().map(|s| s.clone()).unwrap_or_default();
     assert!(
         !p.is_empty() && !Path::new(&p).exists(),
         "namespace {p} survived a panic"

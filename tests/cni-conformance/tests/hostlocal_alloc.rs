@@ -294,3 +294,47 @@ fn differential_script() {
     let (rc, oc) = (r.conf(ranges.clone()), o.conf(ranges));
     assert_eq!(r.add_ok("x", &rc)["ips"], o.add_ok("x", &oc)["ips"]);
 }
+
+fn multi_range_set(imp: Impl) {
+    let f = IpamFixture::new(imp);
+    let other = cni_conformance::subnet_v4();
+    let o = |n: u32| cni_conformance::alloc::host4(other, n).to_string();
+    // One set, two ranges: allocation walks range 0 then range 1, then wraps.
+    let conf = f.conf(json!([[
+        {"subnet": f.v4.to_string(), "rangeStart": f.host(5), "rangeEnd": f.host(6)},
+        {"subnet": other.to_string(), "rangeStart": o(2), "rangeEnd": o(3)}
+    ]]));
+    let got: Vec<String> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|id| ip_of(&f.add_ok(id, &conf)))
+        .collect();
+    assert_eq!(got, vec![f.host(5), f.host(6), o(2), o(3)]);
+    f.run("ADD", "e", &conf).err(None);
+    f.run("DEL", "a", &conf).ok_empty();
+    assert_eq!(ip_of(&f.add_ok("f", &conf)), f.host(5), "wraps to range 0");
+}
+for_both_impls!(multi_range_set_walks_and_wraps, multi_range_set);
+
+fn ip_ranges_capability(imp: Impl) {
+    let f = IpamFixture::new(imp);
+    let extra = cni_conformance::subnet_v4();
+    let mut conf = f.conf(f.default_ranges());
+    // runtimeConfig.ipRanges is prepended before the configured sets.
+    conf["runtimeConfig"] = json!({"ipRanges": [[{"subnet": extra.to_string()}]]});
+    let r = f.add_ok("a", &conf);
+    let ips: Vec<&str> = r["ips"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["address"].as_str())
+        .collect();
+    assert_eq!(
+        ips,
+        vec![
+            format!("{}/24", cni_conformance::alloc::host4(extra, 2)),
+            format!("{}/24", f.host(2))
+        ],
+        "{r}"
+    );
+}
+for_both_impls!(ip_ranges_capability_prepended, ip_ranges_capability);

@@ -92,6 +92,7 @@ fn build(
     if let Some(ipam) = ipam {
         let allocated = ipam.add(req)?;
         txn.record(Undo::ReleaseIpam);
+        sys.fault_point("after-ipam");
         if allocated.ips.is_empty() {
             return Err(CniError::ipam("IPAM plugin returned missing IP config", ""));
         }
@@ -134,6 +135,7 @@ fn build(
         Err(e) => return Err(kernel_error("failed to create veth pair", &e)),
     };
     txn.record(Undo::DeleteHostLink(host_name.clone()));
+    sys.fault_point("after-veth");
 
     let host = kernel
         .attach_port(&PortSpec {
@@ -145,6 +147,7 @@ fn build(
             remove_default_vlan: cfg.vlan_filtering() && !cfg.preserve_default_vlan,
         })
         .map_err(|e| kernel_error("failed to attach host veth to bridge", &e))?;
+    sys.fault_point("after-port");
 
     let addrs: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
     let routes = container_routes(&result);
@@ -152,11 +155,15 @@ fn build(
         .configure_container(&IfaceSpec {
             name: ifname.to_string(),
             addrs,
-            routes,
             dad: cfg.enable_dad,
             up: !cfg.disable_container_interface,
         })
         .map_err(|e| kernel_error("failed to configure container interface", &e))?;
+    sys.fault_point("after-addresses");
+    kernel
+        .add_container_routes(ifname, &routes)
+        .map_err(|e| kernel_error("failed to add container routes", &e))?;
+    sys.fault_point("after-routes");
 
     // Program the host: gateway addresses, forwarding, masquerade.
     let mut gateway_link = cfg.bridge.clone();
@@ -180,6 +187,7 @@ fn build(
                 .map_err(|e| kernel_error("failed to enable forwarding", &e))?;
         }
     }
+    sys.fault_point("after-host");
     if cfg.ip_masq && !result.ips.is_empty() {
         let subnets = result.ips.iter().map(|ip| ip.address.trunc()).collect();
         sys.firewall()
@@ -196,6 +204,8 @@ fn build(
             .ensure_mac_spoof_check(&host_name, &mac)
             .map_err(|e| kernel_error("failed to set up MAC spoof check", &e))?;
     }
+
+    sys.fault_point("after-firewall");
 
     // Reply. Re-read the links: the bridge MAC and the port settle only now.
     let bridge_now = kernel

@@ -63,6 +63,9 @@ pub trait System {
     fn firewall(&self) -> Box<dyn Firewall + '_>;
     /// The IPAM driver for a type.
     fn ipam(&self, ipam_type: &str) -> Box<dyn Ipam + '_>;
+    /// A named step of ADD has completed. Test builds may crash here on
+    /// purpose (fault injection); the default does nothing.
+    fn fault_point(&self, _step: &str) {}
 }
 
 /// The CNI error for a failed kernel operation (plugin-specific code 100).

@@ -342,8 +342,18 @@ impl Kernel for FakeKernel {
             .and_then(|c| c.get_mut(&spec.name))
             .ok_or_else(|| not_found("configure container", &spec.name))?;
         c.addrs = spec.addrs.clone();
-        c.routes = spec.routes.clone();
         c.state.up = spec.up;
+        Ok(())
+    }
+    fn add_container_routes(&mut self, name: &str, routes: &[RouteState]) -> Result<(), KernelError> {
+        let mut st = self.state.borrow_mut();
+        st.op("add routes", name)?;
+        let c = st
+            .container
+            .as_mut()
+            .and_then(|c| c.get_mut(name))
+            .ok_or_else(|| not_found("add routes", name))?;
+        c.routes.extend(routes.iter().cloned());
         Ok(())
     }
     fn container_addrs(&mut self, name: &str) -> Result<Vec<IpNet>, KernelError> {

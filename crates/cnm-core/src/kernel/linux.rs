@@ -424,7 +424,20 @@ impl Kernel for LinuxKernel {
             h.set_up(index)
                 .map_err(|e| nl("set link up", &spec.name, e))?;
         }
-        for r in &spec.routes {
+        Ok(())
+    }
+
+    fn add_container_routes(&mut self, name: &str, routes: &[RouteState]) -> Result<(), KernelError> {
+        if routes.is_empty() {
+            return Ok(());
+        }
+        let h = self.sandbox("add route")?;
+        let index = h
+            .link_by_name(name)
+            .map_err(|e| nl("look up container link", name, e))?
+            .map(|l| l.index)
+            .ok_or_else(|| KernelError::new("add route", name, "no such link in the sandbox"))?;
+        for r in routes {
             let route = RouteSpec {
                 dst: r.dst,
                 gw: r.gw,
@@ -438,7 +451,7 @@ impl Kernel for LinuxKernel {
             h.add_route(&route).map_err(|e| {
                 nl(
                     "add route",
-                    &format!("{} via {:?} dev {}", r.dst, r.gw, spec.name),
+                    &format!("{} via {:?} dev {name}", r.dst, r.gw),
                     e,
                 )
             })?;

@@ -49,8 +49,10 @@ pub trait Kernel {
 
     /// Look a link up by name inside the sandbox.
     fn container_link(&mut self, name: &str) -> Result<Option<LinkState>, KernelError>;
-    /// Configure the container interface: sysctls (DAD), addresses, up, routes.
+    /// Configure the container interface: sysctls (DAD), addresses, up.
     fn configure_container(&mut self, spec: &IfaceSpec) -> Result<(), KernelError>;
+    /// Add routes through the container interface `name`.
+    fn add_container_routes(&mut self, name: &str, routes: &[RouteState]) -> Result<(), KernelError>;
     /// Addresses on a container link.
     fn container_addrs(&mut self, name: &str) -> Result<Vec<IpNet>, KernelError>;
     /// Routes in the sandbox's main table that leave through `name`.

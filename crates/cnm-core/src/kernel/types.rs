@@ -88,7 +88,6 @@ pub struct RouteState {
 pub struct IfaceSpec {
     pub name: String,
     pub addrs: Vec<IpNet>,
-    pub routes: Vec<RouteState>,
     /// Run IPv6 duplicate-address detection (`enabledad`). Off by default:
     /// IPAM already guarantees uniqueness and addresses are usable at once.
     pub dad: bool,

@@ -124,15 +124,19 @@ impl Plugin for Portmap {
         if p.mappings.is_empty() {
             return Ok(p.prev);
         }
-        let uses_v4 = p.addrs.iter().any(|a| matches!(a, IpNet::V4(_)));
-        if p.snat && uses_v4 {
-            if let Some(iface) = host_interface(&p.prev) {
-                enable_route_localnet(&self.proc_sys, iface)?;
-            }
-        }
         self.firewall
             .add_port_mappings(&p.owner, &p.addrs, &p.mappings, p.snat)
             .map_err(|e| from_nft("failed to add port mappings", e))?;
+        let uses_v4 = p.addrs.iter().any(|a| matches!(a, IpNet::V4(_)));
+        if p.snat && uses_v4 {
+            if let Some(iface) = host_interface(&p.prev) {
+                if let Err(e) = enable_route_localnet(&self.proc_sys, iface) {
+                    // Leave nothing behind: the whole ADD fails.
+                    let _ = self.firewall.remove_port_mappings(&p.owner);
+                    return Err(e);
+                }
+            }
+        }
         Ok(p.prev)
     }
 

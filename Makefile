@@ -1,0 +1,32 @@
+# Build, test and install the CNI plugins. `make install` needs root.
+PREFIX ?= /usr/local
+CNI_BIN_DIR ?= /opt/cni/bin
+CNI_CONF_DIR ?= /etc/cni/net.d
+PLUGINS := simplebridge ipam-host-local portmap
+
+.PHONY: build test demo install uninstall
+
+build:
+	cargo build --release --workspace --bins
+
+test:
+	bash scripts/test.sh
+
+demo:
+	bash scripts/demo.sh
+
+install: build
+	install -d -m 0755 $(CNI_BIN_DIR) $(CNI_CONF_DIR) $(PREFIX)/bin
+	for p in $(PLUGINS); do \
+		if [ -x target/release/$$p ]; then install -m 0755 target/release/$$p $(CNI_BIN_DIR)/$$p; fi; \
+	done
+	install -m 0755 target/release/cnm $(PREFIX)/bin/cnm
+	@if [ -e $(CNI_CONF_DIR)/10-simplebridge.conflist ]; then \
+		echo "keeping existing $(CNI_CONF_DIR)/10-simplebridge.conflist"; \
+	else \
+		install -m 0644 conf-examples/10-simplebridge.conflist $(CNI_CONF_DIR)/10-simplebridge.conflist; \
+	fi
+
+uninstall:
+	for p in $(PLUGINS); do rm -f $(CNI_BIN_DIR)/$$p; done
+	rm -f $(PREFIX)/bin/cnm $(CNI_CONF_DIR)/10-simplebridge.conflist

@@ -27,7 +27,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let controller = Controller::new();
     // driver, _ := controller.NewNetworkDriver("simplebridge", options.Generic{})
     let driver = controller.new_network_driver("simplebridge", Default::default())?;
-    println!("driver: {} (embedded: {})", driver.name(), driver.is_embedded());
+    println!(
+        "driver: {} (embedded: {})",
+        driver.name(),
+        driver.is_embedded()
+    );
     // network, _ := controller.NewNetwork(driver, "network1", netOptions)
     let network = controller.new_network(
         &driver,
@@ -52,7 +56,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         // networkNamespace.AddInterface(iface)
         sandbox.add_interface(iface)?;
         let addrs: Vec<String> = iface.addresses.iter().map(|a| a.to_string()).collect();
-        println!("interface: {} mac {} addresses {}", iface.name, iface.mac.as_deref().unwrap_or("-"), addrs.join(","));
+        println!(
+            "interface: {} mac {} addresses {}",
+            iface.name,
+            iface.mac.as_deref().unwrap_or("-"),
+            addrs.join(",")
+        );
     }
     if let Some(gw) = sinfo.gateway {
         // networkNamespace.SetGateway(sinfo.Gateway)

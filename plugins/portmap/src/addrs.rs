@@ -65,7 +65,10 @@ mod tests {
     fn picks_sandbox_addresses_of_ifname() {
         let r = bridge_result();
         let got = container_addrs(&r, "eth0");
-        let want: Vec<IpNet> = vec!["10.1.0.5/24".parse().unwrap(), "fd00::5/64".parse().unwrap()];
+        let want: Vec<IpNet> = vec![
+            "10.1.0.5/24".parse().unwrap(),
+            "fd00::5/64".parse().unwrap(),
+        ];
         assert_eq!(got, want);
         // Another ifname: every indexed address is skipped.
         assert!(container_addrs(&r, "net1").is_empty());

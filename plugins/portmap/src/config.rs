@@ -77,15 +77,12 @@ impl Options {
         let bit = raw
             .mark_masq_bit
             .unwrap_or(i64::from(DEFAULT_MARK_MASQ_BIT));
-        let mark_masq_bit = u8::try_from(bit)
-            .ok()
-            .filter(|b| *b <= 31)
-            .ok_or_else(|| {
-                invalid(
-                    "invalid portmap configuration",
-                    format!("markMasqBit: MasqMarkBit must be between 0 and 31, got {bit}"),
-                )
-            })?;
+        let mark_masq_bit = u8::try_from(bit).ok().filter(|b| *b <= 31).ok_or_else(|| {
+            invalid(
+                "invalid portmap configuration",
+                format!("markMasqBit: MasqMarkBit must be between 0 and 31, got {bit}"),
+            )
+        })?;
         if let Some(b) = raw.backend.as_deref() {
             if !matches!(b, "iptables" | "nftables") {
                 return Err(invalid(
@@ -217,8 +214,10 @@ mod tests {
             let e = Options::from_conf(&base(bad.clone())).unwrap_err();
             assert_eq!(e.code, code::INVALID_NETWORK_CONFIG, "{bad}: {e}");
         }
-        let e = Options::from_conf(&base(json!({"markMasqBit": 5, "externalSetMarkChain": "X"})))
-            .unwrap_err();
+        let e = Options::from_conf(&base(
+            json!({"markMasqBit": 5, "externalSetMarkChain": "X"}),
+        ))
+        .unwrap_err();
         assert!(e.details.contains("externalSetMarkChain"), "{e}");
         assert!(
             Options::from_conf(&base(json!({"externalSetMarkChain": "X"})))

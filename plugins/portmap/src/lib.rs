@@ -62,7 +62,11 @@ pub fn owner_of(req: &Request) -> Result<Owner, CniError> {
             .container_id
             .clone()
             .ok_or_else(|| missing("CNI_CONTAINERID"))?,
-        ifname: req.env.ifname.clone().ok_or_else(|| missing("CNI_IFNAME"))?,
+        ifname: req
+            .env
+            .ifname
+            .clone()
+            .ok_or_else(|| missing("CNI_IFNAME"))?,
     })
 }
 
@@ -100,7 +104,8 @@ fn plan(req: &Request) -> Result<Plan, CniError> {
             "portmap needs the previous plugin's result (prevResult) in its configuration",
         )
     })?;
-    if !mappings.is_empty() && !(opts.conditions_v4.is_empty() && opts.conditions_v6.is_empty()) {
+    let has_conditions = !opts.conditions_v4.is_empty() || !opts.conditions_v6.is_empty();
+    if has_conditions && !mappings.is_empty() {
         eprintln!(
             "portmap: warning: conditionsV4/conditionsV6 are iptables arguments and are not applied"
         );

@@ -116,14 +116,22 @@ fn empty_mappings_pass_prev_result_through_without_nft() {
     let (out, v) = call(&no_nft(&d.0), "ADD", &c);
     assert_eq!((out.exit_code, v), (0, prev()));
     // CHECK with no mappings is fine too, and does not run nft.
-    let (out, _) = call(&no_nft(&d.0), "CHECK", &conf("1.0.0", json!([]), Some(prev())));
+    let (out, _) = call(
+        &no_nft(&d.0),
+        "CHECK",
+        &conf("1.0.0", json!([]), Some(prev())),
+    );
     assert_eq!(out.exit_code, 0);
 }
 
 #[test]
 fn prev_result_is_printed_in_config_version() {
     let d = TempDir::new();
-    let (out, v) = call(&no_nft(&d.0), "ADD", &conf("0.4.0", json!([]), Some(prev())));
+    let (out, v) = call(
+        &no_nft(&d.0),
+        "ADD",
+        &conf("0.4.0", json!([]), Some(prev())),
+    );
     assert_eq!(out.exit_code, 0);
     assert_eq!(v["cniVersion"], json!("0.4.0"));
     assert_eq!(v["ips"][0]["version"], json!("4"));

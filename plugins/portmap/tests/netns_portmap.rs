@@ -26,7 +26,10 @@ fn publish_hairpin_localhost_and_del() {
     t.serve_c1();
     let (c1, c2) = (t.c1.clone(), t.c2.clone());
     let host = t.host.clone();
-    assert!(!t.reachable(&host, "10.66.0.1:8080"), "nothing published yet");
+    assert!(
+        !t.reachable(&host, "10.66.0.1:8080"),
+        "nothing published yet"
+    );
 
     let m1 = json!([{"hostPort": 8080, "containerPort": 80}]);
     let add1 = conf("1.0.0", m1.clone(), Some(t.prev_result(&c1)));
@@ -56,7 +59,10 @@ fn publish_hairpin_localhost_and_del() {
     let clash = conf("1.0.0", m1.clone(), Some(t.prev_result(&c2)));
     let (code, out, _) = t.plugin(OURS, "ADD", &c2, &clash);
     assert_eq!((code, out["code"].clone()), (1, json!(7)), "{out}");
-    assert!(t.reachable(&host, "10.66.0.1:8080"), "clash changed nothing");
+    assert!(
+        t.reachable(&host, "10.66.0.1:8080"),
+        "clash changed nothing"
+    );
 
     // DEL c1: its elements are gone, c2's are untouched; DEL again is fine.
     let (code, out, err) = t.plugin(OURS, "DEL", &c1, &add1);
@@ -70,7 +76,10 @@ fn publish_hairpin_localhost_and_del() {
     assert_eq!(code, 0);
     let (code, _, _) = t.plugin(OURS, "CHECK", &c1, &add1);
     assert_eq!(code, 1, "CHECK after DEL must fail");
-    assert!(!t.reachable(&host, "10.66.0.1:8080"), "unpublished after DEL");
+    assert!(
+        !t.reachable(&host, "10.66.0.1:8080"),
+        "unpublished after DEL"
+    );
     let (code, out, _) = t.plugin(OURS, "DEL", &c1, &add1);
     assert_eq!(code, 0, "second DEL: {out}");
     let (code, out, _) = t.plugin(OURS, "DEL", &c1, &conf("1.0.0", json!([]), None));
@@ -125,7 +134,12 @@ fn invalid_mapping_adds_nothing() {
     let host = t.host.clone();
     let m = json!([{"hostPort": 8082, "containerPort": 80},
                    {"hostPort": 70000, "containerPort": 80}]);
-    let (code, out, _) = t.plugin(OURS, "ADD", &c1, &conf("1.0.0", m, Some(t.prev_result(&c1))));
+    let (code, out, _) = t.plugin(
+        OURS,
+        "ADD",
+        &c1,
+        &conf("1.0.0", m, Some(t.prev_result(&c1))),
+    );
     assert_eq!(code, 1);
     assert_eq!(out["code"], json!(7), "{out}");
     assert!(!t.nft(&["list", "ruleset"]).contains("8082"));
@@ -133,7 +147,10 @@ fn invalid_mapping_adds_nothing() {
     // Without prevResult: the chained-plugin error.
     let m = json!([{"hostPort": 8082, "containerPort": 80}]);
     let (code, out, _) = t.plugin(OURS, "ADD", &c1, &conf("1.0.0", m, None));
-    assert_eq!((code, out["msg"].clone()), (1, json!("must be called as chained plugin")));
+    assert_eq!(
+        (code, out["msg"].clone()),
+        (1, json!("must be called as chained plugin"))
+    );
 }
 
 #[test]
@@ -145,5 +162,51 @@ fn status_and_version() {
     assert_eq!(code, 0, "STATUS: {out} {err}");
     let (code, out, _) = t.plugin(OURS, "VERSION", &t.c1, &json!({"cniVersion": "1.0.0"}));
     assert_eq!(code, 0);
-    assert!(out["supportedVersions"].as_array().unwrap().contains(&json!("1.1.0")));
+    assert!(out["supportedVersions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("1.1.0")));
+}
+
+#[test]
+fn ipv6_publish_and_hairpin() {
+    need_root!();
+    let mut t = Topo::new();
+    t.add_ipv6();
+    t.serve_c1();
+    let (c1, c2, host) = (t.c1.clone(), t.c2.clone(), t.host.clone());
+    let add = conf(
+        "1.0.0",
+        json!([{"hostPort": 8080, "containerPort": 80}]),
+        Some(t.prev_result_dual(&c1)),
+    );
+    let (code, out, err) = t.plugin(OURS, "ADD", &c1, &add);
+    assert_eq!(code, 0, "ADD: {out} {err}");
+    assert_eq!(out, t.prev_result_dual(&c1));
+    assert!(
+        t.reachable(&host, "[fd66::1]:8080"),
+        "host -> [fd66::1]:8080"
+    );
+    assert!(t.reachable(&c2, "[fd66::1]:8080"), "IPv6 hairpin from c2");
+    assert!(t.reachable(&host, "10.66.0.1:8080"), "IPv4 still published");
+    let (code, _, _) = t.plugin(OURS, "CHECK", &c1, &add);
+    assert_eq!(code, 0);
+    // An IPv6-only hostIP mapping.
+    let only6 = conf(
+        "1.0.0",
+        json!([{"hostPort": 8090, "containerPort": 80, "hostIP": "fd66::1"}]),
+        Some(t.prev_result_dual(&c2)),
+    );
+    assert_eq!(t.plugin(OURS, "ADD", &c2, &only6).0, 0);
+    let table = t.nft(&["list", "map", "inet", "cnm", "pm6"]);
+    assert!(table.contains("fd66::1 . tcp . 8090"), "{table}");
+    let (code, _, _) = t.plugin(OURS, "DEL", &c1, &add);
+    assert_eq!(code, 0);
+    assert!(
+        !t.reachable(&host, "[fd66::1]:8080"),
+        "unpublished after DEL"
+    );
+    assert!(t
+        .nft(&["list", "map", "inet", "cnm", "pm6"])
+        .contains("8090"));
 }

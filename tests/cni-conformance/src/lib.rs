@@ -16,6 +16,7 @@ pub mod bridge;
 pub mod conf;
 pub mod exec;
 pub mod fixture;
+pub mod inspect;
 pub mod iproute;
 pub mod ns;
 pub mod proc;

@@ -345,7 +345,11 @@ impl Kernel for FakeKernel {
         c.state.up = spec.up;
         Ok(())
     }
-    fn add_container_routes(&mut self, name: &str, routes: &[RouteState]) -> Result<(), KernelError> {
+    fn add_container_routes(
+        &mut self,
+        name: &str,
+        routes: &[RouteState],
+    ) -> Result<(), KernelError> {
         let mut st = self.state.borrow_mut();
         st.op("add routes", name)?;
         let c = st

@@ -427,7 +427,11 @@ impl Kernel for LinuxKernel {
         Ok(())
     }
 
-    fn add_container_routes(&mut self, name: &str, routes: &[RouteState]) -> Result<(), KernelError> {
+    fn add_container_routes(
+        &mut self,
+        name: &str,
+        routes: &[RouteState],
+    ) -> Result<(), KernelError> {
         if routes.is_empty() {
             return Ok(());
         }

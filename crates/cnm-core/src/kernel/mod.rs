@@ -52,7 +52,11 @@ pub trait Kernel {
     /// Configure the container interface: sysctls (DAD), addresses, up.
     fn configure_container(&mut self, spec: &IfaceSpec) -> Result<(), KernelError>;
     /// Add routes through the container interface `name`.
-    fn add_container_routes(&mut self, name: &str, routes: &[RouteState]) -> Result<(), KernelError>;
+    fn add_container_routes(
+        &mut self,
+        name: &str,
+        routes: &[RouteState],
+    ) -> Result<(), KernelError>;
     /// Addresses on a container link.
     fn container_addrs(&mut self, name: &str) -> Result<Vec<IpNet>, KernelError>;
     /// Routes in the sandbox's main table that leave through `name`.

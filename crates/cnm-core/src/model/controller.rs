@@ -90,7 +90,8 @@ impl Controller {
         conf.insert("cniVersion".into(), Value::from(API_CNI_VERSION));
         conf.insert("name".into(), Value::from(name));
         conf.insert("type".into(), Value::from(driver.name()));
-        let bytes = serde_json::to_vec(&conf).map_err(|e| ModelError::invalid("network options", e))?;
+        let bytes =
+            serde_json::to_vec(&conf).map_err(|e| ModelError::invalid("network options", e))?;
         let parsed = cni_protocol::NetConf::parse(&bytes)
             .map_err(|e| ModelError::invalid("network options", e))?;
         if driver.is_embedded() {

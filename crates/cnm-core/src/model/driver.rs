@@ -1,7 +1,7 @@
 //! Network drivers: the embedded bridge driver runs in-process (no plugin
 //! binary needed); any other driver is a CNI plugin executed from CNI_PATH.
 
-use cni_protocol::{Command, CniError, CniResult, Plugin, Request};
+use cni_protocol::{CniError, CniResult, Command, Plugin, Request};
 
 use crate::bridge::BridgePlugin;
 use crate::system::LinuxSystem;
@@ -49,7 +49,8 @@ impl Driver {
                 Command::Version => Ok(None),
             },
             Kind::Exec(name) => {
-                let out = cni_protocol::delegate::exec(name, req.env.command, &req.stdin, &req.env)?;
+                let out =
+                    cni_protocol::delegate::exec(name, req.env.command, &req.stdin, &req.env)?;
                 if req.env.command == Command::Add {
                     let v: serde_json::Value = serde_json::from_slice(&out).map_err(|e| {
                         CniError::decoding("failed to decode plugin result", format!("{name}: {e}"))

@@ -126,8 +126,9 @@ impl Endpoint<'_> {
     }
 
     fn conf_with_prev_result(&self) -> Result<Vec<u8>, ModelError> {
-        let mut conf: serde_json::Map<String, Value> = serde_json::from_slice(self.network.config())
-            .map_err(|e| ModelError::invalid("network config", e))?;
+        let mut conf: serde_json::Map<String, Value> =
+            serde_json::from_slice(self.network.config())
+                .map_err(|e| ModelError::invalid("network config", e))?;
         let version = conf
             .get("cniVersion")
             .and_then(Value::as_str)

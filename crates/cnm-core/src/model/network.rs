@@ -19,7 +19,12 @@ pub struct Network<'c> {
 }
 
 impl<'c> Network<'c> {
-    pub(crate) fn new(controller: &'c Controller, driver: &'c Driver, name: &str, conf: Vec<u8>) -> Self {
+    pub(crate) fn new(
+        controller: &'c Controller,
+        driver: &'c Driver,
+        name: &str,
+        conf: Vec<u8>,
+    ) -> Self {
         Network {
             controller,
             driver,

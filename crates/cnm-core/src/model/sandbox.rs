@@ -48,9 +48,13 @@ impl Sandbox {
 
     fn set_loopback_up(&self) -> Result<(), ModelError> {
         let mut h = self.handle()?;
-        if let Some(lo) = h.link_by_name("lo").map_err(|e| ModelError::sandbox(&self.key, e))? {
+        if let Some(lo) = h
+            .link_by_name("lo")
+            .map_err(|e| ModelError::sandbox(&self.key, e))?
+        {
             if !lo.up {
-                h.set_up(lo.index).map_err(|e| ModelError::sandbox(&self.key, e))?;
+                h.set_up(lo.index)
+                    .map_err(|e| ModelError::sandbox(&self.key, e))?;
             }
         }
         Ok(())
@@ -64,7 +68,9 @@ impl Sandbox {
         let link = h
             .link_by_name(&iface.name)
             .map_err(|e| ModelError::sandbox(&self.key, e))?
-            .ok_or_else(|| ModelError::sandbox(&self.key, format!("interface {:?} not found", iface.name)))?;
+            .ok_or_else(|| {
+                ModelError::sandbox(&self.key, format!("interface {:?} not found", iface.name))
+            })?;
         let have: Vec<IpNet> = h
             .addrs(link.index)
             .map_err(|e| ModelError::sandbox(&self.key, e))?
@@ -78,7 +84,8 @@ impl Sandbox {
             }
         }
         if !link.up {
-            h.set_up(link.index).map_err(|e| ModelError::sandbox(&self.key, e))?;
+            h.set_up(link.index)
+                .map_err(|e| ModelError::sandbox(&self.key, e))?;
         }
         Ok(())
     }
@@ -93,7 +100,8 @@ impl Sandbox {
         };
         let mut route = RouteSpec::new(dst);
         route.gw = Some(gateway);
-        h.add_route(&route).map_err(|e| ModelError::sandbox(&self.key, e))?;
+        h.add_route(&route)
+            .map_err(|e| ModelError::sandbox(&self.key, e))?;
         Ok(())
     }
 

@@ -95,8 +95,19 @@ impl Topo {
         sh(&["ip", "-n", h, "link", "add", BRIDGE, "type", "bridge"]);
         sh(&["ip", "-n", h, "addr", "add", "10.66.0.1/24", "dev", BRIDGE]);
         sh(&["ip", "-n", h, "link", "set", BRIDGE, "up"]);
-        sh(&["ip", "netns", "exec", h, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-        for (ns, veth, addr) in [(&t.c1, "vh1", "10.66.0.2/24"), (&t.c2, "vh2", "10.66.0.3/24")] {
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            h,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ]);
+        for (ns, veth, addr) in [
+            (&t.c1, "vh1", "10.66.0.2/24"),
+            (&t.c2, "vh2", "10.66.0.3/24"),
+        ] {
             sh(&[
                 "ip", "-n", h, "link", "add", veth, "type", "veth", "peer", "name", "eth0",
                 "netns", ns,
@@ -109,10 +120,44 @@ impl Topo {
         t
     }
 
+    /// Add IPv6: fd66::1/64 on the bridge, fd66::2 and fd66::3 in c1 and c2 (no DAD), with
+    /// forwarding on in the host namespace.
+    pub fn add_ipv6(&self) {
+        let h = self.host.as_str();
+        sh(&[
+            "ip",
+            "netns",
+            "exec",
+            h,
+            "sysctl",
+            "-qw",
+            "net.ipv6.conf.all.forwarding=1",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            h,
+            "addr",
+            "add",
+            "fd66::1/64",
+            "dev",
+            BRIDGE,
+            "nodad",
+        ]);
+        for (ns, addr) in [(&self.c1, "fd66::2/64"), (&self.c2, "fd66::3/64")] {
+            sh(&["ip", "-n", ns, "addr", "add", addr, "dev", "eth0", "nodad"]);
+            sh(&[
+                "ip", "-n", ns, "-6", "route", "add", "default", "via", "fd66::1",
+            ]);
+        }
+    }
+
     /// Start `busybox httpd` on port 80 in `c1` and wait (bounded) until it answers.
     pub fn serve_c1(&mut self) {
         let child = Command::new("ip")
-            .args(["netns", "exec", &self.c1, BUSYBOX, "httpd", "-f", "-p", "80", "-h"])
+            .args([
+                "netns", "exec", &self.c1, BUSYBOX, "httpd", "-f", "-p", "80", "-h",
+            ])
             .arg(&self.www)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -135,9 +180,7 @@ impl Topo {
     pub fn fetch(&self, ns: &str, hostport: &str) -> Option<String> {
         let url = format!("http://{hostport}/");
         let out = run_timeout(
-            Command::new("ip").args([
-                "netns", "exec", ns, BUSYBOX, "wget", "-q", "-O", "-", &url,
-            ]),
+            Command::new("ip").args(["netns", "exec", ns, BUSYBOX, "wget", "-q", "-O", "-", &url]),
             b"",
             5,
         );
@@ -165,6 +208,20 @@ impl Topo {
                 {"name": "eth0", "mac": "02:00:00:00:00:03", "sandbox": format!("/var/run/netns/{ns}")}],
             "ips": [{"address": addr, "gateway": HOST_ADDR, "interface": 2}],
             "routes": [{"dst": "0.0.0.0/0"}]})
+    }
+
+    /// [`Topo::prev_result`] plus the container's IPv6 address (after [`Topo::add_ipv6`]).
+    pub fn prev_result_dual(&self, ns: &str) -> Value {
+        let mut v = self.prev_result(ns);
+        let addr = if ns == self.c1 {
+            "fd66::2/64"
+        } else {
+            "fd66::3/64"
+        };
+        if let Some(ips) = v["ips"].as_array_mut() {
+            ips.push(json!({"address": addr, "gateway": "fd66::1", "interface": 2}));
+        }
+        v
     }
 
     /// Run plugin `bin` inside the host namespace for container `ns`; (exit, stdout JSON, stderr).

@@ -40,27 +40,19 @@ impl Firewall for NftFirewall {
             .map_err(|e| nft_err("remove masquerade", network, e))
     }
     fn ensure_mac_spoof_check(&mut self, port: &str, mac: &[u8; 6]) -> Result<(), KernelError> {
-        let _ = mac;
-        Err(KernelError::new(
-            "ensure MAC spoof check",
-            port,
-            "TEMP not wired",
-        ))
+        self.nft
+            .ensure_mac_spoof_check(port, mac)
+            .map_err(|e| nft_err("ensure MAC spoof check", port, e))
     }
     fn check_mac_spoof_check(&mut self, port: &str, mac: &[u8; 6]) -> Result<(), KernelError> {
-        let _ = mac;
-        Err(KernelError::new(
-            "check MAC spoof check",
-            port,
-            "TEMP not wired",
-        ))
+        self.nft
+            .check_mac_spoof_check(port, mac)
+            .map_err(|e| nft_err("check MAC spoof check", port, e))
     }
     fn remove_mac_spoof_check(&mut self, port: &str) -> Result<(), KernelError> {
-        Err(KernelError::new(
-            "remove MAC spoof check",
-            port,
-            "TEMP not wired",
-        ))
+        self.nft
+            .remove_mac_spoof_check(port)
+            .map_err(|e| nft_err("remove MAC spoof check", port, e))
     }
     fn available(&mut self) -> Result<(), KernelError> {
         self.nft

@@ -9,7 +9,7 @@ use cni_conformance::inspect::{
     bridge_ports, bridge_vlans, brport_attr, links_of_kind, vlan_filtering_supported,
 };
 use cni_conformance::iproute::{link, routes};
-use cni_conformance::{require_root, BridgeFixture, Impl, Main};
+use cni_conformance::{require_root, BridgeFixture, Impl, Main, Netns};
 use serde_json::{json, Value};
 
 fn fixture() -> BridgeFixture {
@@ -35,7 +35,11 @@ fn mtu_1400_on_bridge_host_veth_and_container() {
     let b = link(&f.host, &f.bridge).expect("bridge missing");
     let h = link(&f.host, &hv).expect("host veth missing");
     let e = link(&c, "eth0").expect("eth0 missing");
-    assert_eq!((b.mtu, h.mtu, e.mtu), (1400, 1400, 1400), "{b:?} {h:?} {e:?}");
+    assert_eq!(
+        (b.mtu, h.mtu, e.mtu),
+        (1400, 1400, 1400),
+        "{b:?} {h:?} {e:?}"
+    );
     for i in 0..3 {
         assert_eq!(r["interfaces"][i]["mtu"], json!(1400), "interface {i}: {r}");
     }
@@ -102,10 +106,9 @@ fn vlan_100_pvid_untagged_or_clear_error() {
         let pvid = entries.iter().find(|e| e["vlan"] == json!(100));
         let flags = pvid.map(|e| e["flags"].clone()).unwrap_or(Value::Null);
         assert!(
-            flags
-                .as_array()
-                .is_some_and(|fl| fl.contains(&json!("PVID"))
-                    && fl.contains(&json!("Egress Untagged"))),
+            flags.as_array().is_some_and(
+                |fl| fl.contains(&json!("PVID")) && fl.contains(&json!("Egress Untagged"))
+            ),
             "port {hv} lacks VLAN 100 PVID untagged: {v}"
         );
         return;
@@ -129,15 +132,16 @@ fn vlan_100_pvid_untagged_or_clear_error() {
     );
 }
 
-/// ADD with `conf` and CNI_ARGS `args`; returns the container MAC (kernel)
-/// after checking it equals the result's.
-fn mac_of(f: &BridgeFixture, id: &str, conf: &Value, args: &str) -> String {
+/// ADD with `conf` and CNI_ARGS `args` into a new container kept in `keep`;
+/// returns the container MAC (kernel) after checking it equals the result's.
+fn mac_of(f: &BridgeFixture, keep: &mut Vec<Netns>, id: &str, conf: &Value, args: &str) -> String {
     let c = f.container(id);
     let r = f
         .run("ADD", &f.env(id, &c, "eth0").with_args(args), conf)
         .ok();
     let e = link(&c, "eth0").expect("eth0 missing");
     assert_eq!(r["interfaces"][2]["mac"], json!(e.address), "{r}");
+    keep.push(c);
     e.address
 }
 
@@ -145,16 +149,33 @@ fn mac_of(f: &BridgeFixture, id: &str, conf: &Value, args: &str) -> String {
 fn mac_precedence_runtime_config_then_args_then_cni_args() {
     require_root!();
     let f = fixture();
-    let (m_rt, m_args, m_env) = ("0a:58:0a:00:00:11", "0a:58:0a:00:00:22", "0a:58:0a:00:00:33");
+    let (m_rt, m_args, m_env) = (
+        "0a:58:0a:00:00:11",
+        "0a:58:0a:00:00:22",
+        "0a:58:0a:00:00:33",
+    );
     let env_args = format!("IgnoreUnknown=1;MAC={m_env}");
     let base = f.conf("1.0.0");
-    assert_eq!(mac_of(&f, "m1", &base, &env_args), m_env, "CNI_ARGS MAC");
+    let mut keep = Vec::new();
+    assert_eq!(
+        mac_of(&f, &mut keep, "m1", &base, &env_args),
+        m_env,
+        "CNI_ARGS MAC"
+    );
     let mut with_args = base.clone();
     with_args["args"] = json!({"cni": {"mac": m_args}});
-    assert_eq!(mac_of(&f, "m2", &with_args, &env_args), m_args, "args.cni.mac");
+    assert_eq!(
+        mac_of(&f, &mut keep, "m2", &with_args, &env_args),
+        m_args,
+        "args.cni.mac"
+    );
     let mut with_rt = with_args.clone();
     with_rt["runtimeConfig"] = json!({"mac": m_rt});
-    assert_eq!(mac_of(&f, "m3", &with_rt, &env_args), m_rt, "runtimeConfig.mac");
+    assert_eq!(
+        mac_of(&f, &mut keep, "m3", &with_rt, &env_args),
+        m_rt,
+        "runtimeConfig.mac"
+    );
     // CNI_ARGS MAC without IgnoreUnknown: host-local (run in-process, as the
     // reference bridge delegates to host-local) rejects the unknown key with
     // code 4, exactly as the reference pair does; nothing is left behind.
@@ -165,7 +186,10 @@ fn mac_precedence_runtime_config_then_args_then_cni_args() {
         &base,
     );
     out.err(Some(4));
-    assert!(link(&c4, "eth0").is_none(), "eth0 left after a rejected ADD");
+    assert!(
+        link(&c4, "eth0").is_none(),
+        "eth0 left after a rejected ADD"
+    );
     assert_eq!(f.reservations().len(), 3, "{:?}", f.reservations());
     assert_eq!(bridge_ports(&f.host, &f.bridge).len(), 3);
 }
@@ -185,5 +209,8 @@ fn no_default_route_without_is_default_gateway() {
         "{r}"
     );
     assert!(!routes(&c, "-4").iter().any(|x| x.dst == "default"));
-    assert!(c.ping(&f.host_ip(1), 3), "isGateway still puts the gateway on the bridge");
+    assert!(
+        c.ping(&f.host_ip(1), 3),
+        "isGateway still puts the gateway on the bridge"
+    );
 }

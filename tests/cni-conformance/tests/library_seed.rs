@@ -18,13 +18,21 @@ fn seed_walkthrough_runs_and_cleans_up() {
         return;
     }
     let bin = seed_binary();
-    assert!(bin.exists(), "{} missing: run `cargo build --workspace --examples`", bin.display());
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build --workspace --examples`",
+        bin.display()
+    );
     let out = Command::new(&bin).output().expect("run seed example");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "seed failed: {stdout}\n{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.first().copied(), Some("driver: simplebridge (embedded: true)"), "{stdout}");
+    assert_eq!(
+        lines.first().copied(),
+        Some("driver: simplebridge (embedded: true)"),
+        "{stdout}"
+    );
     assert!(lines.contains(&"network: network1"), "{stdout}");
     let sandbox = lines
         .iter()
@@ -39,5 +47,8 @@ fn seed_walkthrough_runs_and_cleans_up() {
     assert!(lines.contains(&"check: ok"), "{stdout}");
     assert!(lines.contains(&"endpoint deleted"), "{stdout}");
     assert_eq!(lines.last().copied(), Some("sandbox destroyed"), "{stdout}");
-    assert!(!PathBuf::from(sandbox).exists(), "sandbox {sandbox} left behind");
+    assert!(
+        !PathBuf::from(sandbox).exists(),
+        "sandbox {sandbox} left behind"
+    );
 }

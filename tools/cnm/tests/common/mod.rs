@@ -178,3 +178,60 @@ pub fn first_ip(stdout: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(stdout).unwrap();
     v["ips"][0]["address"].as_str().unwrap().to_string()
 }
+
+/// The whole CLI lifecycle against real plugins, in `world`'s host netns:
+/// ADD (address in the container, cache file in libcni's shape, IPAM
+/// reservation), CHECK, STATUS, GC of an attachment whose netns is gone,
+/// DEL (interface, cache and reservation gone) and a repeated DEL.
+pub fn lifecycle(world: &World, net: &str, conf_bytes: &[u8], version: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let c1 = Netns::new("ctr");
+    let p1 = c1.path();
+    let stdout = ok(&world.cnm(&["add", net, &p1], &[]), "add c1");
+    let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(result["cniVersion"], version, "{stdout}");
+    let ip1 = first_ip(&stdout);
+    assert!(c1.addrs("eth0").contains(&ip1), "{ip1} not on eth0 of {}: {:?}", c1.name, c1.addrs("eth0"));
+    let bare1 = ip1.split('/').next().unwrap().to_string();
+    let reservation = |ip: &str| world.ipam_dir().join(net).join(ip);
+    assert!(reservation(&bare1).exists(), "host-local reservation for {bare1}");
+
+    // The cache file, exactly as libcni writes it.
+    let cache1 = world.cache_file(net, &p1, "eth0");
+    let text = std::fs::read_to_string(&cache1).unwrap_or_else(|e| panic!("{}: {e}", cache1.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["kind", "containerId", "config", "ifName", "networkName", "netns", "result"]);
+    assert_eq!(v["kind"], "cniCacheV1");
+    assert_eq!(v["containerId"], cnm::container_id_for(&p1));
+    assert_eq!(cnm::base64::decode(v["config"].as_str().unwrap()).unwrap(), conf_bytes);
+    assert_eq!(v["ifName"], "eth0");
+    assert_eq!(v["networkName"], net);
+    assert_eq!(v["netns"], p1.as_str());
+    assert_eq!(v["result"]["ips"][0]["address"], ip1.as_str());
+    assert_eq!(std::fs::metadata(&cache1).unwrap().permissions().mode() & 0o777, 0o600);
+
+    ok(&world.cnm(&["check", net, &p1], &[]), "check c1");
+    ok(&world.cnm(&["status", net], &[]), "status");
+
+    // GC: c2's netns disappears, c1 stays valid.
+    let mut c2 = Netns::new("ctr");
+    let p2 = c2.path();
+    let ip2 = first_ip(&ok(&world.cnm(&["add", net, &p2], &[]), "add c2"));
+    assert_ne!(ip1, ip2);
+    let bare2 = ip2.split('/').next().unwrap().to_string();
+    let cache2 = world.cache_file(net, &p2, "eth0");
+    assert!(cache2.exists() && reservation(&bare2).exists());
+    c2.delete();
+    ok(&world.cnm(&["gc", net], &[]), "gc");
+    assert!(!cache2.exists(), "stale attachment's cache removed by GC");
+    assert!(!reservation(&bare2).exists(), "stale attachment's IP released by GC");
+    assert!(cache1.exists() && reservation(&bare1).exists(), "valid attachment kept");
+    ok(&world.cnm(&["check", net, &p1], &[]), "check c1 after gc");
+
+    ok(&world.cnm(&["del", net, &p1], &[]), "del c1");
+    assert!(!cache1.exists(), "cache removed by DEL");
+    assert!(!c1.has_link("eth0"), "eth0 removed from {}", c1.name);
+    assert!(!reservation(&bare1).exists(), "IP released by DEL");
+    ok(&world.cnm(&["del", net, &p1], &[]), "repeated del");
+}

@@ -65,10 +65,16 @@ impl CacheEntry {
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("kind".into(), Value::String(CACHE_KIND.into()));
-        m.insert("containerId".into(), Value::String(self.container_id.clone()));
+        m.insert(
+            "containerId".into(),
+            Value::String(self.container_id.clone()),
+        );
         m.insert("config".into(), Value::String(base64::encode(&self.config)));
         m.insert("ifName".into(), Value::String(self.ifname.clone()));
-        m.insert("networkName".into(), Value::String(self.network_name.clone()));
+        m.insert(
+            "networkName".into(),
+            Value::String(self.network_name.clone()),
+        );
         if !self.netns.is_empty() {
             m.insert("netns".into(), Value::String(self.netns.clone()));
         }
@@ -76,7 +82,9 @@ impl CacheEntry {
             let pairs = self
                 .cni_args
                 .iter()
-                .map(|(k, v)| Value::Array(vec![Value::String(k.clone()), Value::String(v.clone())]))
+                .map(|(k, v)| {
+                    Value::Array(vec![Value::String(k.clone()), Value::String(v.clone())])
+                })
                 .collect();
             m.insert("cniArgs".into(), Value::Array(pairs));
         }
@@ -332,7 +340,8 @@ mod tests {
         let path = cache.save(&entry()).unwrap();
         assert_eq!(
             path,
-            t.path().join("cni/results/net1-cnitool-0123456789abcdef0123-eth0")
+            t.path()
+                .join("cni/results/net1-cnitool-0123456789abcdef0123-eth0")
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), GOLDEN);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -360,30 +369,51 @@ mod tests {
         e.result = None;
         let v = e.to_json();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["kind", "containerId", "config", "ifName", "networkName"]);
+        assert_eq!(
+            keys,
+            ["kind", "containerId", "config", "ifName", "networkName"]
+        );
     }
 
     #[test]
     fn cached_result_conversion_legacy_and_corrupt() {
         let t = TempDir::new();
         let cache = Cache::new(t.path());
-        assert_eq!(cache.cached_result("net1", "c", "eth0", "1.0.0").unwrap(), None);
+        assert_eq!(
+            cache.cached_result("net1", "c", "eth0", "1.0.0").unwrap(),
+            None
+        );
         let mut e = entry();
         e.container_id = "c".into();
         cache.save(&e).unwrap();
-        let r = cache.cached_result("net1", "c", "eth0", "0.4.0").unwrap().unwrap();
+        let r = cache
+            .cached_result("net1", "c", "eth0", "0.4.0")
+            .unwrap()
+            .unwrap();
         assert_eq!(r["cniVersion"], "0.4.0");
-        assert_eq!(r["ips"][0]["version"], "4", "converted to the list's version");
+        assert_eq!(
+            r["ips"][0]["version"], "4",
+            "converted to the list's version"
+        );
 
         // A legacy file: the bare result.
         let path = cache.file_path("net1", "c", "eth0");
-        std::fs::write(&path, r#"{"cniVersion":"0.3.1","ips":[{"version":"4","address":"10.0.0.2/24"}]}"#).unwrap();
-        let r = cache.cached_result("net1", "c", "eth0", "1.0.0").unwrap().unwrap();
+        std::fs::write(
+            &path,
+            r#"{"cniVersion":"0.3.1","ips":[{"version":"4","address":"10.0.0.2/24"}]}"#,
+        )
+        .unwrap();
+        let r = cache
+            .cached_result("net1", "c", "eth0", "1.0.0")
+            .unwrap()
+            .unwrap();
         assert_eq!(r["cniVersion"], "1.0.0");
         assert_eq!(r["ips"][0]["address"], "10.0.0.2/24");
 
         std::fs::write(&path, "{corrupt").unwrap();
-        let e = cache.cached_result("net1", "c", "eth0", "1.0.0").unwrap_err();
+        let e = cache
+            .cached_result("net1", "c", "eth0", "1.0.0")
+            .unwrap_err();
         assert!(e.to_string().contains(&path.display().to_string()), "{e}");
         assert!(cache.load("net1", "c", "eth0").is_err());
         assert!(cache.attachments().is_empty(), "corrupt files are skipped");

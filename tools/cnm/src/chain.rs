@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use cni_protocol::{
-    validate_container_id, validate_ifname, validate_network_name, Attachment, CniError,
-    CniResult, Command,
+    validate_container_id, validate_ifname, validate_network_name, Attachment, CniError, CniResult,
+    Command,
 };
 use serde_json::{Map, Value};
 
@@ -18,7 +18,10 @@ use crate::exec::{exec_plugin, parse_add_result, RuntimeConf};
 
 /// `runtimeConfig` for `plugin`: the capability args whose capability the
 /// plugin sets to `true` (libcni `injectRuntimeConfig`).
-pub fn runtime_config(plugin: &PluginConf, capability_args: &Map<String, Value>) -> Map<String, Value> {
+pub fn runtime_config(
+    plugin: &PluginConf,
+    capability_args: &Map<String, Value>,
+) -> Map<String, Value> {
     capability_args
         .iter()
         .filter(|(cap, _)| plugin.capabilities.get(cap.as_str()) == Some(&true))
@@ -80,14 +83,19 @@ impl Runtime {
         conf: &Map<String, Value>,
         rt: Option<&RuntimeConf>,
     ) -> Result<Vec<u8>, CnmError> {
-        exec_plugin(&plugin.plugin_type, command, &to_bytes(conf), rt, &self.path).map_err(
-            |source| CnmError::Plugin {
-                plugin: plugin.plugin_type.clone(),
-                network: list.name.clone(),
-                verb,
-                source,
-            },
+        exec_plugin(
+            &plugin.plugin_type,
+            command,
+            &to_bytes(conf),
+            rt,
+            &self.path,
         )
+        .map_err(|source| CnmError::Plugin {
+            plugin: plugin.plugin_type.clone(),
+            network: list.name.clone(),
+            verb,
+            source,
+        })
     }
 
     fn invalid(list: &NetworkList, source: CniError) -> CnmError {
@@ -120,7 +128,10 @@ impl Runtime {
         let Some((result, json)) = prev else {
             return Err(Self::invalid(
                 list,
-                CniError::invalid_config("the network has no plugins", list.source.display().to_string()),
+                CniError::invalid_config(
+                    "the network has no plugins",
+                    list.source.display().to_string(),
+                ),
             ));
         };
         self.cache.save(&CacheEntry {
@@ -143,7 +154,10 @@ impl Runtime {
             return Err(Self::invalid(
                 list,
                 CniError::incompatible_version(
-                    format!("configuration version {:?} does not support the CHECK command", list.cni_version),
+                    format!(
+                        "configuration version {:?} does not support the CHECK command",
+                        list.cni_version
+                    ),
                     "CHECK needs cniVersion 0.4.0 or later",
                 ),
             ));
@@ -151,9 +165,12 @@ impl Runtime {
         if list.disable_check {
             return Ok(());
         }
-        let prev = self
-            .cache
-            .cached_result(&list.name, &rt.container_id, &rt.ifname, &list.cni_version)?;
+        let prev = self.cache.cached_result(
+            &list.name,
+            &rt.container_id,
+            &rt.ifname,
+            &list.cni_version,
+        )?;
         for plugin in &list.plugins {
             let conf = plugin_request(list, plugin, prev.as_ref(), Some(rt));
             self.call(list, plugin, Command::Check, "check", &conf, Some(rt))?;
@@ -167,10 +184,12 @@ impl Runtime {
     /// plugin succeeded, and kept on failure so DEL can be retried.
     pub fn del(&self, list: &NetworkList, rt: &RuntimeConf) -> Result<(), CnmError> {
         let prev = if list.version_at_least("0.4.0") {
-            match self
-                .cache
-                .cached_result(&list.name, &rt.container_id, &rt.ifname, &list.cni_version)
-            {
+            match self.cache.cached_result(
+                &list.name,
+                &rt.container_id,
+                &rt.ifname,
+                &list.cni_version,
+            ) {
                 Ok(prev) => prev,
                 Err(_) => {
                     let _ = self.cache.remove(&list.name, &rt.container_id, &rt.ifname);
@@ -217,15 +236,16 @@ impl Runtime {
                 capability_args: entry.capability_args,
             };
             if let Err(e) = self.del(list, &rt) {
-                errors.push(CnmError::Usage(format!(
-                    "failed to delete stale attachment {} {}: {e}",
-                    rt.container_id, rt.ifname
-                )));
+                errors.push(CnmError::StaleDel {
+                    container_id: rt.container_id,
+                    ifname: rt.ifname,
+                    source: Box::new(e),
+                });
             }
         }
         if list.version_at_least("1.1.0") {
-            let attachments = valid
-                .map(|v| serde_json::to_value(v).unwrap_or(Value::Array(Vec::new())));
+            let attachments =
+                valid.map(|v| serde_json::to_value(v).unwrap_or(Value::Array(Vec::new())));
             for plugin in &list.plugins {
                 let mut conf = plugin_request(list, plugin, None, None);
                 if let Some(a) = &attachments {
@@ -346,14 +366,28 @@ esac
             json!({}),
         );
         let rc = runtime_config(&l.plugins[0], &rt().capability_args);
-        assert_eq!(Value::Object(rc), json!({"portMappings":[{"hostPort":80,"containerPort":8080,"protocol":"tcp"}]}));
+        assert_eq!(
+            Value::Object(rc),
+            json!({"portMappings":[{"hostPort":80,"containerPort":8080,"protocol":"tcp"}]})
+        );
         let req = plugin_request(&l, &l.plugins[1], None, Some(&rt()));
-        assert!(!req.contains_key("runtimeConfig"), "empty runtimeConfig is not inserted");
+        assert!(
+            !req.contains_key("runtimeConfig"),
+            "empty runtimeConfig is not inserted"
+        );
         assert_eq!(req["name"], "testnet");
         assert_eq!(req["cniVersion"], "1.0.0");
-        let req = plugin_request(&l, &l.plugins[0], Some(&json!({"cniVersion":"1.0.0"})), Some(&rt()));
+        let req = plugin_request(
+            &l,
+            &l.plugins[0],
+            Some(&json!({"cniVersion":"1.0.0"})),
+            Some(&rt()),
+        );
         assert_eq!(req["prevResult"], json!({"cniVersion":"1.0.0"}));
-        assert!(req.contains_key("capabilities"), "libcni leaves capabilities in place");
+        assert!(
+            req.contains_key("capabilities"),
+            "libcni leaves capabilities in place"
+        );
         assert!(req.contains_key("runtimeConfig"));
         let req = plugin_request(&l, &l.plugins[0], None, None);
         assert!(!req.contains_key("runtimeConfig") && !req.contains_key("prevResult"));
@@ -371,11 +405,18 @@ esac
             json!({}),
         );
         let res = r.add(&l, &rt()).unwrap();
-        assert_eq!(res.ips[0].address.to_string(), "10.0.0.3/24", "the last plugin's result");
+        assert_eq!(
+            res.ips[0].address.to_string(),
+            "10.0.0.3/24",
+            "the last plugin's result"
+        );
         let c = calls(&t);
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].0.as_str(), c[0].1.as_str()), ("p1", "ADD"));
-        assert_eq!(c[0].2, json!({"type":"p1","custom":{"k":1},"name":"testnet","cniVersion":"1.0.0"}));
+        assert_eq!(
+            c[0].2,
+            json!({"type":"p1","custom":{"k":1},"name":"testnet","cniVersion":"1.0.0"})
+        );
         assert_eq!(c[1].2["prevResult"]["ips"][0]["address"], "10.0.0.2/24");
         assert_eq!(c[1].2["runtimeConfig"], json!({"mac":"c2:11:22:33:44:55"}));
 
@@ -387,14 +428,31 @@ esac
 
         r.check(&l, &rt()).unwrap();
         let c = calls(&t);
-        assert_eq!(c.iter().map(|x| (x.0.as_str(), x.1.as_str())).collect::<Vec<_>>(), [("p1", "CHECK"), ("p2", "CHECK")]);
-        assert!(c.iter().all(|x| x.2["prevResult"]["ips"][0]["address"] == "10.0.0.3/24"));
+        assert_eq!(
+            c.iter()
+                .map(|x| (x.0.as_str(), x.1.as_str()))
+                .collect::<Vec<_>>(),
+            [("p1", "CHECK"), ("p2", "CHECK")]
+        );
+        assert!(c
+            .iter()
+            .all(|x| x.2["prevResult"]["ips"][0]["address"] == "10.0.0.3/24"));
 
         r.del(&l, &rt()).unwrap();
         let c = calls(&t);
-        assert_eq!(c.iter().map(|x| (x.0.as_str(), x.1.as_str())).collect::<Vec<_>>(), [("p2", "DEL"), ("p1", "DEL")]);
-        assert!(c.iter().all(|x| x.2["prevResult"]["ips"][0]["address"] == "10.0.0.3/24"));
-        assert!(r.cache.load("testnet", "ctr1", "eth0").unwrap().is_none(), "cache removed");
+        assert_eq!(
+            c.iter()
+                .map(|x| (x.0.as_str(), x.1.as_str()))
+                .collect::<Vec<_>>(),
+            [("p2", "DEL"), ("p1", "DEL")]
+        );
+        assert!(c
+            .iter()
+            .all(|x| x.2["prevResult"]["ips"][0]["address"] == "10.0.0.3/24"));
+        assert!(
+            r.cache.load("testnet", "ctr1", "eth0").unwrap().is_none(),
+            "cache removed"
+        );
 
         // DEL again: no cache, no prevResult, still succeeds.
         r.del(&l, &rt()).unwrap();
@@ -410,8 +468,17 @@ esac
         let l = list("1.0.0", json!([{"type":"p1"},{"type":"fail"}]), json!({}));
         let e = r.add(&l, &rt()).unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("type=\"fail\"") && s.contains("(add)") && s.contains("try later: busy") && s.contains("code 11"), "{s}");
-        assert!(r.cache.load("testnet", "ctr1", "eth0").unwrap().is_none(), "no cache after a failed ADD");
+        assert!(
+            s.contains("type=\"fail\"")
+                && s.contains("(add)")
+                && s.contains("try later: busy")
+                && s.contains("code 11"),
+            "{s}"
+        );
+        assert!(
+            r.cache.load("testnet", "ctr1", "eth0").unwrap().is_none(),
+            "no cache after a failed ADD"
+        );
 
         // A failed DEL keeps the cache for a retry.
         let ok = list("1.0.0", json!([{"type":"p1"}]), json!({}));
@@ -430,7 +497,10 @@ esac
         // Missing binary: named with the CNI_PATH dirs.
         let l = list("1.0.0", json!([{"type":"absent"}]), json!({}));
         let s = r.add(&l, &rt()).unwrap_err().to_string();
-        assert!(s.contains("absent") && s.contains(&t.path().display().to_string()), "{s}");
+        assert!(
+            s.contains("absent") && s.contains(&t.path().display().to_string()),
+            "{s}"
+        );
 
         // Invalid attachment parameters are refused before any exec.
         let mut bad = rt();
@@ -446,8 +516,15 @@ esac
         let r = Runtime::new(vec![t.path().to_path_buf()], &t.path().join("cache"));
         let old = list("0.3.1", json!([{"type":"p1"}]), json!({}));
         let e = r.check(&old, &rt()).unwrap_err();
-        assert!(e.to_string().contains("does not support the CHECK command"), "{e}");
-        let off = list("1.0.0", json!([{"type":"p1"}]), json!({"disableCheck": true}));
+        assert!(
+            e.to_string().contains("does not support the CHECK command"),
+            "{e}"
+        );
+        let off = list(
+            "1.0.0",
+            json!([{"type":"p1"}]),
+            json!({"disableCheck": true}),
+        );
         r.check(&off, &rt()).unwrap();
         assert!(calls(&t).is_empty());
         // Pre-0.4.0 DEL does not read the cache.
@@ -474,16 +551,28 @@ esac
         r.add(&l, &live).unwrap();
         r.add(&l, &stale).unwrap();
         // Another network's attachment is never touched.
-        let other = NetworkList { name: "other".into(), ..l.clone() };
+        let other = NetworkList {
+            name: "other".into(),
+            ..l.clone()
+        };
         r.add(&other, &stale).unwrap();
         calls(&t);
 
         let valid = r.live_attachments(&l);
-        assert_eq!(valid, [Attachment { container_id: "live".into(), ifname: "eth0".into() }]);
+        assert_eq!(
+            valid,
+            [Attachment {
+                container_id: "live".into(),
+                ifname: "eth0".into()
+            }]
+        );
         r.gc(&l, Some(&valid)).unwrap();
         let c = calls(&t);
         let seq: Vec<(&str, &str)> = c.iter().map(|x| (x.0.as_str(), x.1.as_str())).collect();
-        assert_eq!(seq, [("p2", "DEL"), ("p1", "DEL"), ("p1", "GC"), ("p2", "GC")]);
+        assert_eq!(
+            seq,
+            [("p2", "DEL"), ("p1", "DEL"), ("p1", "GC"), ("p2", "GC")]
+        );
         assert_eq!(c[0].2["prevResult"]["ips"][0]["address"], "10.0.0.3/24");
         let want = json!([{"containerID":"live","ifname":"eth0"}]);
         assert_eq!(c[2].2["cni.dev/valid-attachments"], want);
@@ -494,24 +583,40 @@ esac
         assert!(r.cache.load("other", "stale", "eth0").unwrap().is_some());
 
         // 1.0.0 lists: the stale DELs only; disableGC: nothing at all.
-        let l100 = NetworkList { cni_version: "1.0.0".into(), ..l.clone() };
+        let l100 = NetworkList {
+            cni_version: "1.0.0".into(),
+            ..l.clone()
+        };
         r.gc(&l100, Some(&[])).unwrap();
         let seq: Vec<String> = calls(&t).into_iter().map(|x| x.1).collect();
         assert_eq!(seq, ["DEL", "DEL"]);
-        let off = NetworkList { disable_gc: true, ..l.clone() };
+        let off = NetworkList {
+            disable_gc: true,
+            ..l.clone()
+        };
         r.gc(&off, None).unwrap();
         assert!(calls(&t).is_empty());
 
         r.status(&l).unwrap();
         let seq: Vec<(String, String)> = calls(&t).into_iter().map(|x| (x.0, x.1)).collect();
-        assert_eq!(seq, [("p1".to_string(), "STATUS".to_string()), ("p2".into(), "STATUS".into())]);
+        assert_eq!(
+            seq,
+            [
+                ("p1".to_string(), "STATUS".to_string()),
+                ("p2".into(), "STATUS".into())
+            ]
+        );
         r.status(&l100).unwrap();
         assert!(calls(&t).is_empty(), "STATUS is a no-op before 1.1.0");
 
         // GC continues after errors and reports them all; STATUS stops at the first.
         fake(&t, "fail", 0);
         r.cache.remove("testnet", "live", "eth0").unwrap();
-        let bad = list("1.1.0", json!([{"type":"fail"},{"type":"p1"},{"type":"fail"}]), json!({}));
+        let bad = list(
+            "1.1.0",
+            json!([{"type":"fail"},{"type":"p1"},{"type":"fail"}]),
+            json!({}),
+        );
         let e = r.gc(&bad, None).unwrap_err();
         assert!(matches!(&e, CnmError::Multiple(v) if v.len() == 2), "{e}");
         assert_eq!(calls(&t).len(), 3);

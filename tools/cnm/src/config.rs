@@ -397,13 +397,34 @@ mod tests {
     fn plugin_errors() {
         let p = Path::new("/d/x.conflist");
         let cases = [
-            (json!({"name":"n","cniVersion":"1.0.0","plugins":[]}), "no plugins in list"),
-            (json!({"name":"n","cniVersion":"1.0.0","plugins":{}}), "plugins: expected an array"),
-            (json!({"name":"n","cniVersion":"1.0.0","plugins":[{"type":""}]}), "plugins[0]: missing 'type'"),
-            (json!({"name":"n","cniVersion":"1.0.0","plugins":[{"type":"a"},{"x":1}]}), "plugins[1]: missing 'type'"),
-            (json!({"name":"n","cniVersion":"1.0.0","plugins":[{"type":"a","capabilities":{"ips":"yes"}}]}), "capabilities.ips"),
-            (json!({"cniVersion":"1.0.0","plugins":[{"type":"a"}]}), "no name"),
-            (json!({"name":"n","loadOnlyInlinedPlugins":true}), "loadOnlyInlinedPlugins"),
+            (
+                json!({"name":"n","cniVersion":"1.0.0","plugins":[]}),
+                "no plugins in list",
+            ),
+            (
+                json!({"name":"n","cniVersion":"1.0.0","plugins":{}}),
+                "plugins: expected an array",
+            ),
+            (
+                json!({"name":"n","cniVersion":"1.0.0","plugins":[{"type":""}]}),
+                "plugins[0]: missing 'type'",
+            ),
+            (
+                json!({"name":"n","cniVersion":"1.0.0","plugins":[{"type":"a"},{"x":1}]}),
+                "plugins[1]: missing 'type'",
+            ),
+            (
+                json!({"name":"n","cniVersion":"1.0.0","plugins":[{"type":"a","capabilities":{"ips":"yes"}}]}),
+                "capabilities.ips",
+            ),
+            (
+                json!({"cniVersion":"1.0.0","plugins":[{"type":"a"}]}),
+                "no name",
+            ),
+            (
+                json!({"name":"n","loadOnlyInlinedPlugins":true}),
+                "loadOnlyInlinedPlugins",
+            ),
         ];
         for (v, want) in cases {
             let e = NetworkList::from_bytes(v.to_string().as_bytes(), p).unwrap_err();
@@ -418,13 +439,20 @@ mod tests {
         std::fs::write(t.path().join("10-bad.conflist"), "{\"name\": \"x\",").unwrap();
         let e = load_network(t.path(), "net").unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("10-bad.conflist") && s.contains("invalid JSON") && s.contains("line"), "{s}");
+        assert!(
+            s.contains("10-bad.conflist") && s.contains("invalid JSON") && s.contains("line"),
+            "{s}"
+        );
     }
 
     #[test]
     fn single_conf_is_converted() {
         let t = TempDir::new();
-        write(t.path(), "10-other.conflist", &json!({"cniVersion":"1.0.0","name":"other","plugins":[{"type":"x"}]}));
+        write(
+            t.path(),
+            "10-other.conflist",
+            &json!({"cniVersion":"1.0.0","name":"other","plugins":[{"type":"x"}]}),
+        );
         let conf = json!({"cniVersion":"0.4.0","name":"single","type":"bridge","capabilities":{"mac":true},"bridge":"br9"});
         write(t.path(), "50-single.conf", &conf);
         let l = load_network(t.path(), "single").unwrap();
@@ -433,20 +461,44 @@ mod tests {
         assert_eq!(l.plugins[0].plugin_type, "bridge");
         assert_eq!(l.plugins[0].capabilities.get("mac"), Some(&true));
         let bytes: Value = serde_json::from_slice(&l.bytes).unwrap();
-        assert_eq!(bytes, json!({"cniVersion":"0.4.0","name":"single","plugins":[conf]}));
+        assert_eq!(
+            bytes,
+            json!({"cniVersion":"0.4.0","name":"single","plugins":[conf]})
+        );
         // .json files too; a conf without type is an error naming the file.
-        write(t.path(), "60-j.json", &json!({"cniVersion":"1.0.0","name":"j","type":"ptp"}));
-        assert_eq!(load_network(t.path(), "j").unwrap().plugins[0].plugin_type, "ptp");
-        write(t.path(), "70-notype.conf", &json!({"cniVersion":"1.0.0","name":"k"}));
+        write(
+            t.path(),
+            "60-j.json",
+            &json!({"cniVersion":"1.0.0","name":"j","type":"ptp"}),
+        );
+        assert_eq!(
+            load_network(t.path(), "j").unwrap().plugins[0].plugin_type,
+            "ptp"
+        );
+        write(
+            t.path(),
+            "70-notype.conf",
+            &json!({"cniVersion":"1.0.0","name":"k"}),
+        );
         let e = load_network(t.path(), "k").unwrap_err();
-        assert!(e.to_string().contains("70-notype.conf") && e.to_string().contains("missing 'type'"));
+        assert!(
+            e.to_string().contains("70-notype.conf") && e.to_string().contains("missing 'type'")
+        );
     }
 
     #[test]
     fn not_found_lists_what_exists() {
         let t = TempDir::new();
-        write(t.path(), "10-a.conflist", &json!({"cniVersion":"1.0.0","name":"a","plugins":[{"type":"x"}]}));
-        write(t.path(), "20-b.conf", &json!({"cniVersion":"1.0.0","name":"b","type":"x"}));
+        write(
+            t.path(),
+            "10-a.conflist",
+            &json!({"cniVersion":"1.0.0","name":"a","plugins":[{"type":"x"}]}),
+        );
+        write(
+            t.path(),
+            "20-b.conf",
+            &json!({"cniVersion":"1.0.0","name":"b","type":"x"}),
+        );
         std::fs::write(t.path().join("README"), "not a config").unwrap();
         let e = load_network(t.path(), "zzz").unwrap_err();
         match &e {
@@ -457,7 +509,10 @@ mod tests {
             other => panic!("unexpected {other}"),
         }
         let s = e.to_string();
-        assert!(s.contains("\"zzz\"") && s.contains("10-a.conflist") && s.contains("20-b.conf"), "{s}");
+        assert!(
+            s.contains("\"zzz\"") && s.contains("10-a.conflist") && s.contains("20-b.conf"),
+            "{s}"
+        );
         let e = load_network(&t.path().join("missing-dir"), "a").unwrap_err();
         assert!(e.to_string().contains("no configurations"), "{e}");
     }
@@ -465,15 +520,32 @@ mod tests {
     #[test]
     fn fragments_appended_unless_inlined_only() {
         let t = TempDir::new();
-        write(t.path(), "10-n.conflist", &json!({"cniVersion":"1.0.0","name":"n","plugins":[{"type":"a"}]}));
-        write(t.path(), "20-m.conflist", &json!({"cniVersion":"1.0.0","name":"m","loadOnlyInlinedPlugins":true,"plugins":[{"type":"a"}]}));
-        write(t.path(), "30-o.conflist", &json!({"cniVersion":"1.0.0","name":"o"}));
+        write(
+            t.path(),
+            "10-n.conflist",
+            &json!({"cniVersion":"1.0.0","name":"n","plugins":[{"type":"a"}]}),
+        );
+        write(
+            t.path(),
+            "20-m.conflist",
+            &json!({"cniVersion":"1.0.0","name":"m","loadOnlyInlinedPlugins":true,"plugins":[{"type":"a"}]}),
+        );
+        write(
+            t.path(),
+            "30-o.conflist",
+            &json!({"cniVersion":"1.0.0","name":"o"}),
+        );
         for net in ["n", "m", "o"] {
             std::fs::create_dir(t.path().join(net)).unwrap();
             write(&t.path().join(net), "1.conf", &json!({"type":"frag"}));
         }
         let types = |net: &str| -> Vec<String> {
-            load_network(t.path(), net).unwrap().plugins.into_iter().map(|p| p.plugin_type).collect()
+            load_network(t.path(), net)
+                .unwrap()
+                .plugins
+                .into_iter()
+                .map(|p| p.plugin_type)
+                .collect()
         };
         assert_eq!(types("n"), ["a", "frag"]);
         assert_eq!(types("m"), ["a"]);

@@ -36,6 +36,13 @@ pub enum CnmError {
     /// The result cache could not be written or read.
     #[error("result cache {}: {msg}", path.display())]
     Cache { path: PathBuf, msg: String },
+    /// GC could not DEL an attachment whose netns is gone.
+    #[error("failed to delete stale attachment {container_id} {ifname}: {source}")]
+    StaleDel {
+        container_id: String,
+        ifname: String,
+        source: Box<CnmError>,
+    },
     /// Several independent failures (GC continues after errors).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Multiple(Vec<CnmError>),
@@ -77,7 +84,10 @@ mod tests {
             e.to_string(),
             "no network configuration named \"x\" in /etc/cni/net.d; found: \"a\" (/etc/cni/net.d/10-a.conflist)"
         );
-        let m = CnmError::Multiple(vec![CnmError::Usage("a".into()), CnmError::Usage("b".into())]);
+        let m = CnmError::Multiple(vec![
+            CnmError::Usage("a".into()),
+            CnmError::Usage("b".into()),
+        ]);
         assert_eq!(m.to_string(), "a; b");
     }
 }

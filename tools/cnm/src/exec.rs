@@ -101,7 +101,10 @@ mod tests {
         let path = vec![PathBuf::from("/nope"), t.path().to_path_buf()];
         exec_plugin("rec", Command::Add, b"{\"x\":1}", Some(&rt), &path).unwrap();
         let env = std::fs::read_to_string(t.path().join("env")).unwrap();
-        assert_eq!(env.trim(), format!("ADD|c1|/run/netns/x|eth1|A=1;B=2|/nope:{d}"));
+        assert_eq!(
+            env.trim(),
+            format!("ADD|c1|/run/netns/x|eth1|A=1;B=2|/nope:{d}")
+        );
         assert_eq!(std::fs::read(t.path().join("stdin")).unwrap(), b"{\"x\":1}");
         exec_plugin("rec", Command::Gc, b"{}", None, &path).unwrap();
         let env = std::fs::read_to_string(t.path().join("env")).unwrap();
@@ -110,10 +113,19 @@ mod tests {
 
     #[test]
     fn missing_binary_names_plugin_and_dirs() {
-        let e = exec_plugin("nosuch", Command::Del, b"{}", None, &[PathBuf::from("/a"), PathBuf::from("/b")])
-            .unwrap_err();
+        let e = exec_plugin(
+            "nosuch",
+            Command::Del,
+            b"{}",
+            None,
+            &[PathBuf::from("/a"), PathBuf::from("/b")],
+        )
+        .unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("nosuch") && s.contains("/a") && s.contains("/b"), "{s}");
+        assert!(
+            s.contains("nosuch") && s.contains("/a") && s.contains("/b"),
+            "{s}"
+        );
     }
 
     #[test]

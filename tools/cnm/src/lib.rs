@@ -161,12 +161,16 @@ impl Settings {
             },
         };
         Ok(Settings {
-            conf_dir: var("NETCONFPATH").unwrap_or_else(|| DEFAULT_NET_DIR.into()).into(),
+            conf_dir: var("NETCONFPATH")
+                .unwrap_or_else(|| DEFAULT_NET_DIR.into())
+                .into(),
             cni_path,
             ifname: var("CNI_IFNAME").unwrap_or_else(|| "eth0".into()),
             cni_args: parse_cni_args(&var("CNI_ARGS").unwrap_or_default())?,
             capability_args,
-            cache_dir: var("CNI_CACHE_DIR").unwrap_or_else(|| DEFAULT_CACHE_DIR.into()).into(),
+            cache_dir: var("CNI_CACHE_DIR")
+                .unwrap_or_else(|| DEFAULT_CACHE_DIR.into())
+                .into(),
             container_id: var("CNI_CONTAINERID"),
         })
     }
@@ -196,7 +200,10 @@ pub fn absolute_path(path: &str, cwd: &Path) -> String {
 /// cnitool's container ID: `cnitool-` + the first 10 bytes of
 /// sha512(netns path) in hex.
 pub fn container_id_for(netns: &str) -> String {
-    format!("cnitool-{}", sha512::hex(&sha512::sha512(netns.as_bytes())[..10]))
+    format!(
+        "cnitool-{}",
+        sha512::hex(&sha512::sha512(netns.as_bytes())[..10])
+    )
 }
 
 /// The result as cnitool prints it: its own version, 4-space indented.
@@ -256,10 +263,26 @@ mod tests {
     #[test]
     fn cli_parsing() {
         let i = parse_cli(&args(&["add", "net", "/run/netns/x"])).unwrap();
-        assert_eq!((i.verb, i.network.as_str(), i.netns.as_deref()), (Verb::Add, "net", Some("/run/netns/x")));
+        assert_eq!(
+            (i.verb, i.network.as_str(), i.netns.as_deref()),
+            (Verb::Add, "net", Some("/run/netns/x"))
+        );
         assert_eq!(parse_cli(&args(&["gc", "net"])).unwrap().verb, Verb::Gc);
-        assert_eq!(parse_cli(&args(&["status", "net", "/ignored"])).unwrap().netns.as_deref(), Some("/ignored"));
-        for bad in [&["add", "net"][..], &["del"], &[], &["frob", "n", "x"], &["add", "n", "x", "y"], &["check", "n", ""]] {
+        assert_eq!(
+            parse_cli(&args(&["status", "net", "/ignored"]))
+                .unwrap()
+                .netns
+                .as_deref(),
+            Some("/ignored")
+        );
+        for bad in [
+            &["add", "net"][..],
+            &["del"],
+            &[],
+            &["frob", "n", "x"],
+            &["add", "n", "x", "y"],
+            &["check", "n", ""],
+        ] {
             let e = parse_cli(&args(bad)).unwrap_err();
             assert!(e.to_string().contains("cnm add"), "usage shown for {bad:?}");
         }
@@ -283,7 +306,10 @@ mod tests {
         assert_eq!(s.capability_args["mac"], "c2:11:22:33:44:55");
         assert_eq!(s.container_id, None);
 
-        assert!(Settings::from_lookup(|_| None).unwrap_err().to_string().contains("CNI_PATH"));
+        assert!(Settings::from_lookup(|_| None)
+            .unwrap_err()
+            .to_string()
+            .contains("CNI_PATH"));
         for (k, v, want) in [
             ("CAP_ARGS", "[1]", "JSON object"),
             ("CAP_ARGS", "{", "not valid JSON"),
@@ -304,7 +330,10 @@ mod tests {
     #[test]
     fn container_id_like_cnitool() {
         // sha512("/run/netns/test") computed independently (coreutils sha512sum).
-        assert_eq!(container_id_for("/run/netns/test"), "cnitool-8ae22670664f2caaa6b3");
+        assert_eq!(
+            container_id_for("/run/netns/test"),
+            "cnitool-8ae22670664f2caaa6b3"
+        );
         assert_eq!(container_id_for("/run/netns/test").len(), 28);
     }
 

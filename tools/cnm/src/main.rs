@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if matches!(args.first().map(String::as_str), Some("-h" | "--help" | "help")) {
+    if matches!(
+        args.first().map(String::as_str),
+        Some("-h" | "--help" | "help")
+    ) {
         println!("{}", cnm::USAGE);
         return ExitCode::SUCCESS;
     }
@@ -20,7 +23,10 @@ fn main() -> ExitCode {
         Ok(out) => {
             if let Some(text) = out {
                 let mut stdout = std::io::stdout().lock();
-                if writeln!(stdout, "{text}").and_then(|()| stdout.flush()).is_err() {
+                if writeln!(stdout, "{text}")
+                    .and_then(|()| stdout.flush())
+                    .is_err()
+                {
                     return ExitCode::FAILURE;
                 }
             }

@@ -6,7 +6,15 @@ use std::process::{Command, Output};
 fn cnm(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cnm"));
     cmd.args(args);
-    for k in ["NETCONFPATH", "CNI_PATH", "CNI_ARGS", "CAP_ARGS", "CNI_IFNAME", "CNI_CACHE_DIR", "CNI_CONTAINERID"] {
+    for k in [
+        "NETCONFPATH",
+        "CNI_PATH",
+        "CNI_ARGS",
+        "CAP_ARGS",
+        "CNI_IFNAME",
+        "CNI_CACHE_DIR",
+        "CNI_CONTAINERID",
+    ] {
         cmd.env_remove(k);
     }
     for (k, v) in env {
@@ -42,8 +50,15 @@ fn usage_and_environment_errors() {
     let o = cnm(&["add", "n", "/run/netns/x"], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("CNI_PATH is not set"), "{}", stderr(&o));
-    let o = cnm(&["add", "n", "/x"], &[("CNI_PATH", "/x"), ("CAP_ARGS", "nope")]);
-    assert!(stderr(&o).contains("CAP_ARGS is not valid JSON"), "{}", stderr(&o));
+    let o = cnm(
+        &["add", "n", "/x"],
+        &[("CNI_PATH", "/x"), ("CAP_ARGS", "nope")],
+    );
+    assert!(
+        stderr(&o).contains("CAP_ARGS is not valid JSON"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -55,19 +70,34 @@ fn config_lookup_errors() {
         r#"{"cniVersion":"1.0.0","name":"a","plugins":[{"type":"no-such-plugin"}]}"#,
     )
     .unwrap();
-    let env = [("NETCONFPATH", dir), ("CNI_PATH", "/nonexistent1:/nonexistent2"), ("CNI_CACHE_DIR", dir)];
+    let env = [
+        ("NETCONFPATH", dir),
+        ("CNI_PATH", "/nonexistent1:/nonexistent2"),
+        ("CNI_CACHE_DIR", dir),
+    ];
     let o = cnm(&["add", "missing", "/run/netns/x"], &env);
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
-    assert!(e.contains("no network configuration named \"missing\"") && e.contains("\"a\"") && e.contains("10-a.conflist"), "{e}");
+    assert!(
+        e.contains("no network configuration named \"missing\"")
+            && e.contains("\"a\"")
+            && e.contains("10-a.conflist"),
+        "{e}"
+    );
 
     let o = cnm(&["add", "a", "/run/netns/x"], &env);
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(1));
-    assert!(e.contains("no-such-plugin") && e.contains("/nonexistent1") && e.contains("/nonexistent2"), "{e}");
+    assert!(
+        e.contains("no-such-plugin") && e.contains("/nonexistent1") && e.contains("/nonexistent2"),
+        "{e}"
+    );
 
     std::fs::write(d.0.join("05-broken.conflist"), "{\"name\": 1,").unwrap();
     let o = cnm(&["status", "a"], &env);
     let e = stderr(&o);
-    assert!(e.contains("05-broken.conflist") && e.contains("invalid JSON"), "{e}");
+    assert!(
+        e.contains("05-broken.conflist") && e.contains("invalid JSON"),
+        "{e}"
+    );
 }

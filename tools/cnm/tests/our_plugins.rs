@@ -24,7 +24,10 @@ fn ready() -> bool {
     }
     for bin in ["simplebridge", "ipam-host-local"] {
         if !bin_dir().join(bin).exists() {
-            println!("skipped: {} not built (cargo build -p {bin})", bin_dir().join(bin).display());
+            println!(
+                "skipped: {} not built (cargo build -p {bin})",
+                bin_dir().join(bin).display()
+            );
             return false;
         }
     }

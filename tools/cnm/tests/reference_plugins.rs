@@ -21,7 +21,12 @@ fn ready() -> bool {
     true
 }
 
-fn bridge_conf(world: &World, net: &str, subnet: &str, extra_plugins: serde_json::Value) -> serde_json::Value {
+fn bridge_conf(
+    world: &World,
+    net: &str,
+    subnet: &str,
+    extra_plugins: serde_json::Value,
+) -> serde_json::Value {
     let mut plugins = vec![json!({
         "type": "bridge",
         "bridge": "cnmt0",
@@ -67,13 +72,22 @@ fn chain_with_capabilities_args_and_single_conf() {
     let cap = json!({"mac": mac, "portMappings": []}).to_string();
     let out = world.cnm(
         &["add", "cnmchain", &c.path()],
-        &[("CAP_ARGS", &cap), ("CNI_IFNAME", "net1"), ("CNI_ARGS", "IgnoreUnknown=1;FOO=bar")],
+        &[
+            ("CAP_ARGS", &cap),
+            ("CNI_IFNAME", "net1"),
+            ("CNI_ARGS", "IgnoreUnknown=1;FOO=bar"),
+        ],
     );
     let stdout = ok(&out, "add with CAP_ARGS");
     let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     // tuning reports the new MAC on the container interface.
     let ifaces = result["interfaces"].as_array().unwrap();
-    assert!(ifaces.iter().any(|i| i["name"] == "net1" && i["mac"] == mac), "{stdout}");
+    assert!(
+        ifaces
+            .iter()
+            .any(|i| i["name"] == "net1" && i["mac"] == mac),
+        "{stdout}"
+    );
     let link = std::process::Command::new("ip")
         .args(["-n", &c.name, "-j", "link", "show", "dev", "net1"])
         .output()
@@ -81,10 +95,25 @@ fn chain_with_capabilities_args_and_single_conf() {
     assert!(String::from_utf8_lossy(&link.stdout).contains(mac));
     let cache = world.cache_file("cnmchain", &c.path(), "net1");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cache).unwrap()).unwrap();
-    assert_eq!(v["cniArgs"], json!([["IgnoreUnknown", "1"], ["FOO", "bar"]]));
+    assert_eq!(
+        v["cniArgs"],
+        json!([["IgnoreUnknown", "1"], ["FOO", "bar"]])
+    );
     assert_eq!(v["capabilityArgs"], json!({"mac": mac, "portMappings": []}));
-    ok(&world.cnm(&["check", "cnmchain", &c.path()], &[("CNI_IFNAME", "net1"), ("CAP_ARGS", &cap)]), "check chain");
-    ok(&world.cnm(&["del", "cnmchain", &c.path()], &[("CNI_IFNAME", "net1"), ("CAP_ARGS", &cap)]), "del chain");
+    ok(
+        &world.cnm(
+            &["check", "cnmchain", &c.path()],
+            &[("CNI_IFNAME", "net1"), ("CAP_ARGS", &cap)],
+        ),
+        "check chain",
+    );
+    ok(
+        &world.cnm(
+            &["del", "cnmchain", &c.path()],
+            &[("CNI_IFNAME", "net1"), ("CAP_ARGS", &cap)],
+        ),
+        "del chain",
+    );
     assert!(!cache.exists() && !c.has_link("net1"));
 
     // A single-plugin .conf is loaded as a list of one.
@@ -92,12 +121,21 @@ fn chain_with_capabilities_args_and_single_conf() {
         "ipam": {"type": "host-local", "subnet": "10.203.0.0/24", "dataDir": world.ipam_dir()}});
     world.write_conf("20-single.conf", &single);
     let c2 = common::Netns::new("ctr");
-    let stdout = ok(&world.cnm(&["add", "cnmsingle", &c2.path()], &[]), "add single conf");
+    let stdout = ok(
+        &world.cnm(&["add", "cnmsingle", &c2.path()], &[]),
+        "add single conf",
+    );
     let ip = common::first_ip(&stdout);
     assert!(ip.starts_with("10.203.0."), "{stdout}");
     assert!(c2.addrs("eth0").contains(&ip));
-    ok(&world.cnm(&["check", "cnmsingle", &c2.path()], &[]), "check single");
-    ok(&world.cnm(&["del", "cnmsingle", &c2.path()], &[]), "del single");
+    ok(
+        &world.cnm(&["check", "cnmsingle", &c2.path()], &[]),
+        "check single",
+    );
+    ok(
+        &world.cnm(&["del", "cnmsingle", &c2.path()], &[]),
+        "del single",
+    );
     assert!(!c2.has_link("eth0"));
 }
 
@@ -115,8 +153,14 @@ fn plugin_errors_are_reported() {
     let out = world.cnm(&["add", "cnmbad", &c.path()], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("type=\"bridge\"") && err.contains("(add)") && err.contains("CNI error code"), "{err}");
-    assert!(!world.cache_file("cnmbad", &c.path(), "eth0").exists(), "no cache after a failed ADD");
+    assert!(
+        err.contains("type=\"bridge\"") && err.contains("(add)") && err.contains("CNI error code"),
+        "{err}"
+    );
+    assert!(
+        !world.cache_file("cnmbad", &c.path(), "eth0").exists(),
+        "no cache after a failed ADD"
+    );
 
     // A version the Debian plugins do not support (1.1.0): their code 1 is shown.
     let conf = json!({"cniVersion": "1.1.0", "name": "cnmnew", "plugins": [{"type": "bridge", "bridge": "cnmt3"}]});

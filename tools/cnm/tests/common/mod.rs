@@ -29,11 +29,23 @@ pub struct Netns {
 impl Netns {
     pub fn new(role: &str) -> Netns {
         let name = unique(&format!("cnmt-{role}"));
-        let out = Command::new("ip").args(["netns", "add", &name]).output().unwrap();
-        assert!(out.status.success(), "ip netns add {name}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("ip")
+            .args(["netns", "add", &name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ip netns add {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Bring lo up so the namespace behaves like a runtime's.
-        let _ = Command::new("ip").args(["-n", &name, "link", "set", "lo", "up"]).output();
-        Netns { name, deleted: false }
+        let _ = Command::new("ip")
+            .args(["-n", &name, "link", "set", "lo", "up"])
+            .output();
+        Netns {
+            name,
+            deleted: false,
+        }
     }
 
     pub fn path(&self) -> String {
@@ -42,7 +54,9 @@ impl Netns {
 
     /// Deletes it now (to make an attachment stale).
     pub fn delete(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
         self.deleted = true;
     }
 
@@ -77,7 +91,9 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         if !self.deleted {
-            let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.name])
+                .output();
         }
     }
 }
@@ -155,9 +171,10 @@ impl World {
     }
 
     pub fn cache_file(&self, net: &str, netns_path: &str, ifname: &str) -> PathBuf {
-        self.cache_dir()
-            .join("results")
-            .join(format!("{net}-{}-{ifname}", cnm::container_id_for(netns_path)))
+        self.cache_dir().join("results").join(format!(
+            "{net}-{}-{ifname}",
+            cnm::container_id_for(netns_path)
+        ))
     }
 }
 
@@ -191,25 +208,51 @@ pub fn lifecycle(world: &World, net: &str, conf_bytes: &[u8], version: &str) {
     let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(result["cniVersion"], version, "{stdout}");
     let ip1 = first_ip(&stdout);
-    assert!(c1.addrs("eth0").contains(&ip1), "{ip1} not on eth0 of {}: {:?}", c1.name, c1.addrs("eth0"));
+    assert!(
+        c1.addrs("eth0").contains(&ip1),
+        "{ip1} not on eth0 of {}: {:?}",
+        c1.name,
+        c1.addrs("eth0")
+    );
     let bare1 = ip1.split('/').next().unwrap().to_string();
     let reservation = |ip: &str| world.ipam_dir().join(net).join(ip);
-    assert!(reservation(&bare1).exists(), "host-local reservation for {bare1}");
+    assert!(
+        reservation(&bare1).exists(),
+        "host-local reservation for {bare1}"
+    );
 
     // The cache file, exactly as libcni writes it.
     let cache1 = world.cache_file(net, &p1, "eth0");
-    let text = std::fs::read_to_string(&cache1).unwrap_or_else(|e| panic!("{}: {e}", cache1.display()));
+    let text =
+        std::fs::read_to_string(&cache1).unwrap_or_else(|e| panic!("{}: {e}", cache1.display()));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["kind", "containerId", "config", "ifName", "networkName", "netns", "result"]);
+    assert_eq!(
+        keys,
+        [
+            "kind",
+            "containerId",
+            "config",
+            "ifName",
+            "networkName",
+            "netns",
+            "result"
+        ]
+    );
     assert_eq!(v["kind"], "cniCacheV1");
     assert_eq!(v["containerId"], cnm::container_id_for(&p1));
-    assert_eq!(cnm::base64::decode(v["config"].as_str().unwrap()).unwrap(), conf_bytes);
+    assert_eq!(
+        cnm::base64::decode(v["config"].as_str().unwrap()).unwrap(),
+        conf_bytes
+    );
     assert_eq!(v["ifName"], "eth0");
     assert_eq!(v["networkName"], net);
     assert_eq!(v["netns"], p1.as_str());
     assert_eq!(v["result"]["ips"][0]["address"], ip1.as_str());
-    assert_eq!(std::fs::metadata(&cache1).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&cache1).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 
     ok(&world.cnm(&["check", net, &p1], &[]), "check c1");
     ok(&world.cnm(&["status", net], &[]), "status");
@@ -225,8 +268,14 @@ pub fn lifecycle(world: &World, net: &str, conf_bytes: &[u8], version: &str) {
     c2.delete();
     ok(&world.cnm(&["gc", net], &[]), "gc");
     assert!(!cache2.exists(), "stale attachment's cache removed by GC");
-    assert!(!reservation(&bare2).exists(), "stale attachment's IP released by GC");
-    assert!(cache1.exists() && reservation(&bare1).exists(), "valid attachment kept");
+    assert!(
+        !reservation(&bare2).exists(),
+        "stale attachment's IP released by GC"
+    );
+    assert!(
+        cache1.exists() && reservation(&bare1).exists(),
+        "valid attachment kept"
+    );
     ok(&world.cnm(&["check", net, &p1], &[]), "check c1 after gc");
 
     ok(&world.cnm(&["del", net, &p1], &[]), "del c1");

@@ -110,7 +110,19 @@ impl Kernel for LinuxKernel {
         let created = self
             .host
             .create_bridge(&spec.name, spec.mtu, spec.vlan_filtering, Some(spec.mac))
-            .map_err(|e| nl("create bridge", &spec.name, e))?;
+            .map_err(|e| {
+                if spec.vlan_filtering && e.errno() == Some(libc::EOPNOTSUPP) {
+                    KernelError::new(
+                        "create bridge",
+                        &spec.name,
+                        "the kernel does not support bridge VLAN filtering, \
+                         which \"vlan\"/\"vlanTrunk\" need (CONFIG_BRIDGE_VLAN_FILTERING)",
+                    )
+                    .with_errno(libc::EOPNOTSUPP)
+                } else {
+                    nl("create bridge", &spec.name, e)
+                }
+            })?;
         let link = self
             .host
             .link_by_name(&spec.name)

@@ -110,6 +110,8 @@ pub struct LinkInfo {
     pub hairpin: Option<bool>,
     /// For bridge ports: port isolation (IFLA_BRPORT_ISOLATED).
     pub isolated: Option<bool>,
+    /// IFLA_IFALIAS, when set.
+    pub alias: Option<String>,
 }
 
 impl LinkInfo {
@@ -129,10 +131,12 @@ impl LinkInfo {
             vlan_filtering: None,
             hairpin: None,
             isolated: None,
+            alias: None,
         };
         for attr in &msg.attributes {
             match attr {
                 LinkAttribute::IfName(n) => info.name = n.clone(),
+                LinkAttribute::IfAlias(a) if !a.is_empty() => info.alias = Some(a.clone()),
                 LinkAttribute::Address(a) => info.mac = <[u8; 6]>::try_from(a.as_slice()).ok(),
                 LinkAttribute::Mtu(m) => info.mtu = *m,
                 LinkAttribute::OperState(s) => info.oper_state = (*s).into(),
@@ -215,6 +219,23 @@ impl Handle {
             return Err(ctx.invalid("interface index 0"));
         }
         self.get_link(LinkRef::Index(index), &ctx)
+    }
+
+    /// Every link of the namespace (one RTM_GETLINK dump). Use a lookup by
+    /// name or index whenever one will do; this is for GC-style sweeps.
+    pub fn links(&mut self) -> Result<Vec<LinkInfo>, NetlinkError> {
+        let ctx = Ctx::new("list", "links".to_string());
+        let mut msg = LinkMessage::default();
+        msg.attributes
+            .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+        let replies = self.dump(RouteNetlinkMessage::GetLink(msg), &ctx)?;
+        Ok(replies
+            .iter()
+            .filter_map(|r| match r {
+                RouteNetlinkMessage::NewLink(m) => Some(LinkInfo::from_message(m)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Links enslaved to `master` (a bridge's ports): one RTM_GETLINK dump

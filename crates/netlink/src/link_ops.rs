@@ -30,6 +30,8 @@ pub struct VethSpec<'a> {
     pub peer_mac: Option<[u8; 6]>,
     /// Namespace (fd of /proc/.../ns/net or /run/netns/...) for the peer end.
     pub peer_netns: Option<BorrowedFd<'a>>,
+    /// IFLA_IFALIAS of the first end (e.g. the owner of a host veth).
+    pub alias: Option<&'a str>,
 }
 
 impl Handle {
@@ -102,6 +104,10 @@ impl Handle {
         }
         if let Some(mac) = spec.mac {
             msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        if let Some(alias) = spec.alias {
+            msg.attributes
+                .push(LinkAttribute::IfAlias(alias.to_string()));
         }
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             NlLinkInfo::Kind(InfoKind::Veth),

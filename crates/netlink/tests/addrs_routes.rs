@@ -15,6 +15,7 @@ fn veth_up(h: &mut Handle) -> u32 {
         mac: None,
         peer_mac: None,
         peer_netns: None,
+        alias: None,
     })
     .unwrap();
     let c0 = h.link_by_name("c0").unwrap().unwrap();

@@ -43,6 +43,7 @@ fn bridge_veth_master_hairpin() {
         mac: Some(VETH_MAC),
         peer_mac: Some(PEER_MAC),
         peer_netns: Some(cont.ns.fd()),
+        alias: None,
     })
     .unwrap();
     let veth = h.link_by_name("veth0").unwrap().unwrap();
@@ -154,6 +155,7 @@ fn move_to_netns_and_handle_new_in_thread() {
         mac: None,
         peer_mac: None,
         peer_netns: None,
+        alias: None,
     })
     .unwrap();
     let vb = ha.link_by_name("vb").unwrap().unwrap();
@@ -194,6 +196,7 @@ fn errors_name_the_link_and_carry_ext_ack() {
         mac: None,
         peer_mac: None,
         peer_netns: None,
+        alias: None,
     })
     .unwrap();
     let e0 = h.link_by_name("e0").unwrap().unwrap();
@@ -214,6 +217,7 @@ fn errors_name_the_link_and_carry_ext_ack() {
             mac: None,
             peer_mac: None,
             peer_netns: None,
+            alias: None,
         })
         .unwrap_err();
     assert!(e.is_exists(), "{e}");
@@ -262,6 +266,7 @@ fn bridge_vlan_filtering() {
         mac: None,
         peer_mac: None,
         peer_netns: None,
+        alias: None,
     })
     .unwrap();
     let veth = h.link_by_name("vp0").unwrap().unwrap();

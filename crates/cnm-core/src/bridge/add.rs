@@ -8,16 +8,28 @@ use cni_protocol::{code, CniError, CniResult, Interface, IpConfig, Request, Rout
 use ipnet::IpNet;
 
 use super::config::BridgeConfig;
-use super::names::{derived_mac, format_mac, host_veth_name};
+use super::names::{derived_mac, format_mac, host_veth_name, owner_alias};
 use super::txn::{Txn, Undo};
 use super::{attachment, kernel_error, System};
 use crate::ipam::Ipam;
 use crate::kernel::{
-    BridgeSpec, Family, IfaceSpec, Kernel, MasqSpec, PortSpec, RouteState, VethSpec, VlanEntry,
+    BridgeSpec, Family, IfaceSpec, Kernel, LinkState, MasqSpec, PortSpec, RouteState, VethSpec,
+    VlanEntry,
 };
 
 /// Index of the container interface in the result (bridge, host veth, container).
 const CONTAINER_IFACE: usize = 2;
+
+/// What every step of one ADD needs.
+struct AddCtx<'a> {
+    cfg: &'a BridgeConfig,
+    req: &'a Request,
+    sys: &'a dyn System,
+    ipam: Option<&'a dyn Ipam>,
+    ifname: &'a str,
+    netns: &'a str,
+    host_name: String,
+}
 
 pub(super) fn add(sys: &dyn System, req: &Request) -> Result<CniResult, CniError> {
     // Parse and validate.
@@ -44,21 +56,20 @@ pub(super) fn add(sys: &dyn System, req: &Request) -> Result<CniResult, CniError
     }
 
     let ipam = cfg.ipam_type.as_deref().map(|t| sys.ipam(t));
-    let mut txn = Txn::default();
-    match build(
-        &cfg,
+    let ctx = AddCtx {
+        cfg: &cfg,
         req,
-        cid,
+        sys,
+        ipam: ipam.as_deref(),
         ifname,
         netns,
-        kernel.as_mut(),
-        ipam.as_deref(),
-        sys,
-        &mut txn,
-    ) {
+        host_name: host_veth_name(cid, ifname),
+    };
+    let mut txn = Txn::default();
+    match build(&ctx, kernel.as_mut(), &mut txn) {
         Ok(result) => Ok(result),
         Err(err) => {
-            let failures = txn.rollback(kernel.as_mut(), ipam.as_deref(), req);
+            let failures = txn.rollback(kernel.as_mut(), sys, ctx.ipam, req);
             if failures.is_empty() {
                 Err(err)
             } else {
@@ -72,26 +83,19 @@ pub(super) fn add(sys: &dyn System, req: &Request) -> Result<CniResult, CniError
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build(
-    cfg: &BridgeConfig,
-    req: &Request,
-    cid: &str,
-    ifname: &str,
-    netns: &str,
-    kernel: &mut dyn Kernel,
-    ipam: Option<&dyn Ipam>,
-    sys: &dyn System,
-    txn: &mut Txn,
-) -> Result<CniResult, CniError> {
-    // Allocate.
+fn build(ctx: &AddCtx<'_>, kernel: &mut dyn Kernel, txn: &mut Txn) -> Result<CniResult, CniError> {
+    let cfg = ctx.cfg;
+    let sys = ctx.sys;
+
+    // Allocate. The undo is recorded first: the spec wants the delegate
+    // DELed when its ADD fails, e.g. when it allocated but its reply was bad.
     let mut result = CniResult {
         cni_version: cfg.cni_version.clone(),
         ..CniResult::default()
     };
-    if let Some(ipam) = ipam {
-        let allocated = ipam.add(req)?;
+    if let Some(ipam) = ctx.ipam {
         txn.record(Undo::ReleaseIpam);
+        let allocated = ipam.add(ctx.req)?;
         sys.fault_point("after-ipam");
         if allocated.ips.is_empty() {
             return Err(CniError::ipam("IPAM plugin returned missing IP config", ""));
@@ -113,20 +117,23 @@ fn build(
         })
         .map_err(|e| kernel_error("failed to set up bridge", &e))?;
 
-    let host_name = host_veth_name(cid, ifname);
     let veth = VethSpec {
-        host_name: host_name.clone(),
-        container_name: ifname.to_string(),
+        host_name: ctx.host_name.clone(),
+        container_name: ctx.ifname.to_string(),
         mtu: cfg.mtu,
         container_mac: cfg.mac,
+        host_alias: Some(owner_alias(&cfg.network)),
     };
+    // Deleting by our derived name is idempotent, so the undo goes first: a
+    // pair created by a call that then failed is removed too.
+    txn.record(Undo::DeleteHostLink(ctx.host_name.clone()));
     let (_, container) = match kernel.create_veth(&veth) {
         Ok(pair) => pair,
         Err(e) if e.errno == Some(libc::EEXIST) => {
             // The name is ours for this attachment: a leftover from an ADD
             // that crashed before its DEL. Replace it once.
             kernel
-                .delete_host_link(&host_name)
+                .delete_host_link(&ctx.host_name)
                 .map_err(|e| kernel_error("failed to remove stale host veth", &e))?;
             kernel
                 .create_veth(&veth)
@@ -134,12 +141,11 @@ fn build(
         }
         Err(e) => return Err(kernel_error("failed to create veth pair", &e)),
     };
-    txn.record(Undo::DeleteHostLink(host_name.clone()));
     sys.fault_point("after-veth");
 
     let host = kernel
         .attach_port(&PortSpec {
-            port: host_name.clone(),
+            port: ctx.host_name.clone(),
             bridge: cfg.bridge.clone(),
             hairpin: cfg.hairpin,
             isolated: cfg.port_isolation,
@@ -150,10 +156,9 @@ fn build(
     sys.fault_point("after-port");
 
     let addrs: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
-    let routes = container_routes(&result);
     kernel
         .configure_container(&IfaceSpec {
-            name: ifname.to_string(),
+            name: ctx.ifname.to_string(),
             addrs,
             dad: cfg.enable_dad,
             up: !cfg.disable_container_interface,
@@ -161,50 +166,32 @@ fn build(
         .map_err(|e| kernel_error("failed to configure container interface", &e))?;
     sys.fault_point("after-addresses");
     kernel
-        .add_container_routes(ifname, &routes)
+        .add_container_routes(ctx.ifname, &container_routes(&result))
         .map_err(|e| kernel_error("failed to add container routes", &e))?;
     sys.fault_point("after-routes");
 
     // Program the host: gateway addresses, forwarding, masquerade.
-    let mut gateway_link = cfg.bridge.clone();
-    if cfg.is_gateway && !bridge_addrs.is_empty() {
-        if cfg.vlan != 0 {
-            let helper = kernel
-                .ensure_vlan_gateway(&cfg.bridge, cfg.vlan, cfg.mtu)
-                .map_err(|e| kernel_error("failed to set up VLAN gateway interface", &e))?;
-            gateway_link = helper.name.clone();
-        }
-        for gw in &bridge_addrs {
-            kernel
-                .ensure_host_addr(&gateway_link, *gw, cfg.force_address)
-                .map_err(|e| kernel_error("failed to set bridge address", &e))?;
-            let key = match gw {
-                IpNet::V4(_) => "net/ipv4/ip_forward",
-                IpNet::V6(_) => "net/ipv6/conf/all/forwarding",
-            };
-            kernel
-                .host_sysctl(key, "1")
-                .map_err(|e| kernel_error("failed to enable forwarding", &e))?;
-        }
-    }
+    let gateway_link = program_gateway(cfg, kernel, &bridge_addrs)?;
     sys.fault_point("after-host");
-    if cfg.ip_masq && !result.ips.is_empty() {
-        let subnets = result.ips.iter().map(|ip| ip.address.trunc()).collect();
-        sys.firewall()
-            .ensure_masquerade(&MasqSpec {
-                network: cfg.network.clone(),
-                bridge: cfg.bridge.clone(),
-                subnets,
-            })
-            .map_err(|e| kernel_error("failed to set up IP masquerade", &e))?;
+    if cfg.ip_masq || cfg.mac_spoof_check {
+        let mut firewall = sys.firewall();
+        if cfg.ip_masq && !result.ips.is_empty() {
+            let subnets = result.ips.iter().map(|ip| ip.address.trunc()).collect();
+            firewall
+                .ensure_masquerade(&MasqSpec {
+                    network: cfg.network.clone(),
+                    bridge: cfg.bridge.clone(),
+                    subnets,
+                })
+                .map_err(|e| kernel_error("failed to set up IP masquerade", &e))?;
+        }
+        if cfg.mac_spoof_check {
+            txn.record(Undo::RemoveSpoofCheck(ctx.host_name.clone()));
+            firewall
+                .ensure_mac_spoof_check(&ctx.host_name, &container.mac)
+                .map_err(|e| kernel_error("failed to set up MAC spoof check", &e))?;
+        }
     }
-    if cfg.mac_spoof_check {
-        let mac = container.mac;
-        sys.firewall()
-            .ensure_mac_spoof_check(&host_name, &mac)
-            .map_err(|e| kernel_error("failed to set up MAC spoof check", &e))?;
-    }
-
     sys.fault_point("after-firewall");
 
     // Reply. Re-read the links: the bridge MAC and the port settle only now.
@@ -213,47 +200,72 @@ fn build(
         .map_err(|e| kernel_error("look up bridge", &e))?
         .unwrap_or(bridge);
     let host_now = kernel
-        .host_link(&host_name)
+        .host_link(&ctx.host_name)
         .map_err(|e| kernel_error("look up host veth", &e))?
         .unwrap_or(host);
     result.interfaces = vec![
+        host_iface(&bridge_now),
+        host_iface(&host_now),
         Interface {
-            name: bridge_now.name.clone(),
-            mac: Some(format_mac(&bridge_now.mac)),
-            mtu: Some(bridge_now.mtu),
-            ..Interface::default()
-        },
-        Interface {
-            name: host_now.name.clone(),
-            mac: Some(format_mac(&host_now.mac)),
-            mtu: Some(host_now.mtu),
-            ..Interface::default()
-        },
-        Interface {
-            name: ifname.to_string(),
-            mac: Some(format_mac(&container.mac)),
-            mtu: Some(container.mtu),
-            sandbox: Some(netns.to_string()),
-            ..Interface::default()
+            sandbox: Some(ctx.netns.to_string()),
+            name: ctx.ifname.to_string(),
+            ..host_iface(&container)
         },
     ];
-    if cfg.is_gateway && cfg.vlan != 0 && !bridge_addrs.is_empty() {
-        if let Some(helper) = kernel
-            .host_link(&gateway_link)
-            .map_err(|e| kernel_error("look up VLAN gateway interface", &e))?
-        {
-            result.interfaces.push(Interface {
-                name: helper.name,
-                mac: Some(format_mac(&helper.mac)),
-                mtu: Some(helper.mtu),
-                ..Interface::default()
-            });
-        }
+    if let Some(link) = gateway_link {
+        result.interfaces.push(host_iface(&link));
     }
     if let Some(dns) = &cfg.dns {
         result.dns = dns.clone();
     }
+    // A result the config's version cannot express must fail here, while the
+    // undo log can still run, not after ADD returned.
+    result.to_json(&cfg.cni_version)?;
     Ok(result)
+}
+
+/// A result interface for a link.
+fn host_iface(link: &LinkState) -> Interface {
+    Interface {
+        name: link.name.clone(),
+        mac: Some(format_mac(&link.mac)),
+        mtu: Some(link.mtu),
+        ..Interface::default()
+    }
+}
+
+/// Put the gateway address(es) on the bridge (or on the VLAN gateway
+/// interface) and enable forwarding. Returns the VLAN gateway interface.
+fn program_gateway(
+    cfg: &BridgeConfig,
+    kernel: &mut dyn Kernel,
+    bridge_addrs: &[IpNet],
+) -> Result<Option<LinkState>, CniError> {
+    if !cfg.is_gateway || bridge_addrs.is_empty() {
+        return Ok(None);
+    }
+    let mut helper = None;
+    let mut link = cfg.bridge.clone();
+    if cfg.vlan != 0 {
+        let h = kernel
+            .ensure_vlan_gateway(&cfg.bridge, cfg.vlan, cfg.mtu)
+            .map_err(|e| kernel_error("failed to set up VLAN gateway interface", &e))?;
+        link = h.name.clone();
+        helper = Some(h);
+    }
+    for gw in bridge_addrs {
+        kernel
+            .ensure_host_addr(&link, *gw, cfg.force_address)
+            .map_err(|e| kernel_error("failed to set bridge address", &e))?;
+        let key = match gw {
+            IpNet::V4(_) => "net/ipv4/ip_forward",
+            IpNet::V6(_) => "net/ipv6/conf/all/forwarding",
+        };
+        kernel
+            .host_sysctl(key, "1")
+            .map_err(|e| kernel_error("failed to enable forwarding", &e))?;
+    }
+    Ok(helper)
 }
 
 /// The reference's `calcGateways`: point every IP at the container

@@ -1,7 +1,7 @@
 //! The bridge network's config: the raw JSON fields of the reference bridge
 //! plugin, validated into a typed [`BridgeConfig`].
 
-use cni_protocol::{CniError, Dns, NetConf};
+use cni_protocol::{version_at_least, CniError, Dns, NetConf};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -190,12 +190,31 @@ impl BridgeConfig {
             ),
         };
         let dns = raw.dns.filter(|d| !d.is_empty());
+        let is_gateway = raw.is_gateway || raw.is_default_gateway;
+        if is_gateway && vlan != 0 {
+            let helper = format!("{bridge}.{vlan}");
+            validate_link_name(&helper).map_err(|why| {
+                CniError::invalid_config(
+                    "invalid fields \"bridge\" and \"vlan\"",
+                    format!("the VLAN gateway interface name is invalid: {why}"),
+                )
+            })?;
+        }
+        if ipam_type.is_none() && !version_at_least(&conf.cni_version, "0.3.0") {
+            return Err(CniError::invalid_config(
+                "layer-2 mode (no ipam.type) needs cniVersion 0.3.0 or later",
+                format!(
+                    "a {} result cannot describe an interface without addresses",
+                    conf.cni_version
+                ),
+            ));
+        }
 
         Ok(BridgeConfig {
             network: conf.name.clone(),
             cni_version: conf.cni_version.clone(),
             bridge,
-            is_gateway: raw.is_gateway || raw.is_default_gateway,
+            is_gateway,
             is_default_gateway: raw.is_default_gateway,
             force_address: raw.force_address,
             ip_masq: raw.ip_masq,
@@ -255,4 +274,50 @@ fn trunk_ids(trunks: &[RawTrunk]) -> Result<Vec<u16>, CniError> {
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)
+}
+
+/// The few fields DEL and GC need, read leniently: a config that ADD would
+/// refuse (a bad MAC, hairpin with promisc, an MTU out of range) must not
+/// stop DEL from releasing what an earlier ADD made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeardownConfig {
+    pub network: String,
+    pub bridge: String,
+    pub ipam_type: Option<String>,
+    pub mac_spoof_check: bool,
+}
+
+impl TeardownConfig {
+    pub fn from_netconf(conf: &NetConf) -> Result<Self, CniError> {
+        let bridge = match conf.raw.get("bridge") {
+            None | Some(Value::Null) => "cni0".to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(CniError::invalid_config(
+                    "invalid field \"bridge\"",
+                    format!("expected a string, got {other}"),
+                ))
+            }
+        };
+        validate_link_name(&bridge)
+            .map_err(|why| CniError::invalid_config("invalid field \"bridge\"", why))?;
+        let ipam_type = conf
+            .raw
+            .get("ipam")
+            .and_then(|v| v.get("type"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        let mac_spoof_check = conf
+            .raw
+            .get("macspoofchk")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Ok(TeardownConfig {
+            network: conf.name.clone(),
+            bridge,
+            ipam_type,
+            mac_spoof_check,
+        })
+    }
 }

@@ -4,24 +4,27 @@
 
 use cni_protocol::{CniError, Request};
 
-use super::config::BridgeConfig;
+use super::config::TeardownConfig;
 use super::names::host_veth_name;
-use super::{attachment, SandboxError, System};
+use super::{attachment, kernel_error, SandboxError, System};
 
 pub(super) fn del(sys: &dyn System, req: &Request) -> Result<(), CniError> {
     let (cid, ifname) = attachment(req)?;
-    // A MAC in CNI_ARGS is irrelevant to DEL; a bad one must not block it.
-    let cfg = BridgeConfig::from_netconf(&req.conf, None)?;
+    // Only what teardown needs, read leniently.
+    let cfg = TeardownConfig::from_netconf(&req.conf)?;
 
-    // Open the sandbox first: refusing the host's own namespace must happen
-    // before anything is released. A sandbox that is gone is fine.
     let mut errors: Vec<CniError> = Vec::new();
     let netns = req.env.netns.as_deref().filter(|p| !p.is_empty());
+    // A sandbox that is gone (or a stale bind mount) is fine: release what
+    // the host holds. The host's own namespace is never touched as a
+    // sandbox, but its attachment's host-side resources are still released.
+    let mut refused: Option<CniError> = None;
     let opened = match netns {
         Some(path) => match sys.kernel(Some(path), req.env.netns_override) {
             Ok(k) => Ok(k),
-            Err(SandboxError::OwnNamespace(p)) => {
-                return Err(SandboxError::OwnNamespace(p).into_cni())
+            Err(e @ SandboxError::OwnNamespace(_)) => {
+                refused = Some(e.into_cni());
+                sys.kernel(None, false)
             }
             Err(SandboxError::Missing(_)) | Err(SandboxError::NotNetns(..)) => {
                 sys.kernel(None, false)
@@ -40,26 +43,25 @@ pub(super) fn del(sys: &dyn System, req: &Request) -> Result<(), CniError> {
             errors.push(e);
         }
     }
-
-    if netns.is_some() {
+    if netns.is_some() && refused.is_none() {
         if let Err(e) = kernel.delete_container_link(ifname) {
-            errors.push(super::kernel_error(
-                "failed to delete container interface",
-                &e,
-            ));
+            errors.push(kernel_error("failed to delete container interface", &e));
         }
     }
     let host_name = host_veth_name(cid, ifname);
     if let Err(e) = kernel.delete_host_link(&host_name) {
-        errors.push(super::kernel_error("failed to delete host veth", &e));
+        errors.push(kernel_error("failed to delete host veth", &e));
     }
     if cfg.mac_spoof_check {
         if let Err(e) = sys.firewall().remove_mac_spoof_check(&host_name) {
-            errors.push(super::kernel_error("failed to remove MAC spoof check", &e));
+            errors.push(kernel_error("failed to remove MAC spoof check", &e));
         }
     }
     // Masquerade is per network and stays while the network exists (like the
     // bridge); GC with no valid attachment removes it.
+    if let Some(e) = refused {
+        errors.insert(0, e);
+    }
     join(errors)
 }
 

@@ -1,15 +1,17 @@
-//! GC and STATUS. GC forwards to IPAM, removes host veths of attachments not
-//! in `cni.dev/valid-attachments`, and drops the network's masquerade rule
-//! when no attachment is left. STATUS asks IPAM and the firewall.
+//! GC and STATUS. GC forwards to IPAM, removes this network's host veths of
+//! attachments not in `cni.dev/valid-attachments`, and drops the network's
+//! masquerade rule when no attachment is left. STATUS asks IPAM and the
+//! firewall.
 
 use std::collections::HashSet;
 
 use cni_protocol::{CniError, Request};
 
-use super::config::BridgeConfig;
+use super::config::{BridgeConfig, TeardownConfig};
 use super::del::join;
-use super::names::host_veth_name;
+use super::names::{host_veth_name, owner_alias};
 use super::{kernel_error, System};
+use crate::kernel::LinkState;
 
 /// True for host veth names this plugin derives (`veth` + 11 hex digits);
 /// the reference plugin's random names (`veth` + 8) are never touched.
@@ -21,9 +23,21 @@ pub(super) fn is_ours(name: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// A port GC may remove: ours by name and owned by `network` (its alias),
+/// so another network sharing the bridge keeps its ports.
+pub(super) fn owned_by(port: &LinkState, network: &str) -> bool {
+    is_ours(&port.name) && port.alias.as_deref() == Some(owner_alias(network).as_str())
+}
+
 pub(super) fn gc(sys: &dyn System, req: &Request) -> Result<(), CniError> {
-    let cfg = BridgeConfig::from_netconf(&req.conf, None)?;
-    let valid = req.conf.valid_attachments.clone().unwrap_or_default();
+    let cfg = TeardownConfig::from_netconf(&req.conf)?;
+    // Without the list, "nothing is valid" would tear down every container.
+    let valid = req.conf.valid_attachments.clone().ok_or_else(|| {
+        CniError::invalid_config(
+            "GC needs cni.dev/valid-attachments",
+            "neither \"cni.dev/valid-attachments\" nor \"cni.dev/attachments\" is in the config",
+        )
+    })?;
     let mut errors = Vec::new();
 
     if let Some(ipam_type) = &cfg.ipam_type {
@@ -37,22 +51,36 @@ pub(super) fn gc(sys: &dyn System, req: &Request) -> Result<(), CniError> {
         .map(|a| host_veth_name(&a.container_id, &a.ifname))
         .collect();
     let mut kernel = sys.kernel(None, false).map_err(|e| e.into_cni())?;
-    match kernel.bridge_ports(&cfg.bridge) {
-        Ok(ports) => {
-            for port in ports {
-                if is_ours(&port.name) && !keep.contains(&port.name) {
-                    if let Err(e) = kernel.delete_host_link(&port.name) {
-                        errors.push(kernel_error("failed to delete stale host veth", &e));
-                    }
-                    if cfg.mac_spoof_check {
-                        if let Err(e) = sys.firewall().remove_mac_spoof_check(&port.name) {
-                            errors.push(kernel_error("failed to remove MAC spoof check", &e));
-                        }
+    // This network's host veths: those on the bridge, and any left detached
+    // by an ADD that crashed before attaching them (found by their alias).
+    let mut candidates: Vec<LinkState> = Vec::new();
+    for listed in [
+        kernel.bridge_ports(&cfg.bridge),
+        kernel.links_with_alias(&owner_alias(&cfg.network)),
+    ] {
+        match listed {
+            Ok(links) => {
+                for l in links {
+                    if !candidates.iter().any(|c| c.name == l.name) {
+                        candidates.push(l);
                     }
                 }
             }
+            Err(e) => errors.push(kernel_error("failed to list host links", &e)),
         }
-        Err(e) => errors.push(kernel_error("failed to list bridge ports", &e)),
+    }
+    for port in candidates {
+        if !owned_by(&port, &cfg.network) || keep.contains(&port.name) {
+            continue;
+        }
+        if let Err(e) = kernel.delete_host_link(&port.name) {
+            errors.push(kernel_error("failed to delete stale host veth", &e));
+        }
+        if cfg.mac_spoof_check {
+            if let Err(e) = sys.firewall().remove_mac_spoof_check(&port.name) {
+                errors.push(kernel_error("failed to remove MAC spoof check", &e));
+            }
+        }
     }
     if valid.is_empty() {
         if let Err(e) = sys.firewall().remove_masquerade(&cfg.network) {
@@ -78,6 +106,7 @@ pub(super) fn status(sys: &dyn System, req: &Request) -> Result<(), CniError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bridge::names::vlan_gateway_peer_name;
 
     #[test]
     fn ours_only_matches_derived_names() {
@@ -85,5 +114,19 @@ mod tests {
         assert!(!is_ours("veth1a2b3c4d"));
         assert!(!is_ours("vethABCDEFABCDE"));
         assert!(!is_ours("eth0"));
+        assert!(!is_ours(&vlan_gateway_peer_name("cni0", 100)));
+    }
+
+    #[test]
+    fn owner_alias_decides() {
+        let mut port = LinkState {
+            name: host_veth_name("c1", "eth0"),
+            alias: Some(owner_alias("net-a")),
+            ..LinkState::default()
+        };
+        assert!(owned_by(&port, "net-a"));
+        assert!(!owned_by(&port, "net-b"));
+        port.alias = None;
+        assert!(!owned_by(&port, "net-a"));
     }
 }

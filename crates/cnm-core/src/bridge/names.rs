@@ -26,6 +26,19 @@ pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
     format!("veth{:011x}", h & 0x0fff_ffff_ffff)
 }
 
+/// The bridge-side end of a VLAN network's `<bridge>.<vlan>` gateway
+/// interface: `vgw` + 12 hex digits, never matched by GC's `veth` pattern.
+pub fn vlan_gateway_peer_name(bridge: &str, vlan: u16) -> String {
+    let h = fnv1a64(&[b"vlan-gateway", bridge.as_bytes(), &vlan.to_be_bytes()]);
+    format!("vgw{:012x}", h & 0xffff_ffff_ffff)
+}
+
+/// The alias our host veths carry, naming the network that owns them, so GC
+/// of one network never touches another network's ports on a shared bridge.
+pub fn owner_alias(network: &str) -> String {
+    format!("cnm:{network}")
+}
+
 /// A locally administered unicast MAC derived from `seed`.
 pub fn derived_mac(seed: &str) -> [u8; 6] {
     let h = fnv1a64(&[b"cnm-mac", seed.as_bytes()]).to_be_bytes();
@@ -74,12 +87,13 @@ pub fn validate_link_name(name: &str) -> Result<(), String> {
     if name == "." || name == ".." {
         return Err(format!("interface name {name:?} is not allowed"));
     }
-    if name
+    // Stricter than the kernel: the name also ends up in nftables scripts.
+    if let Some(bad) = name
         .chars()
-        .any(|c| c == '/' || c == ':' || c.is_whitespace())
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@' | '+')))
     {
         return Err(format!(
-            "interface name {name:?} contains '/', ':' or whitespace"
+            "interface name {name:?} contains {bad:?}; use letters, digits and _ . - @ +"
         ));
     }
     Ok(())

@@ -400,3 +400,89 @@ fn status_reports_the_firewall() {
         .expect_err("nft gone");
     assert_eq!(err.code, code::PLUGIN_NOT_AVAILABLE);
 }
+
+#[test]
+fn gc_without_a_valid_list_touches_nothing() {
+    let p = plugin();
+    let c = conf(json!({"cniVersion": "1.1.0", "ipMasq": true}));
+    p.add(&request("ADD", "c1", "eth0", &c)).expect("c1");
+    let err = p.gc(&request("GC", "c1", "eth0", &c)).expect_err("no list");
+    assert_eq!(err.code, code::INVALID_NETWORK_CONFIG);
+    let st = p.system.state.borrow();
+    assert_eq!(st.ipam.len(), 1);
+    assert!(st
+        .host
+        .contains_key(&super::names::host_veth_name("c1", "eth0")));
+    assert!(st.masquerade.contains_key("testnet"));
+}
+
+#[test]
+fn gc_of_one_network_keeps_another_networks_ports_on_a_shared_bridge() {
+    let p = plugin();
+    let a = conf(json!({"cniVersion": "1.1.0", "name": "net-a"}));
+    let b = conf(json!({"cniVersion": "1.1.0", "name": "net-b"}));
+    p.add(&request("ADD", "c1", "eth0", &a)).expect("a");
+    p.add(&request("ADD", "c2", "eth1", &b)).expect("b");
+    let mut gc = a.clone();
+    gc["cni.dev/valid-attachments"] = json!([]);
+    p.gc(&request("GC", "c1", "eth0", &gc)).expect("gc a");
+    let st = p.system.state.borrow();
+    assert!(!st
+        .host
+        .contains_key(&super::names::host_veth_name("c1", "eth0")));
+    assert!(st
+        .host
+        .contains_key(&super::names::host_veth_name("c2", "eth1")));
+}
+
+#[test]
+fn del_works_with_a_config_add_would_refuse() {
+    let p = plugin();
+    let c = conf(json!({}));
+    p.add(&request("ADD", "c1", "eth0", &c)).expect("add");
+    let broken = conf(json!({
+        "runtimeConfig": {"mac": "not-a-mac"},
+        "hairpinMode": true, "promiscMode": true, "mtu": 5
+    }));
+    p.del(&request("DEL", "c1", "eth0", &broken))
+        .expect("lenient del");
+    let st = p.system.state.borrow();
+    assert!(st.ipam.is_empty());
+    assert!(st.host.keys().all(|k| !k.starts_with("veth")));
+}
+
+#[test]
+fn layer2_mode_needs_a_rich_result_version() {
+    let p = plugin();
+    let mut c = conf(json!({"cniVersion": "0.2.0", "isGateway": false}));
+    c["ipam"] = json!({});
+    let err = p
+        .add(&request("ADD", "c1", "eth0", &c))
+        .expect_err("0.2.0 l2");
+    assert_eq!(err.code, code::INVALID_NETWORK_CONFIG);
+    assert!(p.system.state.borrow().log.is_empty());
+}
+
+#[test]
+fn spoof_check_failure_rolls_back_everything() {
+    let p = plugin();
+    p.system.state.borrow_mut().fail_on = Some("ensure spoof check".into());
+    let c = conf(json!({"macspoofchk": true}));
+    p.add(&request("ADD", "c1", "eth0", &c))
+        .expect_err("spoof fails");
+    let st = p.system.state.borrow();
+    assert!(st.ipam.is_empty());
+    assert!(st.spoof.is_empty());
+    assert!(st.host.keys().all(|k| !k.starts_with("veth")));
+}
+
+#[test]
+fn vlan_gateway_name_too_long_is_a_config_error() {
+    let p = plugin();
+    let c = conf(json!({"bridge": "br-0123456789", "vlan": 4000}));
+    let err = p
+        .add(&request("ADD", "c1", "eth0", &c))
+        .expect_err("long helper name");
+    assert_eq!(err.code, code::INVALID_NETWORK_CONFIG);
+    assert!(p.system.state.borrow().log.is_empty());
+}

@@ -3,6 +3,7 @@
 
 use cni_protocol::Request;
 
+use super::System;
 use crate::ipam::Ipam;
 use crate::kernel::Kernel;
 
@@ -13,6 +14,8 @@ pub(crate) enum Undo {
     ReleaseIpam,
     /// A host link was created (a veth: deleting it removes both ends).
     DeleteHostLink(String),
+    /// A MAC spoof check was installed for this host port.
+    RemoveSpoofCheck(String),
 }
 
 /// The undo log of one ADD.
@@ -30,6 +33,7 @@ impl Txn {
     pub(crate) fn rollback(
         self,
         kernel: &mut dyn Kernel,
+        sys: &dyn System,
         ipam: Option<&dyn Ipam>,
         req: &Request,
     ) -> Vec<String> {
@@ -46,6 +50,11 @@ impl Txn {
                 Undo::DeleteHostLink(name) => {
                     if let Err(e) = kernel.delete_host_link(name) {
                         failures.push(format!("delete link {name}: {e}"));
+                    }
+                }
+                Undo::RemoveSpoofCheck(port) => {
+                    if let Err(e) = sys.firewall().remove_mac_spoof_check(port) {
+                        failures.push(format!("remove MAC spoof check of {port}: {e}"));
                     }
                 }
             }

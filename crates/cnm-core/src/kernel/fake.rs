@@ -177,6 +177,7 @@ impl Kernel for FakeKernel {
             kind: Some("veth".into()),
             mac: crate::bridge::names::derived_mac(&spec.host_name),
             mtu,
+            alias: spec.host_alias.clone(),
             ..LinkState::default()
         };
         let cont = LinkState {
@@ -416,6 +417,15 @@ impl Kernel for FakeKernel {
             .host
             .values()
             .filter(|l| l.state.master == Some(index))
+            .map(|l| l.state.clone())
+            .collect())
+    }
+    fn links_with_alias(&mut self, alias: &str) -> Result<Vec<LinkState>, KernelError> {
+        let st = self.state.borrow();
+        Ok(st
+            .host
+            .values()
+            .filter(|l| l.state.alias.as_deref() == Some(alias))
             .map(|l| l.state.clone())
             .collect())
     }

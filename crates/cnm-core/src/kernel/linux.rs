@@ -9,7 +9,7 @@ use netns::NetNs;
 use super::{
     BridgeSpec, IfaceSpec, Kernel, KernelError, LinkState, PortSpec, RouteState, VethSpec,
 };
-use crate::bridge::names::{host_veth_name, validate_link_name};
+use crate::bridge::names::{validate_link_name, vlan_gateway_peer_name};
 
 /// The main routing table.
 const MAIN_TABLE: u32 = 254;
@@ -78,6 +78,8 @@ fn state(l: LinkInfo) -> LinkState {
         master: l.master,
         hairpin: l.hairpin,
         isolated: l.isolated,
+        vlan_filtering: l.vlan_filtering,
+        alias: l.alias,
     }
 }
 
@@ -144,6 +146,17 @@ impl Kernel for LinuxKernel {
             // Errors ignored as the reference does: IPv6 may be disabled.
             let _ = sysctl_set(&format!("net/ipv6/conf/{}/accept_ra", spec.name), "0");
         }
+        if !created && spec.vlan_filtering && link.vlan_filtering == Some(false) {
+            return Err(KernelError::new(
+                "ensure bridge",
+                &spec.name,
+                format!(
+                    "bridge {:?} exists without VLAN filtering, which \"vlan\"/\"vlanTrunk\" need; \
+                     VLANs would not be enforced",
+                    spec.name
+                ),
+            ));
+        }
         if spec.promisc && !link.promisc {
             self.host
                 .set_promisc(link.index, true)
@@ -176,6 +189,7 @@ impl Kernel for LinuxKernel {
             mac: None,
             peer_mac: spec.container_mac,
             peer_netns: Some(ns.fd()),
+            alias: spec.host_alias.as_deref(),
         };
         self.host.create_veth(&nlspec).map_err(|e| {
             nl(
@@ -256,44 +270,55 @@ impl Kernel for LinuxKernel {
     ) -> Result<LinkState, KernelError> {
         let name = format!("{bridge}.{vlan}");
         validate_link_name(&name).map_err(|why| KernelError::new("VLAN gateway", &name, why))?;
-        if let Some(link) = self
+        // The bridge-side end: a name GC never mistakes for a container's.
+        let peer = vlan_gateway_peer_name(bridge, vlan);
+        let bridge_index = self.host_index("VLAN gateway", bridge)?;
+        let existing = self
             .host
             .link_by_name(&name)
-            .map_err(|e| nl("look up", &name, e))?
-        {
-            if !link.up {
-                self.host
-                    .set_up(link.index)
-                    .map_err(|e| nl("set link up", &name, e))?;
+            .map_err(|e| nl("look up", &name, e))?;
+        if existing.is_none() {
+            let spec = cnm_netlink::VethSpec {
+                name: &name,
+                peer_name: &peer,
+                mtu,
+                mac: None,
+                peer_mac: None,
+                peer_netns: None,
+                alias: None,
+            };
+            match self.host.create_veth(&spec) {
+                Ok(()) => {}
+                Err(e) if e.is_exists() => {}
+                Err(e) => return Err(nl("create VLAN gateway veth", &name, e)),
             }
-            return Ok(state(link));
         }
-        let peer = host_veth_name(bridge, &format!("vlan{vlan}"));
-        let spec = cnm_netlink::VethSpec {
-            name: &name,
-            peer_name: &peer,
-            mtu,
-            mac: None,
-            peer_mac: None,
-            peer_netns: None,
-        };
-        match self.host.create_veth(&spec) {
-            Ok(()) => {}
-            Err(e) if e.is_exists() => {}
-            Err(e) => return Err(nl("create VLAN gateway veth", &name, e)),
+        // (Re)attach the bridge-side end unless it is already a port of the
+        // bridge: a previous ADD may have failed half-way.
+        let attached = self
+            .host
+            .link_by_name(&peer)
+            .map_err(|e| nl("look up", &peer, e))?
+            .is_some_and(|p| p.master == Some(bridge_index) && p.up);
+        if !attached {
+            let attach = self.attach_port(&PortSpec {
+                port: peer.clone(),
+                bridge: bridge.to_string(),
+                hairpin: false,
+                isolated: false,
+                vlans: vec![super::VlanEntry {
+                    vid: vlan,
+                    pvid: true,
+                    untagged: true,
+                }],
+                remove_default_vlan: true,
+            });
+            if let Err(e) = attach {
+                // Leave nothing half-made: the next ADD starts afresh.
+                let _ = self.host.delete_link(name.as_str());
+                return Err(e);
+            }
         }
-        self.attach_port(&PortSpec {
-            port: peer,
-            bridge: bridge.to_string(),
-            hairpin: false,
-            isolated: false,
-            vlans: vec![super::VlanEntry {
-                vid: vlan,
-                pvid: true,
-                untagged: true,
-            }],
-            remove_default_vlan: true,
-        })?;
         let index = self.host_index("VLAN gateway", &name)?;
         self.host
             .set_up(index)
@@ -537,6 +562,17 @@ impl Kernel for LinuxKernel {
             .links_by_master(b.index)
             .map_err(|e| nl("list bridge ports", bridge, e))?
             .into_iter()
+            .map(state)
+            .collect())
+    }
+
+    fn links_with_alias(&mut self, alias: &str) -> Result<Vec<LinkState>, KernelError> {
+        Ok(self
+            .host
+            .links()
+            .map_err(|e| nl("list links", "host namespace", e))?
+            .into_iter()
+            .filter(|l| l.alias.as_deref() == Some(alias))
             .map(state)
             .collect())
     }

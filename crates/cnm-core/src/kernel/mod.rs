@@ -65,6 +65,9 @@ pub trait Kernel {
     fn delete_container_link(&mut self, name: &str) -> Result<bool, KernelError>;
     /// Host veths attached to `bridge` (for GC).
     fn bridge_ports(&mut self, bridge: &str) -> Result<Vec<LinkState>, KernelError>;
+    /// Host links whose alias is `alias`, attached or not (for GC: an ADD
+    /// that crashed before attaching its veth leaves it detached).
+    fn links_with_alias(&mut self, alias: &str) -> Result<Vec<LinkState>, KernelError>;
 }
 
 /// The firewall for one network: masquerade of its subnets, kept per network

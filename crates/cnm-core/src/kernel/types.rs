@@ -28,6 +28,10 @@ pub struct LinkState {
     pub hairpin: Option<bool>,
     /// Bridge-port isolation flag, when known.
     pub isolated: Option<bool>,
+    /// For bridges: VLAN filtering, when known.
+    pub vlan_filtering: Option<bool>,
+    /// IFLA_IFALIAS: our host veths carry `cnm:<network>` (see `names::owner_alias`).
+    pub alias: Option<String>,
 }
 
 /// A bridge to ensure on the host.
@@ -49,6 +53,8 @@ pub struct VethSpec {
     pub container_name: String,
     pub mtu: Option<u32>,
     pub container_mac: Option<[u8; 6]>,
+    /// Alias of the host end, naming the network that owns it.
+    pub host_alias: Option<String>,
 }
 
 /// A VLAN entry on a bridge port.

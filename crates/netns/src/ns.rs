@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::verify::verify_netns;
@@ -34,20 +35,26 @@ impl NetNs {
     /// [`NetnsError::WrongNsType`] for another kind of namespace.
     pub fn open(path: impl AsRef<Path>) -> Result<NetNs, NetnsError> {
         let path = path.as_ref();
-        // std opens with O_CLOEXEC.
-        let file = File::open(path).map_err(|source| {
-            if source.kind() == io::ErrorKind::NotFound {
-                NetnsError::NotFound {
-                    path: path.to_owned(),
+        // std adds O_CLOEXEC. O_NONBLOCK and O_NOCTTY: a FIFO or a terminal
+        // given as CNI_NETNS must not block or become our controlling tty;
+        // it is then refused by the nsfs check below.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(|source| {
+                if source.kind() == io::ErrorKind::NotFound {
+                    NetnsError::NotFound {
+                        path: path.to_owned(),
+                    }
+                } else {
+                    NetnsError::Io {
+                        op: "open",
+                        path: path.to_owned(),
+                        source,
+                    }
                 }
-            } else {
-                NetnsError::Io {
-                    op: "open",
-                    path: path.to_owned(),
-                    source,
-                }
-            }
-        })?;
+            })?;
         verify_netns(&file, path)?;
         let meta = file.metadata().map_err(|source| NetnsError::Io {
             op: "fstat",

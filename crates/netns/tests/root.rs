@@ -328,3 +328,16 @@ fn run_in_returns_value_and_propagates_panics() {
     // The caller is still fine and in its namespace.
     assert!(NetNs::current().unwrap().is_same(&own));
 }
+
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("netns-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path; no memory is shared.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    let err = netns::NetNs::open(&fifo).expect_err("a FIFO is not a namespace");
+    assert!(matches!(err, netns::NetnsError::NotNetns { .. }), "{err:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

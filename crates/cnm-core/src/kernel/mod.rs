@@ -2,7 +2,8 @@
 //! firewall, so that the model and the drivers can be tested without root.
 //!
 //! The real implementations live in `kernel::linux` (netlink + /proc/sys) and
-//! `firewall::nft`; `kernel::fake` is an in-memory kernel for unit tests.
+//! `crate::firewall` (nftables); `kernel::fake` is an in-memory kernel for
+//! unit tests.
 
 pub mod fake;
 pub mod linux;
@@ -84,7 +85,7 @@ pub trait Firewall {
     fn available(&mut self) -> Result<(), KernelError>;
 }
 
-/// The gateway of a family in `addrs`, for routes.
+/// The IP family of an address.
 pub fn family_of(addr: &IpAddr) -> Family {
     if addr.is_ipv4() {
         Family::V4

@@ -32,7 +32,13 @@ impl Sandbox {
             true
         };
         let sb = Sandbox { key, created };
-        sb.set_loopback_up()?;
+        if let Err(e) = sb.set_loopback_up() {
+            // Do not leak the namespace this call created.
+            if created {
+                let _ = netns::remove_at(path);
+            }
+            return Err(e);
+        }
         Ok(sb)
     }
 

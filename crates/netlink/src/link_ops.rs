@@ -30,7 +30,8 @@ pub struct VethSpec<'a> {
     pub peer_mac: Option<[u8; 6]>,
     /// Namespace (fd of /proc/.../ns/net or /run/netns/...) for the peer end.
     pub peer_netns: Option<BorrowedFd<'a>>,
-    /// IFLA_IFALIAS of the first end (e.g. the owner of a host veth).
+    /// IFLA_IFALIAS of the first end (e.g. the owner of a host veth), set
+    /// right after creation (the kernel ignores it in the create request).
     pub alias: Option<&'a str>,
 }
 
@@ -105,10 +106,6 @@ impl Handle {
         if let Some(mac) = spec.mac {
             msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
         }
-        if let Some(alias) = spec.alias {
-            msg.attributes
-                .push(LinkAttribute::IfAlias(alias.to_string()));
-        }
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             NlLinkInfo::Kind(InfoKind::Veth),
             NlLinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
@@ -117,8 +114,15 @@ impl Handle {
             RouteNetlinkMessage::NewLink(msg),
             NLM_F_CREATE | NLM_F_EXCL,
             &ctx,
-        )
-        .map(|_| ())
+        )?;
+        if let Some(alias) = spec.alias {
+            let index = self
+                .link_by_name(spec.name)?
+                .map(|l| l.index)
+                .ok_or_else(|| ctx.invalid("vanished after creation"))?;
+            self.set_alias(index, alias)?;
+        }
+        Ok(())
     }
 
     /// Delete a link by index or name. `Ok(false)` if it did not exist.
@@ -181,6 +185,13 @@ impl Handle {
     }
 
     /// Set the MTU.
+    /// Set IFLA_IFALIAS (the kernel ignores it in a create request).
+    pub fn set_alias(&mut self, index: u32, alias: &str) -> Result<(), NetlinkError> {
+        self.set_link("set alias", index, |m| {
+            m.attributes.push(LinkAttribute::IfAlias(alias.to_string()))
+        })
+    }
+
     pub fn set_mtu(&mut self, index: u32, mtu: u32) -> Result<(), NetlinkError> {
         self.set_link("set mtu", index, |m| {
             m.attributes.push(LinkAttribute::Mtu(mtu))

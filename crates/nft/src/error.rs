@@ -88,10 +88,10 @@ pub enum NftError {
         /// What is missing or wrong.
         what: String,
     },
-    /// A marker file under the state directory could not be read or written.
+    /// A masquerade state file (or its directory or lock) could not be read or written.
     #[error("state file {}: {source}", path.display())]
     State {
-        /// The marker path.
+        /// The state path.
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,

@@ -1,10 +1,12 @@
-//! Running the nft binary: one process per batch, argv only (no shell), bounded wait.
+//! Running the nft binary: one process per batch, argv only (no shell), bounded wait (stdin is
+//! fed from a separate thread, so the limit holds even when the child never reads).
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::NftError;
 
@@ -63,25 +65,37 @@ impl NftCommand {
         let out_reader = child.stdout.take().map(spawn_reader);
         let err_reader = child.stderr.take().map(spawn_reader);
         if let Some(mut input) = child.stdin.take() {
-            // A write error (EPIPE) means nft exited early; its status and stderr tell why.
-            let _ = input.write_all(stdin.as_bytes());
+            // Written on its own thread so a child that never reads cannot stall the deadline
+            // below; the thread ends when the pipe closes (the child exits or is killed). A write
+            // error (EPIPE) means nft exited early; its status and stderr tell why.
+            let data = stdin.as_bytes().to_vec();
+            thread::spawn(move || {
+                let _ = input.write_all(&data);
+            });
         }
-        let deadline = Instant::now() + self.timeout;
-        let mut pause = Duration::from_micros(200);
-        let status = loop {
-            if let Some(status) = child.try_wait().map_err(pipe_err)? {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
+        // Block on the child's exit on a waiter thread (no polling, so an ADD
+        // or DEL pays nft's own time only) and bound it with the deadline.
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = match rx.recv_timeout(self.timeout) {
+            Ok(status) => status.map_err(pipe_err)?,
+            Err(_) => {
+                // The waiter has not reaped the child yet, so the pid is still ours.
+                if let Ok(pid) = i32::try_from(pid) {
+                    // SAFETY: kill(2) on the pid of our own unreaped child.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+                let _ = rx.recv_timeout(Duration::from_secs(5));
                 return Err(NftError::Timeout {
                     operation: operation.to_string(),
                     secs: self.timeout.as_secs(),
                 });
             }
-            thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(20));
         };
         let stdout = join_reader(out_reader);
         let stderr = join_reader(err_reader);
@@ -164,5 +178,29 @@ mod tests {
             cmd.run("sleepy", &[], ""),
             Err(NftError::Timeout { .. })
         ));
+    }
+
+    #[test]
+    fn timeout_holds_when_stdin_is_never_read() {
+        // 1 MiB is far more than a pipe buffers: a write on this thread would block.
+        let big = "x".repeat(1 << 20);
+        let cmd = NftCommand::new("sh".into(), vec!["-c".into(), "exec sleep 5".into()])
+            .with_timeout(Duration::from_millis(200));
+        let start = std::time::Instant::now();
+        let r = cmd.run("deaf", &[], &big);
+        assert!(matches!(r, Err(NftError::Timeout { .. })), "{r:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn large_stdin_is_fully_delivered() {
+        let big = "y".repeat(1 << 20);
+        let cmd = NftCommand::new("sh".into(), vec!["-c".into(), "wc -c".into()]);
+        let out = cmd.run("count", &[], &big).unwrap();
+        assert_eq!(out.stdout.trim(), (1 << 20).to_string());
     }
 }

@@ -1,23 +1,27 @@
 //! The public entry point: [`Firewall`] turns each operation into at most one write batch
 //! (`nft -f -`), preceded by one JSON listing only when the current state must be known.
+//! `ensure_masquerade` skips nft entirely when the per-namespace state file already records the
+//! requested subnets and a netlink probe sees the network chain in the live kernel.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
 
 use crate::error::NftError;
 use crate::exec::NftCommand;
-use crate::marker;
 use crate::masq::{self, MasqNet};
-use crate::name::{fnv1a64, masq_chain, validate_network};
+use crate::masq_state::{self, Subnets};
+use crate::name::{masq_chain, validate_network};
 use crate::portmap::{self, Owner, PortMapping};
-use crate::script::skeleton;
+use crate::probe;
+use crate::script::{skeleton, TABLE};
 use crate::spoof;
 use crate::state::{read_named_table, read_table, TableState};
 
-/// Default directory of the ensure markers.
+/// Default base directory of the masquerade state (`<dir>/<netns inode>/masq-<hash>`; tmpfs, so
+/// it vanishes at reboot together with the rules).
 pub const DEFAULT_STATE_DIR: &str = "/run/cnm/nft";
 
 /// What an idempotent ensure did.
@@ -25,7 +29,8 @@ pub const DEFAULT_STATE_DIR: &str = "/run/cnm/nft";
 pub enum Applied {
     /// A batch was sent to nft.
     Written,
-    /// A marker showed the identical batch was already applied; nft was not run.
+    /// The state file already recorded the subnets and the chain exists in the kernel; nft was
+    /// not run.
     Unchanged,
 }
 
@@ -43,15 +48,15 @@ impl Default for Firewall {
 }
 
 impl Firewall {
-    /// nft from `$CNM_NFT` or `nft` on PATH; markers under [`DEFAULT_STATE_DIR`].
+    /// `nft` from PATH; state under [`DEFAULT_STATE_DIR`].
     pub fn new() -> Firewall {
-        let program = std::env::var_os("CNM_NFT")
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| OsString::from("nft"));
-        Firewall::with_program(program, Vec::new())
+        Firewall::with_program("nft", Vec::new())
     }
 
     /// Run `program prefix... <nft args>`, e.g. `ip` with `["netns","exec","ns1","nft"]`.
+    /// The state directory and the netlink probe always refer to the calling thread's network
+    /// namespace: when `prefix` makes nft run in another one, also call
+    /// `with_state_dir(None)`.
     pub fn with_program(program: impl Into<OsString>, prefix: Vec<OsString>) -> Firewall {
         Firewall {
             nft: NftCommand::new(program.into(), prefix),
@@ -59,7 +64,8 @@ impl Firewall {
         }
     }
 
-    /// Use another marker directory, or none (every ensure then runs nft once).
+    /// Use another state base directory, or none: every ensure then lists the table (to learn
+    /// the network's other subnets) and applies its batch.
     pub fn with_state_dir(mut self, dir: Option<PathBuf>) -> Firewall {
         self.state_dir = dir;
         self
@@ -83,50 +89,94 @@ impl Firewall {
         read_table(&self.nft)
     }
 
-    /// Install masquerade for a network (idempotent, one batch, no per-container state).
-    /// With a state dir, an identical earlier apply is remembered and nft is not run again.
+    /// Install masquerade for a network (idempotent, at most one batch, no per-container state).
+    /// The network chain excludes every subnet ever ensured for the network (until
+    /// [`Firewall::remove_masquerade`]), so a network with several subnets stays stable.
+    /// With a state dir, nothing is exec'ed when the subnets are already recorded for this
+    /// network namespace and the chain exists in the live kernel.
     pub fn ensure_masquerade(&self, net: &MasqNet<'_>) -> Result<Applied, NftError> {
-        let script = masq::ensure_script(net)?;
+        let want: Subnets = net.validated()?.into_iter().collect();
         let chain = masq_chain(net.network);
-        let digest = format!("{:016x}\n", fnv1a64(script.as_bytes()));
-        if let Some(dir) = &self.state_dir {
-            if marker::read(dir, &chain).as_deref() == Some(digest.as_str()) {
-                return Ok(Applied::Unchanged);
-            }
-        }
         let op = format!("ensure masquerade for network {}", net.network);
-        self.nft.apply(&op, &script)?;
-        if let Some(dir) = &self.state_dir {
-            // Best effort: without the marker the next ensure simply runs nft again.
-            let _ = marker::write(dir, &chain, &digest);
+        // Without the namespace inode the state cannot be keyed: behave as state-less.
+        let Some(dir) = self
+            .state_dir
+            .as_deref()
+            .and_then(|b| masq_state::netns_dir(b).ok())
+        else {
+            let mut union = want;
+            if let Some(t) = self.read_state()? {
+                union.extend(masq::live_subnets(net.network, &t));
+            }
+            self.nft.apply(&op, &masq::ensure_script(net, &union)?)?;
+            return Ok(Applied::Written);
+        };
+        if in_place(&dir, &chain, &want) {
+            return Ok(Applied::Unchanged);
         }
+        let _lock = masq_state::lock(&dir, &chain)?;
+        // A parallel ensure may have done the work while we waited for the lock.
+        if in_place(&dir, &chain, &want) {
+            return Ok(Applied::Unchanged);
+        }
+        let mut union = masq_state::read(&dir, &chain)?.unwrap_or_default();
+        union.extend(want);
+        self.nft.apply(&op, &masq::ensure_script(net, &union)?)?;
+        masq_state::write(&dir, &chain, &union)?;
         Ok(Applied::Written)
     }
 
-    /// Verify against the live ruleset that the network's masquerade is exactly in place.
+    /// Verify against the live ruleset that the network's masquerade covers `net.subnets`
+    /// (the chain may also cover other subnets of the same network).
     pub fn check_masquerade(&self, net: &MasqNet<'_>) -> Result<(), NftError> {
         net.validated()?;
         masq::check(net, self.read_state()?.as_ref())
     }
 
-    /// Remove a network's masquerade (idempotent; Ok when already gone). Other networks untouched.
+    /// Remove a network's masquerade and forget its subnets (idempotent; Ok when already gone).
+    /// Other networks untouched.
     pub fn remove_masquerade(&self, network: &str) -> Result<(), NftError> {
         validate_network(network)?;
-        if let Some(dir) = &self.state_dir {
-            marker::remove(dir, &masq_chain(network))?;
-        }
+        let chain = masq_chain(network);
+        let dir = self
+            .state_dir
+            .as_deref()
+            .and_then(|b| masq_state::netns_dir(b).ok())
+            .filter(|d| d.is_dir());
+        let _lock = match &dir {
+            Some(d) => Some(masq_state::lock(d, &chain)?),
+            None => None,
+        };
         let op = format!("remove masquerade for network {network}");
-        // One retry covers a concurrent change between the listing and the batch.
-        let mut attempt = 0;
+        self.remove_with_retry(
+            &op,
+            || self.read_state(),
+            |t| masq::remove_script(network, t),
+        )?;
+        match &dir {
+            Some(d) => masq_state::remove(d, &chain),
+            None => Ok(()),
+        }
+    }
+
+    /// List with `read`, plan a removal batch with `plan` (None: nothing to do) and apply it.
+    /// One retry covers a concurrent change between the listing and the batch.
+    fn remove_with_retry(
+        &self,
+        op: &str,
+        read: impl Fn() -> Result<Option<TableState>, NftError>,
+        plan: impl Fn(&TableState) -> Result<Option<String>, NftError>,
+    ) -> Result<(), NftError> {
+        let mut retried = false;
         loop {
-            let Some(t) = self.read_state()? else {
+            let Some(t) = read()? else {
                 return Ok(());
             };
-            let Some(script) = masq::remove_script(network, &t)? else {
+            let Some(script) = plan(&t)? else {
                 return Ok(());
             };
-            match self.nft.apply(&op, &script) {
-                Err(_) if attempt == 0 => attempt += 1,
+            match self.nft.apply(op, &script) {
+                Err(_) if !retried => retried = true,
                 other => return other,
             }
         }
@@ -183,19 +233,11 @@ impl Firewall {
     pub fn remove_port_mappings(&self, owner: &Owner) -> Result<(), NftError> {
         let tag = owner.tag()?;
         let op = format!("remove port mappings of {tag}");
-        let mut attempt = 0;
-        loop {
-            let Some(t) = self.read_state()? else {
-                return Ok(());
-            };
-            let Some(script) = portmap::remove_script(&portmap::owned(&tag, &t)?) else {
-                return Ok(());
-            };
-            match self.nft.apply(&op, &script) {
-                Err(_) if attempt == 0 => attempt += 1,
-                other => return other,
-            }
-        }
+        self.remove_with_retry(
+            &op,
+            || self.read_state(),
+            |t| Ok(portmap::remove_script(&portmap::owned(&tag, t)?)),
+        )
     }
 
     /// Verify that the owner's elements are exactly what `add_port_mappings` would install.
@@ -243,19 +285,11 @@ impl Firewall {
     pub fn remove_mac_spoof_check(&self, port: &str) -> Result<(), NftError> {
         spoof::validate_port(port)?;
         let op = format!("remove MAC spoof check on port {port}");
-        let mut attempt = 0;
-        loop {
-            let Some(t) = self.read_bridge_state()? else {
-                return Ok(());
-            };
-            let Some(script) = spoof::remove_script(port, &t)? else {
-                return Ok(());
-            };
-            match self.nft.apply(&op, &script) {
-                Err(_) if attempt == 0 => attempt += 1,
-                other => return other,
-            }
-        }
+        self.remove_with_retry(
+            &op,
+            || self.read_bridge_state(),
+            |t| spoof::remove_script(port, t),
+        )
     }
 
     /// Ports that currently have a MAC spoof check.
@@ -265,4 +299,11 @@ impl Firewall {
             .map(|t| spoof::ports(&t))
             .unwrap_or_default())
     }
+}
+
+/// Fast path of `ensure_masquerade`: the state records every wanted subnet and the chain is in
+/// the live kernel. Any failure (unreadable state, netlink error) answers false, so nft runs.
+fn in_place(dir: &Path, chain: &str, want: &Subnets) -> bool {
+    matches!(masq_state::read(dir, chain), Ok(Some(have)) if want.is_subset(&have))
+        && matches!(probe::chain_exists(TABLE, chain), Ok(true))
 }

@@ -12,16 +12,19 @@
 //! - Port mappings are elements of `pm4`/`pm4any`/`pm6`/`pm6any` (`[hostip .] proto . port :
 //!   addr . port`) and hairpin/localhost SNAT elements of `pmsnat4`/`pmsnat6`
 //!   (`source-subnet . container-addr`), each tagged `network,container,ifname` in its comment.
-//! - State is read back with `nft -j list table inet cnm`.
+//! - State is read back with `nft -j list table inet cnm`. `ensure_masquerade` also keeps, per
+//!   network namespace and network, the union of the network's subnets in a state file and skips
+//!   nft when that file covers the request and a NETLINK_NETFILTER probe sees the chain.
 //! - MAC spoof checks live in a second table, `bridge cnm` (see the `spoof` module).
 
 mod error;
 mod exec;
 mod firewall;
-mod marker;
 mod masq;
+mod masq_state;
 mod name;
 mod portmap;
+mod probe;
 mod script;
 mod spoof;
 mod state;

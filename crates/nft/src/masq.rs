@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use ipnet::IpNet;
 
 use crate::error::NftError;
+use crate::masq_state::Subnets;
 use crate::name::{masq_chain, masq_comment, validate_ifname, validate_network};
 use crate::script::{check_skeleton, is_safe_key, net_text, skeleton};
 use crate::state::TableState;
@@ -73,9 +74,11 @@ fn map_for(n: &IpNet) -> &'static str {
     }
 }
 
-/// The whole idempotent batch for `ensure_masquerade`.
-pub fn ensure_script(net: &MasqNet<'_>) -> Result<String, NftError> {
-    let subnets = net.validated()?;
+/// The whole idempotent batch for `ensure_masquerade`: the chain rebuilt from `subnets` (the
+/// union of every subnet of the network) and one map element per subnet.
+pub fn ensure_script(net: &MasqNet<'_>, subnets: &Subnets) -> Result<String, NftError> {
+    net.validated()?;
+    let subnets: Vec<IpNet> = subnets.iter().copied().collect();
     let chain = masq_chain(net.network);
     let mut s = skeleton(&[&chain]);
     let _ = writeln!(s, "flush chain inet cnm {chain}");
@@ -91,6 +94,22 @@ pub fn ensure_script(net: &MasqNet<'_>) -> Result<String, NftError> {
         );
     }
     Ok(s)
+}
+
+/// Subnets whose map elements currently jump to the network's chain.
+pub fn live_subnets(network: &str, t: &TableState) -> Subnets {
+    let verdict = format!("jump {}", masq_chain(network));
+    ["masq4", "masq6"]
+        .iter()
+        .flat_map(|map| t.sets.get(*map).into_iter().flatten())
+        .filter(|e| e.value.as_deref() == Some(verdict.as_str()))
+        .filter_map(|e| {
+            e.key
+                .parse::<IpNet>()
+                .ok()
+                .or_else(|| e.key.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+        })
+        .collect()
 }
 
 /// The batch removing a network's chain and map elements, or None when nothing is left.
@@ -119,7 +138,9 @@ pub fn remove_script(network: &str, t: &TableState) -> Result<Option<String>, Nf
     Ok((!s.is_empty()).then_some(s))
 }
 
-/// Compare the listed table with what `ensure_script` installs for `net`.
+/// Verify that the listed table masquerades `net`: the chain exists, starts with the bridge
+/// exception, ends with the commented masquerade, returns for every requested subnet (other
+/// subnets of the network may be there too) and the maps send every requested subnet to it.
 pub fn check(net: &MasqNet<'_>, t: Option<&TableState>) -> Result<(), NftError> {
     let subnets = net.validated()?;
     let missing = |what: String| NftError::Missing {
@@ -133,12 +154,23 @@ pub fn check(net: &MasqNet<'_>, t: Option<&TableState>) -> Result<(), NftError> 
         .chains
         .get(&chain)
         .ok_or_else(|| missing(format!("chain {chain} does not exist")))?;
-    let want = chain_rules(net, &subnets);
     let have: Vec<&str> = c.rules.iter().map(|r| r.text.as_str()).collect();
-    let want_canon: Vec<&str> = want.iter().map(|(_, c)| c.as_str()).collect();
-    if have != want_canon {
+    let want = chain_rules(net, &subnets);
+    let (first, last) = match (want.first(), want.last()) {
+        (Some(f), Some(l)) => (f.1.as_str(), l.1.as_str()),
+        _ => return Err(missing("no rules planned".into())),
+    };
+    if have.first() != Some(&first) || have.last() != Some(&last) {
         return Err(missing(format!(
-            "chain {chain} has rules {have:?}, expected {want_canon:?}"
+            "chain {chain} has rules {have:?}, expected {first:?} first and {last:?} last"
+        )));
+    }
+    if let Some((_, absent)) = want
+        .iter()
+        .find(|(_, canon)| !have.contains(&canon.as_str()))
+    {
+        return Err(missing(format!(
+            "chain {chain} has rules {have:?}, lacking {absent:?}"
         )));
     }
     let comment = masq_comment(net.network);
@@ -193,9 +225,13 @@ mod tests {
         }
     }
 
+    fn script(n: &MasqNet<'_>) -> Result<String, NftError> {
+        ensure_script(n, &n.subnets.iter().map(IpNet::trunc).collect())
+    }
+
     #[test]
     fn ensure_golden_dual_stack() {
-        let s = ensure_script(&net("net1", &["10.1.0.1/24", "fd00:1::/64"])).unwrap();
+        let s = script(&net("net1", &["10.1.0.1/24", "fd00:1::/64"])).unwrap();
         let chain = masq_chain("net1");
         let tail = format!(
             "flush chain inet cnm {chain}
@@ -215,7 +251,7 @@ add element inet cnm masq6 {{ fd00:1::/64 : jump {chain} }}
 
     #[test]
     fn v4_only_has_no_v6_rules() {
-        let s = ensure_script(&net("n", &["10.2.0.0/16"])).unwrap();
+        let s = script(&net("n", &["10.2.0.0/16"])).unwrap();
         let body = &s[skeleton(&[&masq_chain("n")]).len()..];
         assert!(body.contains("ip daddr 10.2.0.0/16 return"), "{body}");
         assert!(!body.contains("ip6 daddr"), "{body}");
@@ -224,11 +260,11 @@ add element inet cnm masq6 {{ fd00:1::/64 : jump {chain} }}
 
     #[test]
     fn rejects_bad_input() {
-        assert!(ensure_script(&net("bad name", &["10.0.0.0/8"])).is_err());
-        assert!(ensure_script(&net("n", &[])).is_err());
+        assert!(script(&net("bad name", &["10.0.0.0/8"])).is_err());
+        assert!(script(&net("n", &[])).is_err());
         let mut n = net("n", &["10.0.0.0/8"]);
         n.bridge = "br\"; flush ruleset";
-        assert!(ensure_script(&n).is_err());
+        assert!(script(&n).is_err());
     }
 
     fn table_with(chain: &str, extra_elem: &str) -> String {
@@ -266,5 +302,40 @@ add element inet cnm masq6 {{ fd00:1::/64 : jump {chain} }}
         let t = parse_table(&table_with(&masq_chain("net1"), "")).unwrap();
         // The sample lacks the skeleton, so check must fail on it.
         assert!(check(&n, Some(&t)).is_err());
+    }
+
+    #[test]
+    fn union_covers_every_subnet() {
+        let n = net("net1", &["10.1.1.0/24"]);
+        let union: Subnets = ["10.1.1.0/24", "10.1.0.0/24", "fd00::/64"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let s = ensure_script(&n, &union).unwrap();
+        let chain = masq_chain("net1");
+        for want in [
+            format!("add rule inet cnm {chain} ip daddr 10.1.0.0/24 return"),
+            format!("add rule inet cnm {chain} ip daddr 10.1.1.0/24 return"),
+            format!("add rule inet cnm {chain} ip6 daddr fd00::/64 return"),
+            format!("add element inet cnm masq4 {{ 10.1.0.0/24 : jump {chain} }}"),
+            format!("add element inet cnm masq4 {{ 10.1.1.0/24 : jump {chain} }}"),
+            format!("add element inet cnm masq6 {{ fd00::/64 : jump {chain} }}"),
+        ] {
+            assert!(s.contains(&format!("{want}\n")), "{want} missing from {s}");
+        }
+    }
+
+    #[test]
+    fn live_subnets_of_one_network() {
+        let chain = masq_chain("net1");
+        let other = r#",[{"prefix":{"addr":"10.2.0.0","len":24}},{"jump":{"target":"masq-0000000000000000"}}],[{"prefix":{"addr":"10.3.0.0","len":24}},{"jump":{"target":"CHAIN"}}]"#
+            .replace("CHAIN", &chain);
+        let t = parse_table(&table_with(&chain, &other)).unwrap();
+        let got: Vec<String> = live_subnets("net1", &t)
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(got, ["10.1.0.0/24", "10.3.0.0/24"]);
+        assert!(live_subnets("absent", &t).is_empty());
     }
 }

@@ -2,7 +2,6 @@
 //! (`ip netns exec cnmnft-<pid>-<n> nft`); the root namespace's ruleset is never touched.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -15,10 +14,9 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// A named namespace plus a private marker dir, both removed on drop.
+/// A named namespace, removed on drop.
 struct Ns {
     name: String,
-    dir: PathBuf,
 }
 
 impl Ns {
@@ -30,8 +28,7 @@ impl Ns {
             .status()
             .unwrap();
         assert!(st.success(), "ip netns add {name}");
-        let dir = std::env::temp_dir().join(format!("{name}-state"));
-        Ns { name, dir }
+        Ns { name }
     }
 
     fn fw(&self) -> Firewall {
@@ -40,10 +37,6 @@ impl Ns {
             .map(OsString::from)
             .collect();
         Firewall::with_program("ip", prefix).with_state_dir(None)
-    }
-
-    fn fw_with_markers(&self) -> Firewall {
-        self.fw().with_state_dir(Some(self.dir.clone()))
     }
 
     fn nft(&self, args: &[&str]) -> String {
@@ -66,7 +59,6 @@ impl Drop for Ns {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -116,9 +108,14 @@ fn masquerade_lifecycle() {
     assert_eq!(elems.matches("10.88.0.0/16").count(), 1, "{elems}");
     fw.check_masquerade(&n1).unwrap();
     assert_eq!(fw.list_masquerade_networks().unwrap(), ["net1"]);
-    // A different subnet list does not pass CHECK.
+    // CHECK is inclusive: a subset of the subnets passes, another subnet or bridge does not.
+    fw.check_masquerade(&net("net1", "cnm0", &["10.88.0.0/16"]))
+        .unwrap();
     assert!(fw
-        .check_masquerade(&net("net1", "cnm0", &["10.88.0.0/16"]))
+        .check_masquerade(&net("net1", "cnm0", &["10.99.0.0/16"]))
+        .is_err());
+    assert!(fw
+        .check_masquerade(&net("net1", "other0", &["10.88.0.0/16"]))
         .is_err());
     fw.remove_masquerade("net1").unwrap();
     let err = fw.check_masquerade(&n1).unwrap_err();
@@ -165,22 +162,22 @@ fn two_networks_are_independent() {
 }
 
 #[test]
-fn markers_skip_exec_and_check_sees_real_state() {
+fn stateless_ensure_keeps_earlier_subnets() {
     need_root!();
     let ns = Ns::new();
-    let fw = ns.fw_with_markers();
-    let n = net("netm", "brm", &["10.40.0.0/24"]);
-    assert_eq!(fw.ensure_masquerade(&n).unwrap(), Applied::Written);
-    assert_eq!(fw.ensure_masquerade(&n).unwrap(), Applied::Unchanged);
-    // Someone flushes our table behind our back: CHECK notices, a marker-less ensure repairs.
-    ns.nft(&["delete", "table", "inet", "cnm"]);
-    assert!(fw.check_masquerade(&n).is_err());
-    assert_eq!(ns.fw().ensure_masquerade(&n).unwrap(), Applied::Written);
-    fw.check_masquerade(&n).unwrap();
-    // Remove forgets the marker, so the next ensure writes again.
-    fw.remove_masquerade("netm").unwrap();
-    assert_eq!(fw.ensure_masquerade(&n).unwrap(), Applied::Written);
-    fw.check_masquerade(&n).unwrap();
+    let fw = ns.fw();
+    let a = net("multi", "brx", &["10.41.0.0/24"]);
+    let b = net("multi", "brx", &["10.41.1.0/24"]);
+    assert_eq!(fw.ensure_masquerade(&a).unwrap(), Applied::Written);
+    assert_eq!(fw.ensure_masquerade(&b).unwrap(), Applied::Written);
+    // The second ensure learnt subnet A from the live maps: CHECK of A still passes.
+    fw.check_masquerade(&a).unwrap();
+    fw.check_masquerade(&b).unwrap();
+    fw.check_masquerade(&net("multi", "brx", &["10.41.0.0/24", "10.41.1.0/24"]))
+        .unwrap();
+    assert!(fw
+        .check_masquerade(&net("multi", "brx", &["10.41.2.0/24"]))
+        .is_err());
 }
 
 fn owner(cid: &str) -> Owner {

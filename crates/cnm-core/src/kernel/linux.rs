@@ -189,7 +189,8 @@ impl Kernel for LinuxKernel {
             mac: None,
             peer_mac: spec.container_mac,
             peer_netns: Some(ns.fd()),
-            alias: spec.host_alias.as_deref(),
+            // Set below with the index we look up anyway.
+            alias: None,
         };
         self.host.create_veth(&nlspec).map_err(|e| {
             nl(
@@ -215,6 +216,13 @@ impl Kernel for LinuxKernel {
             .ok_or_else(|| {
                 KernelError::new("create veth", &spec.host_name, "not found after creation")
             })?;
+        let mut host = host;
+        if let Some(alias) = &spec.host_alias {
+            self.host
+                .set_alias(host.index, alias)
+                .map_err(|e| nl("set alias", &spec.host_name, e))?;
+            host.alias = Some(alias.clone());
+        }
         let _ = sysctl_set(&format!("net/ipv6/conf/{}/accept_ra", spec.host_name), "0");
         Ok((state(host), state(cont)))
     }

@@ -1,0 +1,196 @@
+//! Cheap existence check of one chain of table `inet cnm` in the calling thread's network
+//! namespace: a single NETLINK_NETFILTER `NFT_MSG_GETCHAIN` request, no nft exec.
+
+use std::io;
+
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
+
+const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFT_MSG_NEWCHAIN: u16 = 3;
+const NFT_MSG_GETCHAIN: u16 = 4;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_ACK: u16 = 0x4;
+const NLMSG_ERROR: u16 = 2;
+const NFPROTO_INET: u8 = 1;
+const NFTA_CHAIN_TABLE: u16 = 1;
+const NFTA_CHAIN_NAME: u16 = 3;
+const NLMSG_HDRLEN: usize = 16;
+/// Sequence number of our single request.
+const SEQ: u32 = 1;
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+fn put_attr(buf: &mut Vec<u8>, kind: u16, value: &str) {
+    let len = 4 + value.len() + 1;
+    // Attribute lengths are tiny (table and chain names), far below u16::MAX.
+    buf.extend_from_slice(&(len as u16).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(value.as_bytes());
+    buf.push(0);
+    buf.resize(align4(buf.len()), 0);
+}
+
+/// The request bytes: nlmsghdr, nfgenmsg (family inet), NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME.
+pub fn getchain_request(table: &str, chain: &str) -> Vec<u8> {
+    let mut buf = vec![0u8; NLMSG_HDRLEN];
+    buf.extend_from_slice(&[NFPROTO_INET, 0]);
+    buf.extend_from_slice(&0u16.to_be_bytes());
+    put_attr(&mut buf, NFTA_CHAIN_TABLE, table);
+    put_attr(&mut buf, NFTA_CHAIN_NAME, chain);
+    let len = buf.len() as u32;
+    let kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
+    buf[0..4].copy_from_slice(&len.to_ne_bytes());
+    buf[4..6].copy_from_slice(&kind.to_ne_bytes());
+    buf[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+    buf[8..12].copy_from_slice(&SEQ.to_ne_bytes());
+    // nlmsg_pid 0: the kernel fills in our port id.
+    buf
+}
+
+/// What a batch of reply messages told us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// The final ack or error arrived: Some(true) chain seen, Some(false) ENOENT.
+    Done(bool),
+    /// Only the chain so far; its ack is still to come.
+    SawChain,
+    /// Nothing relevant yet.
+    Pending,
+}
+
+fn read_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn read_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Parse one datagram of replies; `seen` says whether a NEWCHAIN came in an earlier datagram.
+pub fn parse_reply(buf: &[u8], mut seen: bool) -> io::Result<Reply> {
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+    let mut at = 0;
+    while at + NLMSG_HDRLEN <= buf.len() {
+        let len = read_u32(buf, at).ok_or_else(|| bad("short nlmsghdr"))? as usize;
+        let kind = read_u16(buf, at + 4).ok_or_else(|| bad("short nlmsghdr"))?;
+        let seq = read_u32(buf, at + 8).ok_or_else(|| bad("short nlmsghdr"))?;
+        if len < NLMSG_HDRLEN || at + len > buf.len() {
+            return Err(bad("netlink message length out of range"));
+        }
+        if seq == SEQ {
+            if kind == NLMSG_ERROR {
+                let code =
+                    read_u32(buf, at + NLMSG_HDRLEN).ok_or_else(|| bad("short nlmsgerr"))? as i32;
+                return match -code {
+                    0 => Ok(Reply::Done(seen)),
+                    libc::ENOENT => Ok(Reply::Done(false)),
+                    errno => Err(io::Error::from_raw_os_error(errno)),
+                };
+            }
+            if kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN {
+                seen = true;
+            }
+        }
+        at += align4(len);
+    }
+    Ok(if seen {
+        Reply::SawChain
+    } else {
+        Reply::Pending
+    })
+}
+
+/// True when chain `chain` exists in table `inet <table>` of the calling thread's network
+/// namespace. Any failure (no permission, unexpected reply, nothing queued) is an error and
+/// the caller falls back to nft. Never blocks: nfnetlink answers inside `send`.
+pub fn chain_exists(table: &str, chain: &str) -> io::Result<bool> {
+    let socket = Socket::new(NETLINK_NETFILTER)?;
+    socket.set_non_blocking(true)?;
+    let req = getchain_request(table, chain);
+    if socket.send(&req, 0)? != req.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "short netlink send",
+        ));
+    }
+    let mut seen = false;
+    // Bounded: a chain reply plus its ack, at most a few datagrams.
+    for _ in 0..8 {
+        let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+        socket.recv(&mut buf, 0)?;
+        match parse_reply(&buf, seen)? {
+            Reply::Done(found) => return Ok(found),
+            Reply::SawChain => seen = true,
+            Reply::Pending => {}
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "no ack for NFT_MSG_GETCHAIN",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_golden() {
+        let r = getchain_request("cnm", "masq-0123456789abcdef");
+        let mut want = Vec::new();
+        want.extend_from_slice(&56u32.to_ne_bytes());
+        want.extend_from_slice(&0x0a04u16.to_ne_bytes());
+        want.extend_from_slice(&5u16.to_ne_bytes());
+        want.extend_from_slice(&1u32.to_ne_bytes());
+        want.extend_from_slice(&0u32.to_ne_bytes());
+        want.extend_from_slice(&[1, 0, 0, 0]);
+        want.extend_from_slice(&8u16.to_ne_bytes());
+        want.extend_from_slice(&1u16.to_ne_bytes());
+        want.extend_from_slice(b"cnm\0");
+        want.extend_from_slice(&26u16.to_ne_bytes());
+        want.extend_from_slice(&3u16.to_ne_bytes());
+        want.extend_from_slice(b"masq-0123456789abcdef\0\0\0");
+        assert_eq!(r, want);
+        assert_eq!(r.len(), 56);
+    }
+
+    fn msg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&kind.to_ne_bytes());
+        m.extend_from_slice(&0u16.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&7u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        m.resize(align4(m.len()), 0);
+        m
+    }
+
+    fn err(code: i32) -> Vec<u8> {
+        msg(NLMSG_ERROR, 1, &code.to_ne_bytes())
+    }
+
+    #[test]
+    fn replies() {
+        let chain = msg(0x0a03, 1, &[1, 0, 0, 0]);
+        let both = [chain.clone(), err(0)].concat();
+        assert_eq!(parse_reply(&both, false).unwrap(), Reply::Done(true));
+        assert_eq!(parse_reply(&chain, false).unwrap(), Reply::SawChain);
+        assert_eq!(parse_reply(&err(0), true).unwrap(), Reply::Done(true));
+        assert_eq!(parse_reply(&err(0), false).unwrap(), Reply::Done(false));
+        let enoent = err(-libc::ENOENT);
+        assert_eq!(parse_reply(&enoent, false).unwrap(), Reply::Done(false));
+        let eperm = parse_reply(&err(-libc::EPERM), false).unwrap_err();
+        assert_eq!(eperm.raw_os_error(), Some(libc::EPERM));
+        // Another sequence number is ignored; garbage lengths are errors.
+        assert_eq!(
+            parse_reply(&msg(0x0a03, 9, &[]), false).unwrap(),
+            Reply::Pending
+        );
+        let mut broken = err(0);
+        broken[0..4].copy_from_slice(&400u32.to_ne_bytes());
+        assert!(parse_reply(&broken, false).is_err());
+    }
+}

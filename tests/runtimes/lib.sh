@@ -36,7 +36,9 @@ rt_defer() {
 
 rt_cleanup() {
     local rc=$? i
-    trap - EXIT INT TERM
+    # Finish the cleanup even when interrupted again: every step is bounded.
+    trap - EXIT
+    trap '' INT TERM
     set +e
     for ((i = ${#RT_CLEANUPS[@]} - 1; i >= 0; i--)); do
         eval "${RT_CLEANUPS[i]}" || rt_log "cleanup step failed: ${RT_CLEANUPS[i]}"
@@ -133,8 +135,16 @@ rt_remove_created() {
     if [ -L "$p" ] || [ -f "$p" ] || [ -S "$p" ]; then
         rm -f -- "$p"
     elif [ -d "$p" ]; then
-        rmdir -- "$p" 2>/dev/null ||
-            rt_log "left in place (not empty or busy): $p"
+        local try=1
+        # A cgroup is busy until its last task has exited: retry briefly.
+        until rmdir -- "$p" 2>/dev/null; do
+            if [ "${p#/sys/fs/cgroup/}" = "$p" ] || [ "$try" -ge 40 ]; then
+                rt_log "left in place (not empty or busy): $p"
+                break
+            fi
+            try=$((try + 1))
+            sleep 0.25
+        done
     fi
 }
 
@@ -150,6 +160,25 @@ rt_track_cgroups() {
             rt_track_new "$h/$n"
         done
     done
+}
+
+# rt_rmdir_cgroups NAME...: remove the (empty) cgroup NAME in every hierarchy;
+# retried briefly because the kernel frees a cgroup only after its killed
+# tasks are gone.
+rt_rmdir_cgroups() {
+    local h n try
+    for h in /sys/fs/cgroup /sys/fs/cgroup/*/; do
+        h="${h%/}"
+        for n in "$@"; do
+            [ -d "$h/$n" ] || continue
+            for try in 1 2 3 4 5 6 7 8 9 10; do
+                rmdir -- "$h/$n" 2>/dev/null && break
+                sleep 0.3
+            done
+            [ -d "$h/$n" ] && rt_log "left in place (busy): $h/$n"
+        done
+    done
+    return 0
 }
 
 # The throwaway host namespace; rt_in_host runs a command inside it.
@@ -237,12 +266,12 @@ EOF
     export CONTAINERS_CONF="$d/containers.conf"
     RT_PODMAN=(podman --network-backend cni --cni-config-dir "$d/net"
         --root "$d/root" --runroot "$d/runroot" --tmpdir "$d/tmp"
-        --storage-driver vfs --runtime runc --cgroup-manager cgroupfs
-        --events-backend none)
+        --storage-driver vfs --runtime runc --runtime-flag "root=$d/runc"
+        --cgroup-manager cgroupfs --events-backend none)
     # What Podman 4.3 / libcni create outside our temp dir anyway.
     rt_track_new /var/lib/containers /var/lib/containers/cache \
         /var/lib/containers/cache/blob-info-cache-v1.boltdb \
-        /var/lib/cni /var/lib/cni/results
+        /var/lib/cni /var/lib/cni/results /run/runc
     rt_track_cgroups libpod_parent libpod_parent/conmon
 }
 
@@ -251,6 +280,19 @@ rt_podman() {
     local secs=$1
     shift
     rt_in_host "$secs" "${RT_PODMAN[@]}" "$@"
+}
+
+# Remove every container of our private Podman store, then the cgroups the
+# runtime may have failed to remove (cgroup v1 removal races with SIGKILL).
+rt_podman_remove_all() {
+    local ids id
+    ids="$(rt_podman 30 ps -a -q --no-trunc)" || return 0
+    [ -n "$ids" ] || return 0
+    # shellcheck disable=SC2086
+    rt_podman 60 rm -f -t 0 $ids >/dev/null
+    for id in $ids; do
+        rt_rmdir_cgroups "libpod_parent/libpod-$id"
+    done
 }
 
 # Build the tiny image from busybox-static: no registry involved.

@@ -32,7 +32,7 @@ rt_podman 30 network ls --format '{{.Name}}' | grep -qx "$NET" ||
     rt_fail "podman does not list the network $NET from its cni-config-dir"
 
 # Containers are removed at exit even if a check below fails.
-rt_defer rt_podman 60 rm -f -t 0 --ignore "$C1" "$C2"
+rt_defer rt_podman_remove_all
 for c in "$C1" "$C2"; do
     rt_podman 120 run -d --name "$c" --network "$NET" \
         --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 --cap-add NET_RAW \
@@ -70,7 +70,10 @@ rt_podman 30 exec "$C1" ping -c 2 -W 2 "$IP2" >/dev/null || rt_fail "$C1 cannot 
 rt_podman 30 exec "$C2" ping -c 2 -W 2 "$IP1" >/dev/null || rt_fail "$C2 cannot ping $C1 ($IP1)"
 rt_log "podman: $C1 <-> $C2 ping ok"
 
+ID1="$(rt_podman 30 inspect -f '{{.Id}}' "$C1")" || rt_fail "podman inspect $C1 failed"
+ID2="$(rt_podman 30 inspect -f '{{.Id}}' "$C2")" || rt_fail "podman inspect $C2 failed"
 rt_podman 60 rm -f -t 0 "$C1" "$C2" >/dev/null || rt_fail "podman rm -f failed"
+rt_rmdir_cgroups "libpod_parent/libpod-$ID1" "libpod_parent/libpod-$ID2"
 
 LEFT="$(rt_reservations "$STORE")"
 [ -z "$LEFT" ] || rt_fail "reservations left in $STORE after podman rm: $LEFT"

@@ -5,8 +5,8 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
-    InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo,
-    LinkMessage,
+    AfSpecInet, AfSpecUnspec, InetDevConf, InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute,
+    LinkFlags, LinkInfo as NlLinkInfo, LinkMessage,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 
@@ -185,6 +185,20 @@ impl Handle {
     }
 
     /// Set the MTU.
+    /// Turn IPv4 `arp_notify` on for a link (IFLA_AF_SPEC/AF_INET devconf),
+    /// the netlink equivalent of `net/ipv4/conf/<if>/arp_notify = 1`, with
+    /// no thread in the link's namespace needed.
+    pub fn set_arp_notify(&mut self, index: u32) -> Result<(), NetlinkError> {
+        let mut conf = InetDevConf::default();
+        conf.arp_notify = 1;
+        self.set_link("set arp_notify", index, |m| {
+            m.attributes
+                .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet(vec![
+                    AfSpecInet::DevConfRequest(conf),
+                ])]))
+        })
+    }
+
     /// Set IFLA_IFALIAS (the kernel ignores it in a create request).
     pub fn set_alias(&mut self, index: u32, alias: &str) -> Result<(), NetlinkError> {
         self.set_link("set alias", index, |m| {

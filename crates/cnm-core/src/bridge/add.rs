@@ -194,18 +194,11 @@ fn build(ctx: &AddCtx<'_>, kernel: &mut dyn Kernel, txn: &mut Txn) -> Result<Cni
     }
     sys.fault_point("after-firewall");
 
-    // Reply. Re-read the links: the bridge MAC and the port settle only now.
-    let bridge_now = kernel
-        .host_link(&cfg.bridge)
-        .map_err(|e| kernel_error("look up bridge", &e))?
-        .unwrap_or(bridge);
-    let host_now = kernel
-        .host_link(&ctx.host_name)
-        .map_err(|e| kernel_error("look up host veth", &e))?
-        .unwrap_or(host);
+    // Reply. The bridge's MAC is fixed (set at creation) and the host port's
+    // state was read after it joined the bridge, so no re-read is needed.
     result.interfaces = vec![
-        host_iface(&bridge_now),
-        host_iface(&host_now),
+        host_iface(&bridge),
+        host_iface(&host),
         Interface {
             sandbox: Some(ctx.netns.to_string()),
             name: ctx.ifname.to_string(),

@@ -1,6 +1,7 @@
-//! DEL: best effort and idempotent. IPAM is released first; then the
-//! container interface (when the sandbox still exists) and the host veth,
-//! found by its derived name; every error is collected, none stops the rest.
+//! DEL: best effort and idempotent. IPAM is released first; then the host
+//! veth, found by its derived name (which removes the container end too);
+//! only when it is not there is the sandbox entered to delete the container
+//! interface. Every error is collected, none stops the rest.
 
 use cni_protocol::{CniError, Request};
 
@@ -14,43 +15,42 @@ pub(super) fn del(sys: &dyn System, req: &Request) -> Result<(), CniError> {
     let cfg = TeardownConfig::from_netconf(&req.conf)?;
 
     let mut errors: Vec<CniError> = Vec::new();
-    let netns = req.env.netns.as_deref().filter(|p| !p.is_empty());
-    // A sandbox that is gone (or a stale bind mount) is fine: release what
-    // the host holds. The host's own namespace is never touched as a
-    // sandbox, but its attachment's host-side resources are still released.
-    let mut refused: Option<CniError> = None;
-    let opened = match netns {
-        Some(path) => match sys.kernel(Some(path), req.env.netns_override) {
-            Ok(k) => Ok(k),
-            Err(e @ SandboxError::OwnNamespace(_)) => {
-                refused = Some(e.into_cni());
-                sys.kernel(None, false)
-            }
-            Err(SandboxError::Missing(_)) | Err(SandboxError::NotNetns(..)) => {
-                sys.kernel(None, false)
-            }
-            Err(e @ SandboxError::Kernel(_)) => {
-                errors.push(e.into_cni());
-                sys.kernel(None, false)
-            }
-        },
-        None => sys.kernel(None, false),
-    };
-    let mut kernel = opened.map_err(|e| e.into_cni())?;
+    let mut kernel = sys.kernel(None, false).map_err(|e| e.into_cni())?;
 
+    // IPAM first: the address must be released whatever else fails.
     if let Some(ipam_type) = &cfg.ipam_type {
         if let Err(e) = sys.ipam(ipam_type).del(req) {
             errors.push(e);
         }
     }
-    if netns.is_some() && refused.is_none() {
-        if let Err(e) = kernel.delete_container_link(ifname) {
-            errors.push(kernel_error("failed to delete container interface", &e));
-        }
-    }
+
+    // The host veth has a name derived from the attachment; deleting it
+    // removes the container end too, with no need to enter the sandbox.
     let host_name = host_veth_name(cid, ifname);
-    if let Err(e) = kernel.delete_host_link(&host_name) {
-        errors.push(kernel_error("failed to delete host veth", &e));
+    let host_deleted = match kernel.delete_host_link(&host_name) {
+        Ok(deleted) => deleted,
+        Err(e) => {
+            errors.push(kernel_error("failed to delete host veth", &e));
+            false
+        }
+    };
+
+    // Otherwise (a veth made by another plugin, or already gone) delete the
+    // interface inside the sandbox, if it still exists. A sandbox that is
+    // gone or a stale bind mount is fine; the host's own namespace is never
+    // touched as a sandbox.
+    let netns = req.env.netns.as_deref().filter(|p| !p.is_empty());
+    if let (false, Some(path)) = (host_deleted, netns) {
+        match sys.kernel(Some(path), req.env.netns_override) {
+            Ok(mut sandbox) => {
+                if let Err(e) = sandbox.delete_container_link(ifname) {
+                    errors.push(kernel_error("failed to delete container interface", &e));
+                }
+            }
+            Err(e @ SandboxError::OwnNamespace(_)) => errors.insert(0, e.into_cni()),
+            Err(SandboxError::Missing(_)) | Err(SandboxError::NotNetns(..)) => {}
+            Err(e @ SandboxError::Kernel(_)) => errors.push(e.into_cni()),
+        }
     }
     if cfg.mac_spoof_check {
         if let Err(e) = sys.firewall().remove_mac_spoof_check(&host_name) {
@@ -59,9 +59,6 @@ pub(super) fn del(sys: &dyn System, req: &Request) -> Result<(), CniError> {
     }
     // Masquerade is per network and stays while the network exists (like the
     // bridge); GC with no valid attachment removes it.
-    if let Some(e) = refused {
-        errors.insert(0, e);
-    }
     join(errors)
 }
 

@@ -228,16 +228,41 @@ fn del_collects_errors_and_still_releases_ipam() {
     let p = plugin();
     let c = conf(json!({}));
     p.add(&request("ADD", "c1", "eth0", &c)).expect("add");
-    p.system.state.borrow_mut().fail_on = Some("delete container link".into());
+    p.system.state.borrow_mut().fail_on = Some("delete host link".into());
     let err = p
         .del(&request("DEL", "c1", "eth0", &c))
         .expect_err("injected");
-    assert!(err.to_string().contains("container interface"), "{err}");
+    assert!(err.to_string().contains("host veth"), "{err}");
     let st = p.system.state.borrow();
     assert!(st.ipam.is_empty(), "IPAM released first");
     assert!(
-        st.log.iter().any(|l| l.starts_with("delete host link")),
-        "kept going"
+        st.log
+            .iter()
+            .any(|l| l.starts_with("delete container link")),
+        "fell back to the container end: {:?}",
+        st.log
+    );
+    assert!(st.container.as_ref().is_some_and(|c| c.is_empty()));
+}
+
+#[test]
+fn del_does_not_enter_the_sandbox_when_the_host_veth_goes() {
+    let p = plugin();
+    let c = conf(json!({}));
+    p.add(&request("ADD", "c1", "eth0", &c)).expect("add");
+    p.system.state.borrow_mut().log.clear();
+    p.del(&request("DEL", "c1", "eth0", &c)).expect("del");
+    let st = p.system.state.borrow();
+    assert!(
+        !st.log
+            .iter()
+            .any(|l| l.starts_with("delete container link")),
+        "{:?}",
+        st.log
+    );
+    assert!(
+        st.container.as_ref().is_some_and(|c| c.is_empty()),
+        "pair removed"
     );
 }
 

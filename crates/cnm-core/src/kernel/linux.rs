@@ -2,6 +2,8 @@
 //! bound to the sandbox (created on a short-lived thread inside it), plus
 //! sysctls under /proc/sys/net.
 
+use std::collections::HashMap;
+
 use cnm_netlink::{Handle, IpFamily, LinkInfo, NetlinkError, RouteSpec};
 use ipnet::IpNet;
 use netns::NetNs;
@@ -18,6 +20,11 @@ const MAIN_TABLE: u32 = 254;
 pub struct LinuxKernel {
     host: Handle,
     sandbox: Option<(NetNs, Handle)>,
+    /// Indexes of host links this invocation already looked up or created,
+    /// so each link is looked up once per ADD.
+    host_links: HashMap<String, u32>,
+    /// The same for links in the sandbox.
+    sandbox_links: HashMap<String, u32>,
 }
 
 impl LinuxKernel {
@@ -26,6 +33,8 @@ impl LinuxKernel {
         Ok(LinuxKernel {
             host: Handle::new().map_err(|e| nl("open netlink socket", "host namespace", e))?,
             sandbox: None,
+            host_links: HashMap::new(),
+            sandbox_links: HashMap::new(),
         })
     }
 
@@ -37,6 +46,8 @@ impl LinuxKernel {
         Ok(LinuxKernel {
             host,
             sandbox: Some((ns, handle)),
+            host_links: HashMap::new(),
+            sandbox_links: HashMap::new(),
         })
     }
 
@@ -48,14 +59,36 @@ impl LinuxKernel {
     }
 
     fn host_index(&mut self, op: &str, name: &str) -> Result<u32, KernelError> {
-        self.host
+        if let Some(index) = self.host_links.get(name) {
+            return Ok(*index);
+        }
+        let index = self
+            .host
             .link_by_name(name)
             .map_err(|e| nl(op, name, e))?
             .map(|l| l.index)
             .ok_or_else(|| {
                 KernelError::new(op, name, "no such link in the host namespace")
                     .with_errno(libc::ENODEV)
-            })
+            })?;
+        self.host_links.insert(name.to_string(), index);
+        Ok(index)
+    }
+
+    fn sandbox_index(&mut self, op: &str, name: &str) -> Result<u32, KernelError> {
+        if let Some(index) = self.sandbox_links.get(name) {
+            return Ok(*index);
+        }
+        let index = self
+            .sandbox(op)?
+            .link_by_name(name)
+            .map_err(|e| nl(op, name, e))?
+            .map(|l| l.index)
+            .ok_or_else(|| {
+                KernelError::new(op, name, "no such link in the sandbox").with_errno(libc::ENODEV)
+            })?;
+        self.sandbox_links.insert(name.to_string(), index);
+        Ok(index)
     }
 }
 
@@ -109,29 +142,40 @@ impl Kernel for LinuxKernel {
     }
 
     fn ensure_bridge(&mut self, spec: &BridgeSpec) -> Result<LinkState, KernelError> {
-        let created = self
-            .host
-            .create_bridge(&spec.name, spec.mtu, spec.vlan_filtering, Some(spec.mac))
-            .map_err(|e| {
-                if spec.vlan_filtering && e.errno() == Some(libc::EOPNOTSUPP) {
-                    KernelError::new(
-                        "create bridge",
-                        &spec.name,
-                        "the kernel does not support bridge VLAN filtering, \
-                         which \"vlan\"/\"vlanTrunk\" need (CONFIG_BRIDGE_VLAN_FILTERING)",
-                    )
-                    .with_errno(libc::EOPNOTSUPP)
-                } else {
-                    nl("create bridge", &spec.name, e)
-                }
-            })?;
-        let link = self
+        // Look first: creating an existing bridge takes the kernel's global
+        // lock only to fail with EEXIST.
+        let mut created = false;
+        let mut found = self
             .host
             .link_by_name(&spec.name)
-            .map_err(|e| nl("look up bridge", &spec.name, e))?
-            .ok_or_else(|| {
-                KernelError::new("look up bridge", &spec.name, "vanished after creation")
-            })?;
+            .map_err(|e| nl("look up bridge", &spec.name, e))?;
+        if found.is_none() {
+            // Parallel ADDs may race here: EEXIST (Ok(false)) is fine.
+            created = self
+                .host
+                .create_bridge(&spec.name, spec.mtu, spec.vlan_filtering, Some(spec.mac))
+                .map_err(|e| {
+                    if spec.vlan_filtering && e.errno() == Some(libc::EOPNOTSUPP) {
+                        KernelError::new(
+                            "create bridge",
+                            &spec.name,
+                            "the kernel does not support bridge VLAN filtering, \
+                             which \"vlan\"/\"vlanTrunk\" need (CONFIG_BRIDGE_VLAN_FILTERING)",
+                        )
+                        .with_errno(libc::EOPNOTSUPP)
+                    } else {
+                        nl("create bridge", &spec.name, e)
+                    }
+                })?;
+            found = self
+                .host
+                .link_by_name(&spec.name)
+                .map_err(|e| nl("look up bridge", &spec.name, e))?;
+        }
+        let link = found.ok_or_else(|| {
+            KernelError::new("look up bridge", &spec.name, "vanished after creation")
+        })?;
+        self.host_links.insert(spec.name.clone(), link.index);
         if link.kind.as_deref() != Some("bridge") {
             return Err(KernelError::new(
                 "ensure bridge",
@@ -224,6 +268,9 @@ impl Kernel for LinuxKernel {
             host.alias = Some(alias.clone());
         }
         let _ = sysctl_set(&format!("net/ipv6/conf/{}/accept_ra", spec.host_name), "0");
+        self.host_links.insert(spec.host_name.clone(), host.index);
+        self.sandbox_links
+            .insert(spec.container_name.clone(), cont.index);
         Ok((state(host), state(cont)))
     }
 
@@ -340,6 +387,7 @@ impl Kernel for LinuxKernel {
     }
 
     fn delete_host_link(&mut self, name: &str) -> Result<bool, KernelError> {
+        self.host_links.remove(name);
         self.host
             .delete_link(name)
             .map_err(|e| nl("delete link", name, e))
@@ -421,6 +469,7 @@ impl Kernel for LinuxKernel {
     fn configure_container(&mut self, spec: &IfaceSpec) -> Result<(), KernelError> {
         let has_v4 = spec.addrs.iter().any(|a| a.addr().is_ipv4());
         let has_v6 = spec.addrs.iter().any(|a| a.addr().is_ipv6());
+        let index = self.sandbox_index("configure", &spec.name)?;
         let Some((ns, h)) = self.sandbox.as_mut() else {
             return Err(KernelError::new(
                 "configure",
@@ -428,33 +477,28 @@ impl Kernel for LinuxKernel {
                 "no container namespace was given",
             ));
         };
-        let index = h
-            .link_by_name(&spec.name)
-            .map_err(|e| nl("look up container link", &spec.name, e))?
-            .map(|l| l.index)
-            .ok_or_else(|| {
-                KernelError::new("configure", &spec.name, "no such link in the sandbox")
-            })?;
 
-        // Sysctls of the container interface, all on one short-lived thread.
-        if has_v4 || has_v6 {
+        if has_v4 {
+            // Gratuitous ARP when the link comes up, so neighbours forget a
+            // previous owner of the address; over netlink, no thread needed.
+            h.set_arp_notify(index)
+                .map_err(|e| nl("set arp_notify", &spec.name, e))?;
+        }
+        if has_v6 {
+            // IPv6 sysctls have no netlink setter: one short-lived thread in
+            // the sandbox writes them all.
             let ifname = spec.name.clone();
             let dad = spec.dad;
             let target = ns.path().display().to_string();
             ns.run_in(move || -> Result<(), KernelError> {
-                if has_v4 {
-                    let _ = sysctl_set(&format!("net/ipv4/conf/{ifname}/arp_notify"), "1");
-                }
-                if has_v6 {
-                    sysctl_set("net/ipv6/conf/lo/disable_ipv6", "0")?;
-                    sysctl_set(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "0")?;
-                    let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/keep_addr_on_down"), "1");
-                    if dad {
-                        let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/enhanced_dad"), "1");
-                        let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/accept_dad"), "1");
-                    } else {
-                        let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/accept_dad"), "0");
-                    }
+                sysctl_set("net/ipv6/conf/lo/disable_ipv6", "0")?;
+                sysctl_set(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "0")?;
+                let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/keep_addr_on_down"), "1");
+                if dad {
+                    let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/enhanced_dad"), "1");
+                    let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/accept_dad"), "1");
+                } else {
+                    let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/accept_dad"), "0");
                 }
                 Ok(())
             })
@@ -480,12 +524,8 @@ impl Kernel for LinuxKernel {
         if routes.is_empty() {
             return Ok(());
         }
+        let index = self.sandbox_index("add route", name)?;
         let h = self.sandbox("add route")?;
-        let index = h
-            .link_by_name(name)
-            .map_err(|e| nl("look up container link", name, e))?
-            .map(|l| l.index)
-            .ok_or_else(|| KernelError::new("add route", name, "no such link in the sandbox"))?;
         for r in routes {
             let route = RouteSpec {
                 dst: r.dst,
@@ -549,6 +589,7 @@ impl Kernel for LinuxKernel {
     }
 
     fn delete_container_link(&mut self, name: &str) -> Result<bool, KernelError> {
+        self.sandbox_links.remove(name);
         match self.sandbox.as_mut() {
             None => Ok(false),
             Some((_, h)) => h

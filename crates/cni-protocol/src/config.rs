@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::env::validate_network_name;
+use crate::env::{validate_network_name, Command};
 use crate::error::CniError;
 use crate::result::{CniResult, Dns};
 use crate::version::{incompatible, is_supported, select_version};
@@ -36,6 +36,10 @@ pub struct NetConf {
     /// `args` (Null when absent).
     pub args: Value,
     pub prev_result: Option<CniResult>,
+    /// Why `prevResult` could not be decoded, when [`NetConf::parse_for`]
+    /// tolerated it (DEL and GC do not need it): `prev_result` is then
+    /// `None`. Always `None` after a strict parse.
+    pub prev_result_error: Option<CniError>,
     /// `cni.dev/valid-attachments`, or `cni.dev/attachments` as a fallback.
     pub valid_attachments: Option<Vec<Attachment>>,
 }
@@ -106,11 +110,23 @@ fn attachments(raw: &Map<String, Value>, key: &str) -> Result<Option<Vec<Attachm
 }
 
 impl NetConf {
-    /// Parses stdin. Empty, not JSON, or not an object -> 6; a well-known key
-    /// of the wrong type -> 6; an unsupported version -> 1; `name` missing
-    /// or invalid, or `type` with a path separator -> 7; a malformed
-    /// `prevResult` (read in the config's version) -> 6.
+    /// Parses stdin strictly. Empty, not JSON, or not an object -> 6; a
+    /// well-known key of the wrong type -> 6; an unsupported version -> 1;
+    /// `name` missing or invalid, or `type` with a path separator -> 7; a
+    /// malformed `prevResult` (read in the config's version) -> 6.
     pub fn parse(bytes: &[u8]) -> Result<NetConf, CniError> {
+        Self::parse_with(bytes, false)
+    }
+
+    /// Parses stdin for `command`: as [`NetConf::parse`], except that for
+    /// DEL and GC a `prevResult` that cannot be decoded does not fail the
+    /// request (cleanup must not depend on it): `prev_result` is `None`
+    /// and the error is kept in `prev_result_error`.
+    pub fn parse_for(bytes: &[u8], command: Command) -> Result<NetConf, CniError> {
+        Self::parse_with(bytes, matches!(command, Command::Del | Command::Gc))
+    }
+
+    fn parse_with(bytes: &[u8], lenient_prev_result: bool) -> Result<NetConf, CniError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(decode_err("the configuration on stdin is empty".into()));
         }
@@ -158,12 +174,17 @@ impl NetConf {
         let runtime_config =
             typed_member::<Map<String, Value>>(&raw, "runtimeConfig")?.unwrap_or_default();
         let args = raw.get("args").cloned().unwrap_or(Value::Null);
-        let prev_result = member(&raw, "prevResult")
+        let decoded = member(&raw, "prevResult")
             .map(|v| {
                 CniResult::from_json(v, &cni_version)
                     .map_err(|e| CniError::decoding("failed to decode prevResult", e.to_string()))
             })
-            .transpose()?;
+            .transpose();
+        let (prev_result, prev_result_error) = match decoded {
+            Ok(p) => (p, None),
+            Err(e) if lenient_prev_result => (None, Some(e)),
+            Err(e) => return Err(e),
+        };
         let valid_attachments = match attachments(&raw, "cni.dev/valid-attachments")? {
             Some(list) => Some(list),
             None => attachments(&raw, "cni.dev/attachments")?,
@@ -178,6 +199,7 @@ impl NetConf {
             runtime_config,
             args,
             prev_result,
+            prev_result_error,
             valid_attachments,
         })
     }
@@ -355,9 +377,17 @@ mod tests {
         let p = c.prev_result.unwrap();
         assert_eq!(p.cni_version, "0.4.0");
         assert_eq!(p.ips[0].address.to_string(), "10.0.0.2/24");
-        // Missing version under 0.4.0 rules: malformed -> 6.
-        let e = parse(json!({"cniVersion": "0.4.0", "name": "n",
+        // Missing ips[].version under 0.4.0 rules: derived from the address.
+        let c = parse(json!({"cniVersion": "0.4.0", "name": "n",
             "prevResult": {"ips": [{"address": "10.0.0.2/24"}]}}))
+        .unwrap();
+        assert_eq!(
+            c.prev_result.unwrap().ips[0].address.to_string(),
+            "10.0.0.2/24"
+        );
+        // A mismatched version: malformed -> 6.
+        let e = parse(json!({"cniVersion": "0.4.0", "name": "n",
+            "prevResult": {"ips": [{"version": "6", "address": "10.0.0.2/24"}]}}))
         .unwrap_err();
         assert_eq!(e.code, code::DECODING_FAILURE);
         assert_eq!(e.msg, "failed to decode prevResult");
@@ -366,6 +396,44 @@ mod tests {
         assert_eq!(e.code, code::DECODING_FAILURE);
         let c = parse(json!({"cniVersion": "1.0.0", "name": "n", "prevResult": null})).unwrap();
         assert_eq!(c.prev_result, None);
+    }
+
+    #[test]
+    fn malformed_prev_result_is_tolerated_for_del_and_gc_only() {
+        let bytes = json!({"cniVersion": "1.1.0", "name": "n",
+            "prevResult": {"ips": [{"address": "not-an-ip"}]}})
+        .to_string();
+        for cmd in [Command::Del, Command::Gc] {
+            let c = NetConf::parse_for(bytes.as_bytes(), cmd).unwrap();
+            assert_eq!(c.prev_result, None, "{cmd}");
+            let e = c.prev_result_error.expect("the decode error is kept");
+            assert_eq!(e.code, code::DECODING_FAILURE);
+            assert_eq!(e.msg, "failed to decode prevResult");
+            assert!(e.details.contains("ips[0]"), "{e}");
+        }
+        for cmd in [Command::Add, Command::Check, Command::Status] {
+            let e = NetConf::parse_for(bytes.as_bytes(), cmd).unwrap_err();
+            assert_eq!(e.code, code::DECODING_FAILURE, "{cmd}");
+        }
+        assert_eq!(
+            NetConf::parse(bytes.as_bytes()).unwrap_err().code,
+            code::DECODING_FAILURE,
+            "parse stays strict"
+        );
+        // A good prevResult under DEL: decoded, no error.
+        let ok = json!({"cniVersion": "1.1.0", "name": "n",
+            "prevResult": {"ips": [{"address": "10.0.0.2/24"}]}})
+        .to_string();
+        let c = NetConf::parse_for(ok.as_bytes(), Command::Del).unwrap();
+        assert!(c.prev_result.is_some() && c.prev_result_error.is_none());
+        // Other decode errors still fail DEL.
+        let bad_name = json!({"cniVersion": "1.1.0", "prevResult": 5}).to_string();
+        assert_eq!(
+            NetConf::parse_for(bad_name.as_bytes(), Command::Del)
+                .unwrap_err()
+                .code,
+            code::INVALID_NETWORK_CONFIG
+        );
     }
 
     #[test]

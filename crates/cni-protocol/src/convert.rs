@@ -354,21 +354,27 @@ fn parse_rich(obj: &Map<String, Value>, ver: &str, parsed: Version) -> Result<Cn
     Ok(res)
 }
 
-/// 0.3.x/0.4.0: `version` is required, `"4"` or `"6"`, and must match.
+/// 0.3.x/0.4.0: `version` is `"4"` or `"6"` and must match the address. A
+/// missing (or `""`, Go's zero value) `version` is derived from the address
+/// family, as libcni accepts it.
 fn check_ip_version(raw: &Value, ip: &IpConfig, ver: &str, at: &str) -> Result<(), CniError> {
-    let fam = match raw.get("version").and_then(Value::as_str) {
-        Some("4") => true,
-        Some("6") => false,
+    let fam = match raw.get("version") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::String(s)) => match s.as_str() {
+            "" => return Ok(()),
+            "4" => true,
+            "6" => false,
+            other => {
+                return Err(decode_err(
+                    ver,
+                    format!("{at}.version: {other:?} is neither \"4\" nor \"6\""),
+                ))
+            }
+        },
         Some(other) => {
             return Err(decode_err(
                 ver,
-                format!("{at}.version: {other:?} is neither \"4\" nor \"6\""),
-            ))
-        }
-        None => {
-            return Err(decode_err(
-                ver,
-                format!("{at}.version: missing (required before 1.0.0)"),
+                format!("{at}.version: expected a string, got {}", kind(other)),
             ))
         }
     };
@@ -636,14 +642,53 @@ mod tests {
             CniResult::from_json(&v, "1.0.0").unwrap().cni_version,
             "1.0.0"
         );
-        // Under 0.4.0 rules `version` is required.
-        let e = CniResult::from_json(&v, "0.4.0").unwrap_err();
-        assert_eq!(e.code, code::DECODING_FAILURE);
-        assert!(e.details.contains("ips[0].version"), "{e}");
+        // Under 0.4.0 rules a missing `version` is derived (see
+        // `missing_ip_version_is_derived_from_the_address`).
+        let r = CniResult::from_json(&v, "0.4.0").unwrap();
+        assert_eq!(r.cni_version, "0.4.0");
         let v = json!({"ip4":{"ip":"10.0.0.2/24"}});
         let r = CniResult::from_json(&v, "").unwrap();
         assert_eq!(r.cni_version, "0.1.0");
         assert_eq!(r.ips.len(), 1);
+    }
+
+    #[test]
+    fn missing_ip_version_is_derived_from_the_address() {
+        for ver in ["0.3.0", "0.3.1", "0.4.0"] {
+            let v = json!({"cniVersion": ver, "ips": [
+                {"address": "10.0.0.2/24"},
+                {"version": "", "address": "fd00::2/64"},
+                {"version": null, "address": "10.0.0.3/24", "gateway": "10.0.0.1"}]});
+            let r = CniResult::from_json(&v, "").unwrap();
+            assert_eq!(r.ips.len(), 3, "{ver}");
+            // Printed again in the same version, the version is filled in.
+            let back = r.to_json(ver).unwrap();
+            assert_eq!(back["ips"][0]["version"], "4", "{ver}");
+            assert_eq!(back["ips"][1]["version"], "6", "{ver}");
+            assert_eq!(back["ips"][2]["version"], "4", "{ver}");
+        }
+        // A present but wrong or mismatched version is still an error.
+        for (ip, needle) in [
+            (
+                json!({"version": "6", "address": "10.0.0.2/24"}),
+                "does not match",
+            ),
+            (
+                json!({"version": "4", "address": "fd00::2/64"}),
+                "does not match",
+            ),
+            (json!({"version": "7", "address": "10.0.0.2/24"}), "neither"),
+            (
+                json!({"version": 4, "address": "10.0.0.2/24"}),
+                "expected a string",
+            ),
+        ] {
+            let v = json!({"cniVersion": "0.4.0", "ips": [ip]});
+            let e = CniResult::from_json(&v, "").unwrap_err();
+            assert_eq!(e.code, code::DECODING_FAILURE, "{v}");
+            assert!(e.details.contains("ips[0].version"), "{v}: {e}");
+            assert!(e.details.contains(needle), "{v}: {e}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Delegation to another plugin binary found in `CNI_PATH` (spec §4,
 //! libcni `pkg/invoke`): same environment with `CNI_COMMAND` overridden, the
-//! whole configuration on stdin, its stderr forwarded, its CNI error kept.
+//! whole configuration on stdin, its stderr inherited (the child writes its
+//! logs to our stderr directly, as libcni does), its CNI error kept.
 
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -11,8 +12,12 @@ use crate::env::{CniEnv, Command};
 use crate::error::{code, CniError};
 use crate::result::CniResult;
 
-/// How often a spawn failing with ETXTBSY ("text file busy") is retried.
+/// How often a spawn failing with ETXTBSY ("text file busy") is retried
+/// (libcni `invoke`: tries again after 1 s, 5 times).
 const BUSY_RETRIES: u32 = 5;
+
+/// The wait before each ETXTBSY retry.
+const BUSY_DELAY: Duration = Duration::from_secs(1);
 
 /// Finds the plugin binary `name` in the `CNI_PATH` directories, in order.
 /// An empty name, a name with a path separator, or no match: code 7.
@@ -125,20 +130,14 @@ pub fn exec(
 ) -> Result<Vec<u8>, CniError> {
     let bin = find_in_path(plugin, &env.path)?;
     let output = run_binary(&bin, command, conf_bytes, env)?;
-    // Forward the delegate's logs; losing them must not fail the call.
-    let _ = std::io::stderr().write_all(&output.stderr);
     if output.status.success() {
         return Ok(output.stdout);
     }
     if let Ok(err) = serde_json::from_slice::<CniError>(&output.stdout) {
         return Err(err);
     }
-    let shown = if output.stdout.iter().all(u8::is_ascii_whitespace) {
-        &output.stderr
-    } else {
-        &output.stdout
-    };
-    let text = String::from_utf8_lossy(shown);
+    // Its stderr already went to ours; the error quotes the stdout tail.
+    let text = String::from_utf8_lossy(&output.stdout);
     let text = text.trim();
     let tail: String = text
         .chars()
@@ -183,7 +182,7 @@ fn configure(cmd: &mut std::process::Command, command: Command, env: &CniEnv) {
     }
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::inherit());
 }
 
 fn run_binary(
@@ -207,7 +206,7 @@ fn run_binary(
             Ok(c) => break c,
             Err(e) if e.kind() == ErrorKind::ExecutableFileBusy && attempt < BUSY_RETRIES => {
                 attempt += 1;
-                std::thread::sleep(Duration::from_millis(100 * u64::from(attempt)));
+                std::thread::sleep(BUSY_DELAY);
             }
             Err(e) => return Err(spawn_err(e)),
         }
@@ -393,12 +392,10 @@ esac
         // A missing cniVersion in the result uses the hint.
         let r = delegate_add("nover", b"{}", &env, "1.0.0").unwrap();
         assert_eq!(r.cni_version, "1.0.0");
-        let e = delegate_add("nover", b"{}", &env, "0.3.1").unwrap_err();
-        assert_eq!(
-            e.code,
-            code::DECODING_FAILURE,
-            "0.3.1 needs ips[].version: {e}"
-        );
+        // Under 0.3.1 a missing ips[].version is derived from the address.
+        let r = delegate_add("nover", b"{}", &env, "0.3.1").unwrap();
+        assert_eq!(r.cni_version, "0.3.1");
+        assert_eq!(r.to_json("0.3.1").unwrap()["ips"][0]["version"], "4");
         // A plugin that never reads stdin: a large config must not hang or fail.
         let big = vec![b' '; 4 << 20];
         delegate_del("noread", &big, &env).unwrap();
@@ -407,5 +404,75 @@ esac
         assert!(e.msg.contains("noexec"), "{e}");
         let e = delegate_del("absent", b"{}", &env).unwrap_err();
         assert_eq!(e.code, code::INVALID_NETWORK_CONFIG);
+    }
+
+    /// The identity of a file descriptor as the kernel names it
+    /// (`pipe:[123]`, `/dev/pts/0`...).
+    fn fd_target(path: &str) -> String {
+        std::fs::read_link(path).unwrap().display().to_string()
+    }
+
+    #[test]
+    fn delegate_stderr_is_our_stderr() {
+        let t = TempDir::new();
+        let out = t.path().join("fd2");
+        t.script(
+            "who",
+            &format!(
+                "#!/bin/sh\ncat >/dev/null\nreadlink /proc/$$/fd/2 > {}\necho 'who: log line' >&2\n",
+                out.display()
+            ),
+        );
+        let env = env_for(t.path());
+        delegate_del("who", b"{}", &env).unwrap();
+        let child = std::fs::read_to_string(&out).unwrap();
+        let ours = fd_target(&format!("/proc/{}/fd/2", std::process::id()));
+        assert_eq!(child.trim(), ours, "the child inherits our stderr");
+    }
+
+    #[test]
+    fn failure_without_cni_error_quotes_stdout_only() {
+        let t = TempDir::new();
+        t.script(
+            "quiet",
+            "#!/bin/sh\ncat >/dev/null\necho 'secret-stderr' >&2\nexit 4\n",
+        );
+        let env = env_for(t.path());
+        let e = delegate_del("quiet", b"{}", &env).unwrap_err();
+        assert_eq!(e.code, code::DELEGATE);
+        assert!(e.details.contains("exit status: 4"), "{e}");
+        assert!(!e.details.contains("secret-stderr"), "{e}");
+    }
+
+    #[test]
+    fn text_file_busy_is_retried_for_seconds() {
+        // The binary stays open for writing (ETXTBSY on exec) for 2.5 s:
+        // longer than a sub-second retry budget, shorter than libcni's 5 x 1 s.
+        let t = TempDir::new();
+        let bin = t.path().join("busy");
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&bin)
+            .unwrap();
+        f.write_all(b"#!/bin/sh\ncat >/dev/null\nexit 0\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(2500));
+            drop(f);
+        });
+        let env = env_for(t.path());
+        let start = std::time::Instant::now();
+        let r = delegate_del("busy", b"{}", &env);
+        holder.join().unwrap();
+        r.unwrap();
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(2),
+            "retried while busy: {took:?}"
+        );
+        assert!(took < Duration::from_secs(6), "bounded: {took:?}");
     }
 }

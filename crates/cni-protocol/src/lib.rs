@@ -12,8 +12,8 @@ pub mod result;
 pub mod skel;
 pub mod version;
 
-#[cfg(test)]
-mod testutil;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testutil;
 
 pub use args::CniArgs;
 pub use config::*;
@@ -24,5 +24,5 @@ pub use delegate::{
 pub use env::*;
 pub use error::{code, CniError};
 pub use result::*;
-pub use skel::{run, run_process, Outcome, Plugin, Request, MAX_STDIN};
+pub use skel::{run, Outcome, Plugin, Request, MAX_STDIN};
 pub use version::*;

@@ -159,7 +159,7 @@ pub fn run(
         Ok(d) => d,
         Err(e) => return fail(plugin, what, &e, CURRENT_VERSION),
     };
-    let conf = match NetConf::parse(&data) {
+    let conf = match NetConf::parse_for(&data, cmd) {
         Ok(c) => c,
         Err(e) => return fail(plugin, what, &e, &error_version(&data)),
     };
@@ -195,22 +195,6 @@ pub fn run(
         Ok(None) => Outcome::default(),
         Err(e) => fail(plugin, what, &e, &version),
     }
-}
-
-/// [`run`] on this process's environment and stdin; writes the outcome to
-/// stdout/stderr and returns the exit status for `std::process::exit`.
-/// A variable that is not valid UTF-8 counts as missing.
-pub fn run_process(plugin: &dyn Plugin) -> i32 {
-    let out = run(
-        plugin,
-        |k| std::env::var(k).ok(),
-        &mut std::io::stdin().lock(),
-    );
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(&out.stdout);
-    let _ = stdout.flush();
-    let _ = std::io::stderr().write_all(&out.stderr);
-    out.exit_code
 }
 
 #[cfg(test)]
@@ -442,6 +426,73 @@ mod tests {
             cmds,
             vec![Command::Del, Command::Check, Command::Gc, Command::Status]
         );
+    }
+
+    #[test]
+    fn malformed_prev_result_fails_check_but_not_del_or_gc() {
+        let bytes = |ver: &str| {
+            format!(
+                r#"{{"cniVersion":"{ver}","name":"net1","type":"fake","prevResult":{{"ips":[{{"version":"6","address":"10.0.0.2/24"}}]}}}}"#
+            )
+            .into_bytes()
+        };
+        let p = Fake::ok();
+        for cmd in ["DEL", "GC"] {
+            let o = go(&p, &vars(cmd), &bytes("1.1.0"));
+            assert_eq!(
+                o.exit_code,
+                0,
+                "{cmd}: {}",
+                String::from_utf8_lossy(&o.stdout)
+            );
+        }
+        // 0.4.0 prevResult rules (ips[].version present and mismatched).
+        let o = go(&p, &vars("DEL"), &bytes("0.4.0"));
+        assert_eq!(o.exit_code, 0, "{}", String::from_utf8_lossy(&o.stdout));
+        assert_eq!(p.seen.borrow().len(), 3, "DEL and GC reached the plugin");
+        for cmd in ["CHECK", "ADD"] {
+            let o = go(&p, &vars(cmd), &bytes("0.4.0"));
+            assert_eq!(o.exit_code, 1, "{cmd}");
+            let j = stdout_json(&o);
+            assert_eq!(j["code"], 6, "{cmd}: {j}");
+            assert_eq!(j["msg"], "failed to decode prevResult");
+        }
+        assert_eq!(p.seen.borrow().len(), 3, "CHECK and ADD did not");
+    }
+
+    #[test]
+    fn del_sees_the_prev_result_decode_error() {
+        struct Seen(RefCell<Option<(bool, Option<CniError>)>>);
+        impl Plugin for Seen {
+            fn add(&self, _: &Request) -> Result<CniResult, CniError> {
+                Ok(CniResult::default())
+            }
+            fn del(&self, r: &Request) -> Result<(), CniError> {
+                *self.0.borrow_mut() = Some((
+                    r.conf.prev_result.is_some(),
+                    r.conf.prev_result_error.clone(),
+                ));
+                Ok(())
+            }
+            fn check(&self, _: &Request) -> Result<(), CniError> {
+                Ok(())
+            }
+            fn gc(&self, _: &Request) -> Result<(), CniError> {
+                Ok(())
+            }
+            fn status(&self, _: &Request) -> Result<(), CniError> {
+                Ok(())
+            }
+            fn about(&self) -> String {
+                "seen".into()
+            }
+        }
+        let p = Seen(RefCell::new(None));
+        let conf = br#"{"cniVersion":"1.0.0","name":"n","prevResult":{"ips":"x"}}"#;
+        assert_eq!(go(&p, &vars("DEL"), conf).exit_code, 0);
+        let (has_prev, err) = p.0.borrow_mut().take().unwrap();
+        assert!(!has_prev);
+        assert_eq!(err.unwrap().code, code::DECODING_FAILURE);
     }
 
     #[test]

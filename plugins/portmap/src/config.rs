@@ -17,9 +17,9 @@ struct RawOptions {
     external_set_mark_chain: Option<String>,
     masq_all: Option<bool>,
     #[serde(rename = "conditionsV4")]
-    conditions_v4: Option<Vec<String>>,
+    conditions_v4: Option<Value>,
     #[serde(rename = "conditionsV6")]
-    conditions_v6: Option<Vec<String>>,
+    conditions_v6: Option<Value>,
     backend: Option<String>,
 }
 
@@ -35,10 +35,6 @@ pub struct Options {
     pub external_set_mark_chain: Option<String>,
     /// Accepted but unused (reference: masquerade all hairpin traffic, not only from the subnet).
     pub masq_all: bool,
-    /// iptables match arguments; accepted but NOT applied (they are iptables syntax).
-    pub conditions_v4: Vec<String>,
-    /// iptables match arguments; accepted but NOT applied.
-    pub conditions_v6: Vec<String>,
     /// `iptables` or `nftables`; either way this plugin uses nftables.
     pub backend: Option<String>,
 }
@@ -64,10 +60,30 @@ fn invalid(msg: &str, details: String) -> CniError {
     CniError::invalid_config(msg, details)
 }
 
+/// `conditionsV4`/`conditionsV6` are iptables match arguments this plugin cannot apply:
+/// absent, null or `[]` is fine; anything else is refused with code 2 (the message names the
+/// key and its value, as the spec requires), never silently ignored.
+fn refuse_conditions(key: &str, value: Option<&Value>) -> Result<(), CniError> {
+    match value {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(a)) if a.is_empty() => Ok(()),
+        Some(v) => Err(CniError::unsupported_field(
+            format!("unsupported field {key}: {v}"),
+            format!(
+                "{key} = {v}: iptables match arguments are not supported by this nftables portmap; \
+                 remove {key} (ports would otherwise be published more widely than configured)"
+            ),
+        )),
+    }
+}
+
 impl Options {
-    /// Read and validate the options of `conf` (code 7 on any invalid field).
+    /// Read and validate the options of `conf`: code 7 on an invalid field, code 2 on a
+    /// non-empty `conditionsV4`/`conditionsV6`.
     pub fn from_conf(conf: &NetConf) -> Result<Options, CniError> {
         let raw: RawOptions = conf.typed()?;
+        refuse_conditions("conditionsV4", raw.conditions_v4.as_ref())?;
+        refuse_conditions("conditionsV6", raw.conditions_v6.as_ref())?;
         if raw.mark_masq_bit.is_some() && raw.external_set_mark_chain.is_some() {
             return Err(invalid(
                 "invalid portmap configuration",
@@ -96,8 +112,6 @@ impl Options {
             mark_masq_bit,
             external_set_mark_chain: raw.external_set_mark_chain,
             masq_all: raw.masq_all.unwrap_or(false),
-            conditions_v4: raw.conditions_v4.unwrap_or_default(),
-            conditions_v6: raw.conditions_v6.unwrap_or_default(),
             backend: raw.backend,
         })
     }
@@ -193,13 +207,31 @@ mod tests {
         assert!(o.snat);
         assert_eq!(o.mark_masq_bit, 13);
         assert_eq!(o.external_set_mark_chain, None);
-        assert!(o.conditions_v4.is_empty() && o.conditions_v6.is_empty());
         let o = Options::from_conf(&base(json!({"snat": false, "markMasqBit": 0,
-            "conditionsV4": ["!", "-d", "192.168.0.0/16"], "backend": "nftables"})))
+            "conditionsV4": [], "conditionsV6": null, "backend": "nftables"})))
         .unwrap();
         assert!(!o.snat);
         assert_eq!(o.mark_masq_bit, 0);
-        assert_eq!(o.conditions_v4.len(), 3);
+    }
+
+    #[test]
+    fn non_empty_conditions_are_code_2_naming_key_and_value() {
+        for (key, value) in [
+            ("conditionsV4", json!(["!", "-d", "192.168.0.0/16"])),
+            ("conditionsV6", json!(["-s", "fd00::/8"])),
+            ("conditionsV4", json!("-d 10.0.0.0/8")),
+        ] {
+            let e = Options::from_conf(&base(json!({ key: value.clone() }))).unwrap_err();
+            assert_eq!(e.code, code::UNSUPPORTED_FIELD, "{key}: {e}");
+            assert!(
+                e.msg.contains(key) && e.msg.contains(&value.to_string()),
+                "{e}"
+            );
+            assert!(
+                e.details.contains(key) && e.details.contains(&value.to_string()),
+                "{e}"
+            );
+        }
     }
 
     #[test]

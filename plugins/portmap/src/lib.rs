@@ -5,9 +5,11 @@
 //!
 //! Options: `snat` (default true) is applied; `markMasqBit` (0..=31) and
 //! `externalSetMarkChain` are validated like the reference but unused (no packet mark is
-//! needed); `masqAll` is accepted and ignored; `conditionsV4`/`conditionsV6` are iptables
-//! arguments and are accepted but NOT applied (a warning goes to stderr); `backend` may be
-//! `iptables` or `nftables`, nftables is always used.
+//! needed); `masqAll` is accepted and ignored; a non-empty `conditionsV4`/`conditionsV6`
+//! (iptables match arguments, which this plugin cannot apply) is refused with code 2 rather
+//! than publishing ports more widely than configured; `backend` may be `iptables` or
+//! `nftables`, nftables is always used. DEL and GC do not validate the options: mappings are
+//! found by owner, so a config that became invalid can still be cleaned up.
 
 mod addrs;
 mod config;
@@ -104,12 +106,6 @@ fn plan(req: &Request) -> Result<Plan, CniError> {
             "portmap needs the previous plugin's result (prevResult) in its configuration",
         )
     })?;
-    let has_conditions = !opts.conditions_v4.is_empty() || !opts.conditions_v6.is_empty();
-    if has_conditions && !mappings.is_empty() {
-        eprintln!(
-            "portmap: warning: conditionsV4/conditionsV6 are iptables arguments and are not applied"
-        );
-    }
     let owner = owner_of(req)?;
     let ifname = owner.ifname.clone();
     let addrs = container_addrs(&prev, &ifname);
@@ -146,8 +142,8 @@ impl Plugin for Portmap {
     }
 
     fn del(&self, req: &Request) -> Result<(), CniError> {
-        // The options must be readable; the mappings are not needed (elements are found by owner).
-        Options::from_conf(&req.conf)?;
+        // Neither the options nor the mappings are needed (elements are found by owner), so an
+        // invalid option never blocks the cleanup.
         let owner = owner_of(req)?;
         self.firewall
             .remove_port_mappings(&owner)
@@ -165,7 +161,7 @@ impl Plugin for Portmap {
     }
 
     fn gc(&self, req: &Request) -> Result<(), CniError> {
-        Options::from_conf(&req.conf)?;
+        // As DEL: options are not validated, stale mappings are found by owner.
         let Some(valid) = req.conf.valid_attachments.as_ref() else {
             return Err(CniError::invalid_config(
                 "GC needs cni.dev/valid-attachments",

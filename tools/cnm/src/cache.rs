@@ -1,9 +1,11 @@
 //! The libcni result cache (`libcni/api.go` `cachedInfo`), byte-compatible
 //! in shape so that cnitool/containerd and `cnm` read each other's files:
 //! `<cacheDir>/results/<net>-<containerID>-<ifName>`, dirs 0700, file 0600.
+//! Files are opened with `O_NOFOLLOW`: a symlink in place of an entry is
+//! never followed (read as missing, never written through).
 
 use std::fs::{DirBuilder, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -49,6 +51,17 @@ pub fn go_sorted(v: &Value) -> Value {
         Value::Array(a) => Value::Array(a.iter().map(go_sorted).collect()),
         other => other.clone(),
     }
+}
+
+/// Reads a cache file without following a symlink in its place.
+fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn string_field(obj: &Map<String, Value>, key: &str) -> Result<String, String> {
@@ -205,6 +218,7 @@ impl Cache {
                 .create(true)
                 .truncate(true)
                 .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;
@@ -226,7 +240,7 @@ impl Cache {
         ifname: &str,
     ) -> Result<Option<CacheEntry>, CnmError> {
         let path = self.file_path(network, container_id, ifname);
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Ok(bytes) = read_nofollow(&path) else {
             return Ok(None);
         };
         let v: Value = serde_json::from_slice(&bytes)
@@ -247,7 +261,7 @@ impl Cache {
         version: &str,
     ) -> Result<Option<Value>, CnmError> {
         let path = self.file_path(network, container_id, ifname);
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Ok(bytes) = read_nofollow(&path) else {
             return Ok(None);
         };
         let v: Value = serde_json::from_slice(&bytes)
@@ -290,7 +304,7 @@ impl Cache {
         files.sort();
         files
             .iter()
-            .filter_map(|f| std::fs::read(f).ok())
+            .filter_map(|f| read_nofollow(f).ok())
             .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
             .filter_map(|v| CacheEntry::from_json(&v).ok())
             .filter(|e| !e.ifname.is_empty() && !e.network_name.is_empty())
@@ -301,7 +315,7 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::TempDir;
+    use cni_protocol::testutil::TempDir;
     use serde_json::json;
     use std::os::unix::fs::PermissionsExt;
 
@@ -443,6 +457,32 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(r["ips"][0]["gateway"], "10.1.0.1");
+    }
+
+    #[test]
+    fn symlinked_entries_are_not_followed() {
+        let t = TempDir::new();
+        let cache = Cache::new(t.path().join("cni"));
+        // A valid entry elsewhere, and a symlink to it where an entry goes.
+        let elsewhere = Cache::new(t.path().join("elsewhere"));
+        let target = elsewhere.save(&entry()).unwrap();
+        std::fs::create_dir_all(cache.results_dir()).unwrap();
+        let link = cache.file_path("net1", "cnitool-0123456789abcdef0123", "eth0");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(cache
+            .load("net1", "cnitool-0123456789abcdef0123", "eth0")
+            .unwrap()
+            .is_none());
+        assert!(cache
+            .cached_result("net1", "cnitool-0123456789abcdef0123", "eth0", "1.0.0")
+            .unwrap()
+            .is_none());
+        assert!(cache.attachments().is_empty());
+        // Removing the entry removes the link, not its target.
+        cache
+            .remove("net1", "cnitool-0123456789abcdef0123", "eth0")
+            .unwrap();
+        assert!(target.exists() && std::fs::symlink_metadata(&link).is_err());
     }
 
     #[test]

@@ -54,6 +54,13 @@ pub fn plugin_request(
     conf
 }
 
+/// A container ID and interface name that are safe to use (and to put in
+/// a cache file name).
+fn validate_attachment(container_id: &str, ifname: &str) -> Result<(), CniError> {
+    validate_container_id(container_id)?;
+    validate_ifname(ifname)
+}
+
 fn to_bytes(conf: &Map<String, Value>) -> Vec<u8> {
     // Serializing a map of JSON values cannot fail.
     serde_json::to_vec(conf).unwrap_or_default()
@@ -105,12 +112,17 @@ impl Runtime {
         }
     }
 
+    /// The network name, container ID and interface name are valid: they
+    /// name the cache file, so nothing may be read, run or removed before.
+    fn validate(list: &NetworkList, rt: &RuntimeConf) -> Result<(), CnmError> {
+        validate_network_name(&list.name).map_err(|e| Self::invalid(list, e))?;
+        validate_attachment(&rt.container_id, &rt.ifname).map_err(|e| Self::invalid(list, e))
+    }
+
     /// ADD: every plugin in order, each getting the previous result; the
     /// final result is cached only when the whole chain succeeded.
     pub fn add(&self, list: &NetworkList, rt: &RuntimeConf) -> Result<CniResult, CnmError> {
-        validate_container_id(&rt.container_id).map_err(|e| Self::invalid(list, e))?;
-        validate_network_name(&list.name).map_err(|e| Self::invalid(list, e))?;
-        validate_ifname(&rt.ifname).map_err(|e| Self::invalid(list, e))?;
+        Self::validate(list, rt)?;
         let mut prev: Option<(CniResult, Value)> = None;
         for plugin in &list.plugins {
             let conf = plugin_request(list, plugin, prev.as_ref().map(|(_, v)| v), Some(rt));
@@ -150,6 +162,7 @@ impl Runtime {
     /// CHECK: not for lists older than 0.4.0 (error), nothing when
     /// `disableCheck`; every plugin in order with the cached result.
     pub fn check(&self, list: &NetworkList, rt: &RuntimeConf) -> Result<(), CnmError> {
+        Self::validate(list, rt)?;
         if !list.version_at_least("0.4.0") {
             return Err(Self::invalid(
                 list,
@@ -183,6 +196,7 @@ impl Runtime {
     /// deleted and DEL goes on without it. The cache is removed once every
     /// plugin succeeded, and kept on failure so DEL can be retried.
     pub fn del(&self, list: &NetworkList, rt: &RuntimeConf) -> Result<(), CnmError> {
+        Self::validate(list, rt)?;
         let prev = if list.version_at_least("0.4.0") {
             match self.cache.cached_result(
                 &list.name,
@@ -210,11 +224,13 @@ impl Runtime {
     /// each cached attachment of this network not in `valid`; then, for
     /// 1.1.0+ lists, GC on every plugin with `cni.dev/valid-attachments`
     /// (and the older `cni.dev/attachments`) when `valid` is given. Goes on
-    /// after errors and returns them all.
+    /// after errors and returns them all. A cache entry with an invalid
+    /// container ID or interface name is left alone and reported.
     pub fn gc(&self, list: &NetworkList, valid: Option<&[Attachment]>) -> Result<(), CnmError> {
         if list.disable_gc {
             return Ok(());
         }
+        validate_network_name(&list.name).map_err(|e| Self::invalid(list, e))?;
         let keep: HashSet<&Attachment> = valid.unwrap_or_default().iter().collect();
         let mut errors = Vec::new();
         for entry in self.cache.attachments() {
@@ -226,6 +242,15 @@ impl Runtime {
                 ifname: entry.ifname.clone(),
             };
             if keep.contains(&id) {
+                continue;
+            }
+            if let Err(source) = validate_attachment(&entry.container_id, &entry.ifname) {
+                errors.push(CnmError::SkippedCacheEntry {
+                    network: list.name.clone(),
+                    container_id: entry.container_id,
+                    ifname: entry.ifname,
+                    source: Box::new(source),
+                });
                 continue;
             }
             let rt = RuntimeConf {
@@ -296,7 +321,7 @@ impl Runtime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::TempDir;
+    use cni_protocol::testutil::TempDir;
     use serde_json::json;
 
     /// A fake plugin: logs `<name> <COMMAND> <stdin>` per call; ADD prints
@@ -507,6 +532,112 @@ esac
         bad.ifname = "a/b".into();
         assert!(matches!(r.add(&ok, &bad), Err(CnmError::Invalid { .. })));
         assert!(calls(&t).is_empty());
+    }
+
+    #[test]
+    fn check_and_del_refuse_invalid_attachments_before_touching_files() {
+        let t = TempDir::new();
+        fake(&t, "p1", 2);
+        let cache_dir = t.path().join("cache");
+        let r = Runtime::new(vec![t.path().to_path_buf()], &cache_dir);
+        let l = list("1.0.0", json!([{"type":"p1"}]), json!({}));
+        // `<cache>/results/testnet-x/../../victim-eth0` is `<cache>/victim-eth0`:
+        // a corrupt file there would be removed by DEL's error branch.
+        std::fs::create_dir_all(cache_dir.join("results/testnet-x")).unwrap();
+        let victim = cache_dir.join("victim-eth0");
+        std::fs::write(&victim, "{not a cache entry").unwrap();
+        let mut bad = rt();
+        bad.container_id = "x/../../victim".into();
+        let e = r.del(&l, &bad).unwrap_err();
+        assert!(
+            matches!(&e, CnmError::Invalid { source, .. } if source.msg.contains("containerID")),
+            "{e}"
+        );
+        assert!(
+            victim.exists(),
+            "DEL must not remove a file outside the cache"
+        );
+        let e = r.check(&l, &bad).unwrap_err();
+        assert!(matches!(e, CnmError::Invalid { .. }), "{e}");
+        let mut bad_if = rt();
+        bad_if.ifname = "../x".into();
+        for e in [
+            r.del(&l, &bad_if).unwrap_err(),
+            r.check(&l, &bad_if).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&e, CnmError::Invalid { source, .. } if source.msg.contains("interface name")),
+                "{e}"
+            );
+        }
+        let bad_net = NetworkList {
+            name: "a/b".into(),
+            ..l.clone()
+        };
+        assert!(matches!(
+            r.del(&bad_net, &rt()),
+            Err(CnmError::Invalid { .. })
+        ));
+        assert!(matches!(
+            r.check(&bad_net, &rt()),
+            Err(CnmError::Invalid { .. })
+        ));
+        assert!(matches!(
+            r.gc(&bad_net, None),
+            Err(CnmError::Invalid { .. })
+        ));
+        assert!(calls(&t).is_empty(), "no plugin ran");
+    }
+
+    #[test]
+    fn gc_skips_invalid_cache_entries() {
+        let t = TempDir::new();
+        fake(&t, "p1", 2);
+        let r = Runtime::new(vec![t.path().to_path_buf()], &t.path().join("cache"));
+        let l = list("1.1.0", json!([{"type":"p1"}]), json!({}));
+        // Stale (netns gone) entries: one valid, one with a bad container ID,
+        // one with a bad interface name, as a foreign or tampered cache holds.
+        r.add(&l, &rt()).unwrap();
+        let mut files = Vec::new();
+        for (n, (cid, ifname)) in [("../../escape", "eth0"), ("ctr2", "a/b")]
+            .iter()
+            .enumerate()
+        {
+            let e = CacheEntry {
+                container_id: cid.to_string(),
+                config: l.bytes.clone(),
+                ifname: ifname.to_string(),
+                network_name: "testnet".into(),
+                netns: "/nonexistent/netns".into(),
+                ..Default::default()
+            };
+            let f = r.cache.results_dir().join(format!("bogus{n}"));
+            std::fs::write(&f, e.to_json().to_string()).unwrap();
+            files.push(f);
+        }
+        calls(&t);
+        let e = r.gc(&l, Some(&[])).unwrap_err();
+        let CnmError::Multiple(errs) = &e else {
+            panic!("two warnings expected: {e}")
+        };
+        assert_eq!(errs.len(), 2, "{e}");
+        assert!(errs
+            .iter()
+            .all(|x| matches!(x, CnmError::SkippedCacheEntry { .. })));
+        let s = e.to_string();
+        assert!(s.contains("../../escape") && s.contains("a/b"), "{s}");
+        let c = calls(&t);
+        let seq: Vec<(&str, &str)> = c.iter().map(|x| (x.0.as_str(), x.1.as_str())).collect();
+        assert_eq!(
+            seq,
+            [("p1", "DEL"), ("p1", "GC")],
+            "only the valid entry is deleted"
+        );
+        assert!(
+            files.iter().all(|f| f.exists()),
+            "invalid entries are untouched"
+        );
+        assert!(r.cache.load("testnet", "ctr1", "eth0").unwrap().is_none());
     }
 
     #[test]

@@ -340,7 +340,7 @@ pub fn load_network(dir: &Path, name: &str) -> Result<NetworkList, CnmError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::TempDir;
+    use cni_protocol::testutil::TempDir;
     use serde_json::json;
 
     fn write(dir: &Path, name: &str, v: &Value) {

@@ -43,6 +43,15 @@ pub enum CnmError {
         ifname: String,
         source: Box<CnmError>,
     },
+    /// GC found a cache entry whose container ID or interface name is not
+    /// valid: it was left alone (no plugin called, no file touched).
+    #[error("skipped cache entry of network {network:?} (containerId {container_id:?}, ifName {ifname:?}): {source} [CNI error code {}]", source.code)]
+    SkippedCacheEntry {
+        network: String,
+        container_id: String,
+        ifname: String,
+        source: Box<CniError>,
+    },
     /// Several independent failures (GC continues after errors).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Multiple(Vec<CnmError>),

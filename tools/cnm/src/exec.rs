@@ -79,7 +79,7 @@ pub fn parse_add_result(stdout: &[u8], version_hint: &str) -> Result<CniResult, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::TempDir;
+    use cni_protocol::testutil::TempDir;
 
     #[test]
     fn env_and_stdin_reach_the_plugin() {

@@ -13,9 +13,6 @@ pub mod error;
 pub mod exec;
 pub mod sha512;
 
-#[cfg(test)]
-mod testutil;
-
 use std::path::{Component, Path, PathBuf};
 
 use cni_protocol::CniResult;

@@ -5,6 +5,7 @@
 //! (in-process) and by the `ipam-host-local` binary.
 
 pub mod allocator;
+pub mod boot;
 pub mod config;
 pub mod dns;
 pub mod error;
@@ -14,10 +15,13 @@ pub mod ops;
 pub mod owner;
 pub mod plugin;
 pub mod range;
+mod reclaim;
+pub mod stamp;
 pub mod store;
 
+pub use boot::{BootInfo, BootSource, FixedBoot, SystemBoot};
 pub use config::IpamConfig;
 pub use error::IpamError;
-pub use plugin::HostLocal;
+pub use plugin::{HostLocal, HostLocalOn};
 pub use range::{Range, RangeSet, RangeSpec};
 pub use store::Store;

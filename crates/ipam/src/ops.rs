@@ -1,5 +1,6 @@
 //! The host-local verbs on a parsed configuration, independent of the CNI
-//! plumbing: ADD, DEL, CHECK, GC and STATUS.
+//! plumbing: ADD, DEL, CHECK, GC and STATUS. ADD and STATUS need to know the
+//! running boot (a [`BootSource`]); the plain forms use [`SystemBoot`].
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -8,19 +9,35 @@ use std::time::Duration;
 use cni_protocol::CniResult;
 
 use crate::allocator::{allocate, Allocated};
+use crate::boot::{BootInfo, BootSource, SystemBoot};
 use crate::config::IpamConfig;
 use crate::dns::parse_resolv_conf;
 use crate::error::IpamError;
 use crate::owner::Owner;
+use crate::stamp::Era;
 use crate::store::{GcReport, Store};
 
-/// ADD: one address per range set, under one lock for all sets.
+/// ADD in the running boot ([`SystemBoot`]).
 pub fn add(
     cfg: &IpamConfig,
     container_id: &str,
     ifname: &str,
     timeout: Duration,
 ) -> Result<CniResult, IpamError> {
+    add_with_boot(cfg, container_id, ifname, timeout, &SystemBoot)
+}
+
+/// ADD: one address per range set, under one lock for all sets. New
+/// reservations are stamped with `boot`'s ID; reservations of earlier boots are
+/// reclaimed when a set is exhausted (see docs/ipam-reboots.md).
+pub fn add_with_boot(
+    cfg: &IpamConfig,
+    container_id: &str,
+    ifname: &str,
+    timeout: Duration,
+    boot: &dyn BootSource,
+) -> Result<CniResult, IpamError> {
+    let boot = BootInfo::from_source(boot);
     let dns = match &cfg.resolv_conf {
         Some(p) => parse_resolv_conf(p)?,
         None => Default::default(),
@@ -28,7 +45,14 @@ pub fn add(
     let store = Store::open(&cfg.data_dir, &cfg.name)?;
     let allocated: Vec<Allocated> = {
         let locked = store.lock(timeout)?;
-        allocate(&locked, &cfg.ranges, &cfg.requested, container_id, ifname)?
+        allocate(
+            &locked,
+            &cfg.ranges,
+            &cfg.requested,
+            container_id,
+            ifname,
+            &boot,
+        )?
     };
     Ok(CniResult {
         cni_version: cfg.cni_version.clone(),
@@ -75,6 +99,8 @@ pub fn check(
 
 /// GC: releases every reservation whose attachment is not in `valid`
 /// (`(containerID, ifname)` pairs; a legacy file is kept if its container ID is valid).
+/// Boots play no part: an attachment the runtime lists as valid is kept even if
+/// it was reserved in an earlier boot.
 pub fn gc(
     data_dir: &Path,
     network: &str,
@@ -94,8 +120,19 @@ pub fn gc(
     })
 }
 
-/// STATUS: the store is writable and every range set has a free address (else code 50).
+/// STATUS in the running boot ([`SystemBoot`]).
 pub fn status(cfg: &IpamConfig, timeout: Duration) -> Result<(), IpamError> {
+    status_with_boot(cfg, timeout, &SystemBoot)
+}
+
+/// STATUS: the store is writable and every range set has a free address, or a
+/// reservation of an earlier boot that ADD would reclaim (else code 50).
+pub fn status_with_boot(
+    cfg: &IpamConfig,
+    timeout: Duration,
+    boot: &dyn BootSource,
+) -> Result<(), IpamError> {
+    let boot = BootInfo::from_source(boot);
     let unavailable = |msg: String, details: String| IpamError::NotAvailable { msg, details };
     let store = Store::open(&cfg.data_dir, &cfg.name)
         .map_err(|e| unavailable("host-local store is not usable".into(), e.to_string()))?;
@@ -110,7 +147,12 @@ pub fn status(cfg: &IpamConfig, timeout: Duration) -> Result<(), IpamError> {
             .filter(|(ip, _)| set.is_allocatable(*ip))
             .count() as u128;
         let capacity = set.capacity();
-        if used >= capacity {
+        let reclaimable = || {
+            entries.iter().any(|(ip, name)| {
+                set.is_allocatable(*ip) && locked.era(name, &boot) == Era::EarlierBoot
+            })
+        };
+        if used >= capacity && !reclaimable() {
             return Err(unavailable(
                 format!("no IP addresses available in range set {i}: {set}"),
                 format!("{capacity} addresses, all reserved"),

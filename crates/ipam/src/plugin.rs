@@ -3,13 +3,20 @@
 
 use cni_protocol::{CniError, Plugin, Request};
 
+use crate::boot::{BootSource, SystemBoot};
 use crate::config::{data_dir_of, IpamConfig};
 use crate::lock::lock_timeout_from_env;
 use crate::ops;
 
-/// The host-local IPAM plugin (reference-compatible config and store).
+/// The host-local IPAM plugin (reference-compatible config and store) in the
+/// running boot: [`HostLocalOn`] with [`SystemBoot`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HostLocal;
+
+/// The host-local IPAM plugin with an injected [`BootSource`] (tests simulate
+/// reboots with a [`crate::FixedBoot`]).
+#[derive(Debug, Clone, Default)]
+pub struct HostLocalOn<B: BootSource>(pub B);
 
 /// `CNI_CONTAINERID` and `CNI_IFNAME` (skel guarantees them for ADD/DEL/CHECK).
 fn attachment(req: &Request) -> Result<(&str, &str), CniError> {
@@ -22,11 +29,17 @@ fn attachment(req: &Request) -> Result<(&str, &str), CniError> {
     }
 }
 
-impl Plugin for HostLocal {
+impl<B: BootSource> Plugin for HostLocalOn<B> {
     fn add(&self, req: &Request) -> Result<cni_protocol::CniResult, CniError> {
         let (id, ifname) = attachment(req)?;
         let cfg = IpamConfig::from_netconf(&req.conf, &req.env)?;
-        Ok(ops::add(&cfg, id, ifname, lock_timeout_from_env())?)
+        Ok(ops::add_with_boot(
+            &cfg,
+            id,
+            ifname,
+            lock_timeout_from_env(),
+            &self.0,
+        )?)
     }
 
     /// Needs only `name` and `ipam.dataDir`: a config whose ranges no longer
@@ -78,7 +91,11 @@ impl Plugin for HostLocal {
 
     fn status(&self, req: &Request) -> Result<(), CniError> {
         let cfg = IpamConfig::from_netconf(&req.conf, &req.env)?;
-        Ok(ops::status(&cfg, lock_timeout_from_env())?)
+        Ok(ops::status_with_boot(
+            &cfg,
+            lock_timeout_from_env(),
+            &self.0,
+        )?)
     }
 
     fn about(&self) -> String {
@@ -86,5 +103,26 @@ impl Plugin for HostLocal {
             "ipam-host-local {} (cnm host-local IPAM)",
             env!("CARGO_PKG_VERSION")
         )
+    }
+}
+
+impl Plugin for HostLocal {
+    fn add(&self, req: &Request) -> Result<cni_protocol::CniResult, CniError> {
+        HostLocalOn(SystemBoot).add(req)
+    }
+    fn del(&self, req: &Request) -> Result<(), CniError> {
+        HostLocalOn(SystemBoot).del(req)
+    }
+    fn check(&self, req: &Request) -> Result<(), CniError> {
+        HostLocalOn(SystemBoot).check(req)
+    }
+    fn gc(&self, req: &Request) -> Result<(), CniError> {
+        HostLocalOn(SystemBoot).gc(req)
+    }
+    fn status(&self, req: &Request) -> Result<(), CniError> {
+        HostLocalOn(SystemBoot).status(req)
+    }
+    fn about(&self) -> String {
+        HostLocalOn(SystemBoot).about()
     }
 }

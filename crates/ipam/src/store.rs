@@ -9,7 +9,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::IpAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +24,7 @@ use nix::unistd::{linkat, unlinkat, UnlinkatFlags};
 use crate::error::IpamError;
 use crate::lock::lock_exclusive;
 use crate::owner::{Match, Owner};
+use crate::stamp;
 
 /// Default state root, as in the reference.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
@@ -55,6 +56,12 @@ pub fn validate_network_name(name: &str) -> Result<(), IpamError> {
         )));
     }
     Ok(())
+}
+
+/// The content of a `last_reserved_ip.<set>` file: an address, surrounding
+/// whitespace allowed; anything else is `None` (round robin restarts).
+pub fn parse_last_reserved(content: &[u8]) -> Option<IpAddr> {
+    crate::ipmath::parse_ip(std::str::from_utf8(content).ok()?)
 }
 
 fn errno_io(e: Errno) -> std::io::Error {
@@ -200,11 +207,11 @@ pub struct GcReport {
 }
 
 impl Locked<'_> {
-    fn dir(&self) -> &OwnedFd {
+    pub(crate) fn dir(&self) -> &OwnedFd {
         &self.store.dir
     }
 
-    fn file_path(&self, name: &str) -> PathBuf {
+    pub(crate) fn file_path(&self, name: &str) -> PathBuf {
         self.store.path.join(name)
     }
 
@@ -380,8 +387,9 @@ impl Locked<'_> {
         }
     }
 
-    /// Creates a temp file holding `content` (mode 0600) and returns its name.
-    fn write_temp(&self, content: &[u8]) -> Result<String, IpamError> {
+    /// Creates a temp file holding `content` (mode 0600), stamped with `boot_id`
+    /// when given (see [`crate::stamp`]), and returns its name.
+    fn write_temp(&self, content: &[u8], boot_id: Option<&str>) -> Result<String, IpamError> {
         let pid = std::process::id();
         let mut tries = 0;
         let (name, fd) = loop {
@@ -413,15 +421,32 @@ impl Locked<'_> {
             let _ = self.remove(&name);
             return Err(IpamError::io("writing", self.file_path(&name), e));
         }
+        if let Some(id) = boot_id {
+            // Best effort: an unstamped reservation is only never reclaimed.
+            let _ = stamp::write(f.as_fd(), id);
+        }
         Ok(name)
     }
 
-    /// Claims `ip` for `(container_id, ifname)`. `Ok(false)` if it is taken.
-    /// The file appears atomically with its full content (temp file + link()).
+    /// Claims `ip` for `(container_id, ifname)` without a boot stamp.
+    /// `Ok(false)` if it is taken.
     pub fn reserve(&self, ip: IpAddr, container_id: &str, ifname: &str) -> Result<bool, IpamError> {
+        self.reserve_stamped(ip, container_id, ifname, None)
+    }
+
+    /// Claims `ip` for `(container_id, ifname)`, stamped with `boot_id` when given.
+    /// `Ok(false)` if it is taken. The file appears atomically with its full
+    /// content and stamp (temp file + link()).
+    pub fn reserve_stamped(
+        &self,
+        ip: IpAddr,
+        container_id: &str,
+        ifname: &str,
+        boot_id: Option<&str>,
+    ) -> Result<bool, IpamError> {
         let name = ip.to_string();
         let content = Owner::encode(container_id, ifname);
-        let tmp = self.write_temp(content.as_bytes())?;
+        let tmp = self.write_temp(content.as_bytes(), boot_id)?;
         let linked = linkat(
             self.dir(),
             tmp.as_str(),
@@ -435,7 +460,7 @@ impl Locked<'_> {
             Err(Errno::EEXIST) => Ok(false),
             // Filesystems without hard links: fall back to the reference's O_EXCL create.
             Err(Errno::EPERM | Errno::EOPNOTSUPP | Errno::ENOSYS) => {
-                self.reserve_excl(&name, &content)
+                self.reserve_excl(&name, &content, boot_id)
             }
             Err(e) => Err(IpamError::io(
                 "reserving",
@@ -445,7 +470,12 @@ impl Locked<'_> {
         }
     }
 
-    fn reserve_excl(&self, name: &str, content: &str) -> Result<bool, IpamError> {
+    fn reserve_excl(
+        &self,
+        name: &str,
+        content: &str,
+        boot_id: Option<&str>,
+    ) -> Result<bool, IpamError> {
         let fd = match openat(
             self.dir(),
             name,
@@ -462,9 +492,14 @@ impl Locked<'_> {
                 ))
             }
         };
-        if let Err(e) = File::from(fd).write_all(content.as_bytes()) {
+        let mut f = File::from(fd);
+        if let Err(e) = f.write_all(content.as_bytes()) {
             let _ = self.remove(name);
             return Err(IpamError::io("writing", self.file_path(name), e));
+        }
+        if let Some(id) = boot_id {
+            // Best effort: the reservation stands even if the stamp cannot be set.
+            let _ = stamp::write(f.as_fd(), id);
         }
         Ok(true)
     }
@@ -475,13 +510,13 @@ impl Locked<'_> {
             .read_small(&format!("{LAST_IP_PREFIX}{set}"))
             .ok()
             .flatten()?;
-        crate::ipmath::parse_ip(std::str::from_utf8(&bytes).ok()?)
+        parse_last_reserved(&bytes)
     }
 
     /// Atomically replaces the cursor of range set `set` with `ip`.
     pub fn set_last_reserved(&self, set: usize, ip: IpAddr) -> Result<(), IpamError> {
         let name = format!("{LAST_IP_PREFIX}{set}");
-        let tmp = self.write_temp(ip.to_string().as_bytes())?;
+        let tmp = self.write_temp(ip.to_string().as_bytes(), None)?;
         renameat(self.dir(), tmp.as_str(), self.dir(), name.as_str()).map_err(|e| {
             let _ = self.remove(&tmp);
             IpamError::io("writing", self.file_path(&name), errno_io(e))
@@ -527,7 +562,27 @@ impl Locked<'_> {
 
     /// STATUS: proves the directory is writable by creating and removing a temp file.
     pub fn probe_writable(&self) -> Result<(), IpamError> {
-        let tmp = self.write_temp(b"")?;
+        let tmp = self.write_temp(b"", None)?;
         self.remove(&tmp).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_reserved_content() {
+        assert_eq!(
+            parse_last_reserved(b"10.0.0.7\n"),
+            Some("10.0.0.7".parse().unwrap())
+        );
+        assert_eq!(
+            parse_last_reserved(b" 2001:db8::1 "),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(parse_last_reserved(b""), None);
+        assert_eq!(parse_last_reserved(b"10.0.0.7/24"), None);
+        assert_eq!(parse_last_reserved(&[0xff]), None);
     }
 }

@@ -161,3 +161,44 @@ fn our_add_reference_del_and_vice_versa() {
     );
     assert!(!reference("CHECK", &cj, "b", "eth1").0);
 }
+
+#[test]
+fn boot_stamps_do_not_disturb_the_reference() {
+    use cnm_ipam::FixedBoot;
+    use std::time::SystemTime;
+    if !have_ref() {
+        return;
+    }
+    let d = TempDir::new("xboot");
+    let cj = conf(
+        &d,
+        json!({"ranges": [[{"subnet": "10.8.0.0/29", "rangeEnd": "10.8.0.3"}]]}),
+    );
+    let c = ours(&cj);
+    let net = d.path().join("diffnet");
+    let hour = Duration::from_secs(3600);
+    let boot_a = FixedBoot::new("aaaa-0001", SystemTime::now() - hour);
+    // our stamped reservation: the reference checks, refuses a duplicate, deletes it
+    ops::add_with_boot(&c, "a", "eth0", T, &boot_a).unwrap();
+    assert_eq!(
+        names(&net),
+        ["10.8.0.2", "last_reserved_ip.0", "lock"],
+        "no side files"
+    );
+    assert!(reference("CHECK", &cj, "a", "eth0").0);
+    assert!(!reference("ADD", &cj, "a", "eth0").0);
+    assert!(reference("DEL", &cj, "a", "eth0").0);
+    assert_eq!(names(&net), ["last_reserved_ip.0", "lock"]);
+    // the reference fills the range (unstamped files); after a (simulated) reboot
+    // later than those files, our ADD reclaims one of them
+    assert!(reference("ADD", &cj, "r1", "eth0").0);
+    assert!(reference("ADD", &cj, "r2", "eth0").0);
+    assert!(ops::add_with_boot(&c, "b", "eth0", T, &boot_a).is_err());
+    let boot_b = FixedBoot::new("bbbb-0002", SystemTime::now() + hour);
+    let r = ops::add_with_boot(&c, "b", "eth0", T, &boot_b).unwrap();
+    assert_eq!(our_addrs(&r), ["10.8.0.3/29"]);
+    // and the reference still sees and releases our reservation
+    assert!(reference("CHECK", &cj, "b", "eth0").0);
+    assert!(reference("DEL", &cj, "b", "eth0").0);
+    assert_eq!(names(&net), ["last_reserved_ip.0", "lock"]);
+}

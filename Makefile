@@ -7,7 +7,7 @@ PLUGINS := simplebridge ipam-host-local portmap
 .PHONY: build test demo install uninstall
 
 build:
-	cargo build --release --workspace --bins
+	bash scripts/build-release.sh
 
 test:
 	bash scripts/test.sh
@@ -18,9 +18,9 @@ demo:
 install: build
 	install -d -m 0755 $(CNI_BIN_DIR) $(CNI_CONF_DIR) $(PREFIX)/bin
 	for p in $(PLUGINS); do \
-		if [ -x target/release/$$p ]; then install -m 0755 target/release/$$p $(CNI_BIN_DIR)/$$p; fi; \
+		if [ -x target/dist/$$p ]; then install -m 0755 target/dist/$$p $(CNI_BIN_DIR)/$$p; fi; \
 	done
-	install -m 0755 target/release/cnm $(PREFIX)/bin/cnm
+	install -m 0755 target/dist/cnm $(PREFIX)/bin/cnm
 	@if [ -e $(CNI_CONF_DIR)/10-simplebridge.conflist ]; then \
 		echo "keeping existing $(CNI_CONF_DIR)/10-simplebridge.conflist"; \
 	else \

@@ -18,7 +18,7 @@
 #
 # Usage: bench/portmap-bench.sh [CYCLES]   (default 30, minimum 30)
 # Env:   PORTMAP_OURS (default target/debug/portmap; falls back to
-#        target/release/portmap when only that exists), PORTMAP_REF
+#        target/dist/portmap when only that exists), PORTMAP_REF
 #        (default /usr/lib/cni/portmap).
 # Output: a markdown table of medians, p95 and ratios ours/reference.
 set -Eeuo pipefail
@@ -26,7 +26,7 @@ set -Eeuo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 CYCLES="${1:-30}"
 OURS="${PORTMAP_OURS:-$REPO/target/debug/portmap}"
-[ -n "${PORTMAP_OURS:-}" ] || [ -x "$OURS" ] || OURS="$REPO/target/release/portmap"
+[ -n "${PORTMAP_OURS:-}" ] || [ -x "$OURS" ] || OURS="$REPO/target/dist/portmap"
 REF="${PORTMAP_REF:-/usr/lib/cni/portmap}"
 PREFIX="cnmpmb-$$"
 BRIDGE="cnmpmb0"

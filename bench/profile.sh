@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Syscall profile of one steady-state ADD and DEL of target/release/simplebridge
+# Syscall profile of one steady-state ADD and DEL of target/dist/simplebridge
 # (ipam-host-local in-process), in throwaway namespaces. Root. Run by hand:
 #   bash bench/profile.sh [false|true (ipMasq)] [outdir]
 # Writes strace -c -f summaries and -f traces of netlink/process/file syscalls.
@@ -7,8 +7,8 @@ set -euo pipefail
 masq=${1:-false}
 out=${2:-/tmp/cnm-profile}
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=$root/target/release
-[ -x "$bin/simplebridge" ] || { echo "build first: cargo build --release -p simplebridge -p ipam-host-local" >&2; exit 1; }
+bin=$root/target/dist
+[ -x "$bin/simplebridge" ] || { echo "build first: bash scripts/build-release.sh" >&2; exit 1; }
 command -v strace >/dev/null || { echo "strace not installed" >&2; exit 1; }
 net=cnmprof-$$
 host=$net-host; cont=$net-cont; data=$(mktemp -d)

@@ -13,11 +13,12 @@ cd "$(dirname "$0")/.."
 
 PROFILE="${PROFILE:-release}"
 if [ "$PROFILE" = release ]; then
-    cargo build --release -p simplebridge -p ipam-host-local -p cnm
+    bash scripts/build-release.sh
+    BIN="$PWD/target/dist"
 else
     cargo build -p simplebridge -p ipam-host-local -p cnm
+    BIN="$PWD/target/debug"
 fi
-BIN="$PWD/target/$PROFILE"
 
 id=$$
 HOST="cnm-demo-host-$id"

@@ -8,7 +8,7 @@ usage: cnm-bench [options]   (root; run by hand, not part of the test suite)
   --scale N         containers attached to one bridge per side (default 1000; 0 skips)
   --burst M         concurrent ADDs (default 64; 0 skips)
   --burst-rounds R  burst rounds, sides alternating (default 3)
-  --ours-dir DIR    our release binaries (default: the directory of this binary)
+  --ours-dir DIR    our release binaries (default: target/dist, from scripts/build-release.sh)
   --ref-dir DIR     reference plugins (default /usr/lib/cni)
   --doc PATH        markdown file whose generated section is replaced
                     (default: docs/performance.md of the workspace)
@@ -29,10 +29,8 @@ pub struct Options {
 
 /// Parse `args` (without the program name).
 pub fn parse(args: &[String]) -> Result<Options, String> {
-    let ours_dir = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.to_owned()))
-        .unwrap_or_else(|| PathBuf::from("target/release"));
+    // What users install: scripts/build-release.sh puts it in target/dist.
+    let ours_dir = PathBuf::from("target/dist");
     let mut o = Options {
         cycles: 100,
         scale: 1000,

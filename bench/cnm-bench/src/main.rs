@@ -79,7 +79,7 @@ fn bench(opts: &cli::Options, command: &str) -> Result<(), String> {
         return Err("needs root (creates network namespaces)".to_owned());
     }
     signal::install()?;
-    let build_hint = "build with: cargo build --release -p simplebridge -p ipam-host-local";
+    let build_hint = "build with: bash scripts/build-release.sh";
     let ours = Side::ours(&opts.ours_dir);
     let refs = Side::reference(&opts.ref_dir);
     let mut sizes = Vec::new();

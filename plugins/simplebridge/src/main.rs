@@ -8,6 +8,13 @@ use cnm_core::bridge::BridgePlugin;
 use cnm_core::system::LinuxSystem;
 
 fn main() {
+    // One malloc arena: the short-lived thread that opens the sandbox's
+    // netlink socket then needs no arena of its own (less memory per ADD).
+    // SAFETY: mallopt(3) only tunes glibc's allocator; called before any
+    // other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     let system = LinuxSystem {
         // Exec our host-local as a binary too (for comparison and debugging).
         force_exec_ipam: std::env::var_os("CNM_IPAM_EXEC").is_some(),

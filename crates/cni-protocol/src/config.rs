@@ -44,7 +44,8 @@ pub struct NetConf {
     pub valid_attachments: Option<Vec<Attachment>>,
 }
 
-fn kind(v: &Value) -> &'static str {
+/// The JSON type of `v`, for error messages ("a string", "an array", ...).
+pub fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -54,6 +55,8 @@ fn kind(v: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+use json_kind as kind;
 
 fn decode_err(details: String) -> CniError {
     CniError::decoding("failed to decode network configuration", details)

@@ -146,16 +146,7 @@ fn resolve_version<'a>(v: &'a str, what: &str) -> Result<&'a str, CniError> {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+use crate::config::json_kind as kind;
 
 fn insert_dns(obj: &mut Map<String, Value>, dns: &Dns) {
     if dns.is_empty() {

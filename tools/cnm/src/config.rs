@@ -39,16 +39,7 @@ pub struct NetworkList {
     pub source: PathBuf,
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+use cni_protocol::json_kind as kind;
 
 fn config_err(path: &Path, msg: impl Into<String>) -> CnmError {
     CnmError::Config {

@@ -93,26 +93,19 @@ impl Endpoint<'_> {
 
     /// Ask the driver to verify the endpoint (CNI CHECK).
     pub fn check(&self) -> Result<(), ModelError> {
-        let conf = self.conf_with_prev_result()?;
-        let req = self.network.request_with_conf(
-            "CHECK",
-            &self.name,
-            Some(&self.sandbox_key),
-            &self.ifname,
-            conf,
-        )?;
-        self.network
-            .driver()
-            .call(&req)
-            .map(|_| ())
-            .map_err(|e| ModelError::driver(format!("check endpoint {:?}", self.name), e))
+        self.call("CHECK", "check")
     }
 
     /// Leave the sandbox and release everything (CNI DEL).
     pub fn delete(self) -> Result<(), ModelError> {
+        self.call("DEL", "delete")
+    }
+
+    /// Run a verb that takes the ADD result as `prevResult`.
+    fn call(&self, command: &str, what: &str) -> Result<(), ModelError> {
         let conf = self.conf_with_prev_result()?;
         let req = self.network.request_with_conf(
-            "DEL",
+            command,
             &self.name,
             Some(&self.sandbox_key),
             &self.ifname,
@@ -122,7 +115,7 @@ impl Endpoint<'_> {
             .driver()
             .call(&req)
             .map(|_| ())
-            .map_err(|e| ModelError::driver(format!("delete endpoint {:?}", self.name), e))
+            .map_err(|e| ModelError::driver(format!("{what} endpoint {:?}", self.name), e))
     }
 
     fn conf_with_prev_result(&self) -> Result<Vec<u8>, ModelError> {

@@ -1,6 +1,8 @@
 //! Allocation under the store lock: one address per range set, requested
-//! addresses first, round-robin otherwise (reference `IPAllocator.Get`), with a
-//! single directory scan for the whole ADD and rollback of this ADD's reservations.
+//! addresses first, round-robin otherwise (reference `IPAllocator.Get`: free
+//! addresses are found by trying to create their file, no directory listing),
+//! and rollback of this ADD's reservations. The duplicate check reads the
+//! attachment index ([`crate::index`]); only an untrusted index costs a full scan.
 //! New reservations are stamped with the boot ID; reservations of earlier boots
 //! are reclaimed only when needed (see docs/ipam-reboots.md).
 
@@ -13,7 +15,7 @@ use ipnet::IpNet;
 use crate::boot::BootInfo;
 use crate::error::IpamError;
 use crate::range::RangeSet;
-use crate::store::Locked;
+use crate::store::{Locked, Matches};
 
 /// One address handed out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,29 +72,122 @@ pub fn allocate(
         });
     }
 
-    let entries = store.reservations()?;
-    let mut taken: HashSet<IpAddr> = entries.iter().map(|(ip, _)| *ip).collect();
-
-    // Duplicate check (sets without a requested address), one read pass.
+    let all_sets: Vec<usize> = (0..sets.len()).collect();
+    let view = store.index_view(true, &all_sets);
     let needs_dup: Vec<usize> = (0..sets.len()).filter(|i| wanted[*i].is_none()).collect();
-    let owned = if needs_dup.is_empty() {
-        Vec::new()
-    } else {
-        let m = store.find(container_id, ifname, |ip| {
-            needs_dup.iter().any(|i| sets[*i].contains(ip))
-        })?;
-        m.exact
-            .into_iter()
-            .chain(m.legacy)
-            .map(|(ip, _)| ip)
-            .collect()
+
+    // What this attachment already holds: from the index when it is trusted,
+    // else from a full scan, which also rebuilds the index.
+    let (exact, legacy, mut complete, previous) = match view.lookup(container_id, ifname) {
+        Some(ips) => (
+            store.verified(&ips, container_id, ifname),
+            Vec::new(),
+            true,
+            view.trusted.clone().unwrap_or_default(),
+        ),
+        None => {
+            let scanned = store.read_owners(store.reservations()?);
+            let m = Matches::of(&scanned, container_id, ifname);
+            let complete = view
+                .idx
+                .as_ref()
+                .is_some_and(|i| store.reindex(i, &scanned));
+            let ips = |v: Vec<(IpAddr, String)>| v.into_iter().map(|(ip, _)| ip).collect();
+            (ips(m.exact), ips(m.legacy), complete, store.cursor_sets())
+        }
+    };
+    // A crash from here on must leave the index untrusted.
+    if let Some(idx) = &view.idx {
+        complete &= store.distrust_index(idx);
+    }
+
+    let result = allocate_sets(
+        store,
+        sets,
+        wanted,
+        &needs_dup,
+        (&exact, &legacy),
+        container_id,
+        ifname,
+        boot,
+    );
+    let Some(idx) = &view.idx else {
+        return result.map(|(done, _)| done).map_err(|(e, _)| e);
+    };
+    let (recorded, out) = match result {
+        Ok((done, kept)) => {
+            let mut ips = kept;
+            ips.extend(done.iter().map(|a| a.ip));
+            (idx.record(container_id, ifname, &ips), Ok(done))
+        }
+        Err((e, clean)) => (clean, Err(e)),
+    };
+    if complete && recorded {
+        store.trust_index(idx, &previous, &all_sets);
+    }
+    out
+}
+
+/// Addresses that already hold a reservation, learned without listing the
+/// store: addresses found taken while probing, and the full listing once
+/// probing has failed [`PROBES_BEFORE_LISTING`] times in a row.
+struct Taken {
+    ips: HashSet<IpAddr>,
+    listed: bool,
+}
+
+/// Round robin normally finds a free address at once; after this many taken
+/// ones the directory is listed once to skip the rest cheaply.
+const PROBES_BEFORE_LISTING: usize = 16;
+
+impl Taken {
+    fn list(&mut self, store: &Locked<'_>) -> Result<(), IpamError> {
+        if !self.listed {
+            self.ips
+                .extend(store.reservations()?.into_iter().map(|(ip, _)| ip));
+            self.listed = true;
+        }
+        Ok(())
+    }
+}
+
+/// An allocation failure, and whether this ADD's reservations were all removed.
+type Failure = (IpamError, bool);
+
+/// The allocation proper. `held` is what the attachment already holds: exact
+/// matches and legacy (ID-only) files. On success, also returns the exact
+/// addresses it still holds (not reclaimed).
+#[allow(clippy::too_many_arguments)]
+fn allocate_sets(
+    store: &Locked<'_>,
+    sets: &[RangeSet],
+    mut wanted: Vec<Option<IpAddr>>,
+    needs_dup: &[usize],
+    held: (&[IpAddr], &[IpAddr]),
+    container_id: &str,
+    ifname: &str,
+    boot: &BootInfo,
+) -> Result<(Vec<Allocated>, Vec<IpAddr>), Failure> {
+    let fail = |e: IpamError| (e, true);
+    let (exact, legacy) = held;
+    let dup_sets = |ip: &IpAddr| needs_dup.iter().any(|i| sets[*i].contains(*ip));
+    let owned: Vec<IpAddr> = exact
+        .iter()
+        .chain(legacy)
+        .copied()
+        .filter(dup_sets)
+        .collect();
+    let mut kept: Vec<IpAddr> = exact.to_vec();
+    let mut taken = Taken {
+        ips: HashSet::new(),
+        listed: false,
     };
     // The same attachment added again after a reboot: its old reservation is
     // released and its address preferred, instead of a duplicate error.
     let mut owned_now = Vec::with_capacity(owned.len());
     for ip in owned {
-        if store.reclaim_if_earlier(ip, boot)? {
-            taken.remove(&ip);
+        if store.reclaim_if_earlier(ip, boot).map_err(fail)? {
+            kept.retain(|k| *k != ip);
             if let Some(i) = needs_dup
                 .iter()
                 .copied()
@@ -121,7 +216,7 @@ pub fn allocate(
             match store.reclaim_earlier_boots(boot) {
                 Ok(freed) if !freed.is_empty() => {
                     for ip in &freed {
-                        taken.remove(ip);
+                        taken.ips.remove(ip);
                     }
                     res = allocate_one(&ctx, i, set, wanted[i], &owned_now, &mut taken);
                 }
@@ -133,20 +228,22 @@ pub fn allocate(
         match res {
             Ok(a) => done.push(a),
             Err(e) => {
+                let mut clean = true;
                 for a in &done {
-                    let _ = store.remove(&a.ip.to_string());
+                    clean &= store.remove(&a.ip.to_string()).is_ok();
                 }
-                return Err(match e {
+                let e = match e {
                     IpamError::Alloc { msg, details } => IpamError::Alloc {
                         msg: format!("failed to allocate for range {i}: {msg}"),
                         details,
                     },
                     other => other,
-                });
+                };
+                return Err((e, clean));
             }
         }
     }
-    Ok(done)
+    Ok((done, kept))
 }
 
 /// What every per-set allocation needs.
@@ -183,7 +280,7 @@ fn allocate_one(
     set: &RangeSet,
     wanted: Option<IpAddr>,
     owned: &[IpAddr],
-    taken: &mut HashSet<IpAddr>,
+    taken: &mut Taken,
 ) -> Result<Option<Allocated>, IpamError> {
     let store = ctx.store;
     if let Some(ip) = wanted {
@@ -201,16 +298,16 @@ fn allocate_one(
                 r.subnet
             )));
         }
-        if taken.contains(&ip) && store.reclaim_if_earlier(ip, ctx.boot)? {
-            taken.remove(&ip);
-        }
-        if taken.contains(&ip) || !ctx.reserve(ip)? {
+        // Taken (maybe by an earlier boot, then reclaimed and tried again)?
+        let reserved =
+            ctx.reserve(ip)? || (store.reclaim_if_earlier(ip, ctx.boot)? && ctx.reserve(ip)?);
+        if !reserved {
             return Err(IpamError::alloc(format!(
                 "requested IP address {ip} is not available in range set {set}"
             )));
         }
         store.set_last_reserved(idx, ip)?;
-        taken.insert(ip);
+        taken.ips.insert(ip);
         return Ok(Some(Allocated {
             set: idx,
             ip,
@@ -227,24 +324,39 @@ fn allocate_one(
     }
 
     let capacity = set.capacity();
-    let used = taken.iter().filter(|ip| set.is_allocatable(**ip)).count() as u128;
-    if used < capacity {
-        for (ri, ip) in set.iter_from(store.last_reserved(idx)) {
-            if taken.contains(&ip) {
-                continue;
+    let used = |taken: &Taken| {
+        taken
+            .ips
+            .iter()
+            .filter(|ip| set.is_allocatable(**ip))
+            .count() as u128
+    };
+    if taken.listed && used(taken) >= capacity {
+        return Ok(None);
+    }
+    let mut misses = 0;
+    for (ri, ip) in set.iter_from(store.last_reserved(idx)) {
+        if taken.ips.contains(&ip) {
+            continue;
+        }
+        if ctx.reserve(ip)? {
+            store.set_last_reserved(idx, ip)?;
+            taken.ips.insert(ip);
+            let r = &set.0[ri];
+            return Ok(Some(Allocated {
+                set: idx,
+                ip,
+                prefix_len: r.subnet.prefix_len(),
+                gateway: r.gateway,
+            }));
+        }
+        taken.ips.insert(ip);
+        misses += 1;
+        if misses == PROBES_BEFORE_LISTING && !taken.listed {
+            taken.list(store)?;
+            if used(taken) >= capacity {
+                break;
             }
-            if ctx.reserve(ip)? {
-                store.set_last_reserved(idx, ip)?;
-                taken.insert(ip);
-                let r = &set.0[ri];
-                return Ok(Some(Allocated {
-                    set: idx,
-                    ip,
-                    prefix_len: r.subnet.prefix_len(),
-                    gateway: r.gateway,
-                }));
-            }
-            taken.insert(ip);
         }
     }
     Ok(None)

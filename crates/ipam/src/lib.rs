@@ -9,6 +9,9 @@ pub mod boot;
 pub mod config;
 pub mod dns;
 pub mod error;
+pub mod fsio;
+pub mod index;
+mod indexed;
 pub mod ipmath;
 pub mod lock;
 pub mod ops;
@@ -18,6 +21,7 @@ pub mod range;
 mod reclaim;
 pub mod stamp;
 pub mod store;
+pub mod trust;
 
 pub use boot::{BootInfo, BootSource, FixedBoot, SystemBoot};
 pub use config::IpamConfig;

@@ -76,7 +76,32 @@ pub fn del(
         return Ok(Vec::new());
     };
     let locked = store.lock(timeout)?;
-    locked.release_by_id(container_id, ifname)
+    let view = locked.index_view(false, &[]);
+    if let (Some(idx), Some(ips)) = (&view.idx, view.lookup(container_id, ifname)) {
+        // Trusted index: exactly the addresses still held by this attachment.
+        let victims = locked
+            .verified(&ips, container_id, ifname)
+            .into_iter()
+            .map(|ip| (ip, ip.to_string()))
+            .collect();
+        let released = locked.release(victims)?;
+        // Record the directory as this DEL left it (or give up trusting it).
+        let recorded = view.trusted.as_deref().unwrap_or_default();
+        let unchanged = released.is_empty();
+        if !(idx.forget(container_id, ifname)
+            && (unchanged || locked.trust_index(idx, recorded, &[])))
+        {
+            locked.distrust_index(idx);
+        }
+        return Ok(released);
+    }
+    let released = locked.release_by_id(container_id, ifname)?;
+    if let Some(idx) = &view.idx {
+        if !idx.forget(container_id, ifname) {
+            locked.distrust_index(idx);
+        }
+    }
+    Ok(released)
 }
 
 /// CHECK: some reservation belongs to `(container_id, ifname)` (or legacy `container_id`).
@@ -90,6 +115,12 @@ pub fn check(
     let not_found = || IpamError::NotFound(container_id.to_string());
     let store = Store::open_existing(data_dir, network)?.ok_or_else(not_found)?;
     let locked = store.lock(timeout)?;
+    if let Some(ips) = locked.index_view(false, &[]).lookup(container_id, ifname) {
+        return match locked.verified(&ips, container_id, ifname).is_empty() {
+            true => Err(not_found()),
+            false => Ok(()),
+        };
+    }
     let m = locked.find(container_id, ifname, |_| true)?;
     if m.exact.is_empty() && m.legacy.is_empty() {
         return Err(not_found());
@@ -111,13 +142,21 @@ pub fn gc(
         return Ok(GcReport::default());
     };
     let locked = store.lock(timeout)?;
-    locked.gc(|owner| match owner {
+    let (report, kept) = locked.gc_scan(|owner| match owner {
         Owner::Attachment {
             container_id,
             ifname,
         } => valid.iter().any(|(c, i)| c == container_id && i == ifname),
         Owner::Legacy { container_id } => valid.iter().any(|(c, _)| c == container_id),
-    })
+    })?;
+    // GC has read every reservation: rebuild the index, and trust it if complete.
+    if let Some(idx) = locked.index_dir(false) {
+        let previous = locked.cursor_sets();
+        if locked.distrust_index(&idx) && locked.reindex(&idx, &kept) {
+            locked.trust_index(&idx, &previous, &[]);
+        }
+    }
+    Ok(report)
 }
 
 /// STATUS in the running boot ([`SystemBoot`]).
@@ -137,9 +176,15 @@ pub fn status_with_boot(
     let store = Store::open(&cfg.data_dir, &cfg.name)
         .map_err(|e| unavailable("host-local store is not usable".into(), e.to_string()))?;
     let locked = store.lock(timeout)?;
-    locked
-        .probe_writable()
-        .map_err(|e| unavailable("host-local store is not writable".into(), e.to_string()))?;
+    // The probe changes the directory's mtime: keep a trusted index trusted.
+    let view = locked.index_view(false, &[]);
+    let probed = locked.probe_writable();
+    if let (Some(idx), Some(recorded)) = (&view.idx, &view.trusted) {
+        if !locked.trust_index(idx, recorded, &[]) {
+            locked.distrust_index(idx);
+        }
+    }
+    probed.map_err(|e| unavailable("host-local store is not writable".into(), e.to_string()))?;
     let entries = locked.reservations()?;
     for (i, set) in cfg.ranges.iter().enumerate() {
         let used = entries

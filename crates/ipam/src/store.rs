@@ -17,11 +17,12 @@ use std::time::Duration;
 
 use nix::dir::{Dir, Type};
 use nix::errno::Errno;
-use nix::fcntl::{openat, renameat, AtFlags, OFlag};
+use nix::fcntl::{renameat, AtFlags, OFlag};
 use nix::sys::stat::{fstatat, mkdirat, Mode, SFlag};
 use nix::unistd::{linkat, unlinkat, UnlinkatFlags};
 
 use crate::error::IpamError;
+use crate::fsio::{count_open, openat};
 use crate::lock::lock_exclusive;
 use crate::owner::{Match, Owner};
 use crate::stamp;
@@ -70,7 +71,9 @@ fn errno_io(e: Errno) -> std::io::Error {
 
 /// An open store: the network directory and its lock file.
 pub struct Store {
+    data: OwnedFd,
     dir: OwnedFd,
+    network: String,
     path: PathBuf,
     lock: File,
 }
@@ -97,7 +100,7 @@ impl Store {
             }
         }
         let dir = open_dir_nofollow(Some(&data), &path)?;
-        Self::with_dir(dir, path)
+        Self::with_dir(data, dir, network, path)
     }
 
     /// Opens an existing store without creating anything; `Ok(None)` when the
@@ -119,10 +122,15 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        Self::with_dir(dir, path).map(Some)
+        Self::with_dir(data, dir, network, path).map(Some)
     }
 
-    fn with_dir(dir: OwnedFd, path: PathBuf) -> Result<Store, IpamError> {
+    fn with_dir(
+        data: OwnedFd,
+        dir: OwnedFd,
+        network: &str,
+        path: PathBuf,
+    ) -> Result<Store, IpamError> {
         let lock_path = path.join(LOCK_FILE);
         let fd = openat(
             &dir,
@@ -132,7 +140,9 @@ impl Store {
         )
         .map_err(|e| IpamError::io("opening lock file", &lock_path, errno_io(e)))?;
         Ok(Store {
+            data,
             dir,
+            network: network.to_string(),
             path,
             lock: File::from(fd),
         })
@@ -159,7 +169,10 @@ fn open_dir_nofollow(parent: Option<&OwnedFd>, path: &Path) -> Result<OwnedFd, I
             let name = path.file_name().unwrap_or(path.as_os_str());
             openat(p, name, flags, Mode::empty())
         }
-        None => nix::fcntl::open(path, flags, Mode::empty()),
+        None => {
+            count_open();
+            nix::fcntl::open(path, flags, Mode::empty())
+        }
     };
     res.map_err(|e| match e {
         Errno::ELOOP | Errno::ENOTDIR => {
@@ -199,6 +212,30 @@ pub struct Matches {
     pub legacy: Vec<(IpAddr, String)>,
 }
 
+/// One reservation file read during a full scan.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    pub ip: IpAddr,
+    pub name: String,
+    /// `None`: vanished, empty, unreadable or not UTF-8.
+    pub owner: Option<Owner>,
+}
+
+impl Matches {
+    /// The files of `scanned` held by `(container_id, ifname)` (or legacy `container_id`).
+    pub fn of(scanned: &[Scanned], container_id: &str, ifname: &str) -> Matches {
+        let mut m = Matches::default();
+        for f in scanned {
+            match f.owner.as_ref().map(|o| o.matches(container_id, ifname)) {
+                Some(Match::Exact) => m.exact.push((f.ip, f.name.clone())),
+                Some(Match::Legacy) => m.legacy.push((f.ip, f.name.clone())),
+                _ => {}
+            }
+        }
+        m
+    }
+}
+
 /// What a GC pass did.
 #[derive(Debug, Default)]
 pub struct GcReport {
@@ -209,6 +246,16 @@ pub struct GcReport {
 impl Locked<'_> {
     pub(crate) fn dir(&self) -> &OwnedFd {
         &self.store.dir
+    }
+
+    /// The data directory (parent of the network directory).
+    pub(crate) fn data_dir(&self) -> &OwnedFd {
+        &self.store.data
+    }
+
+    /// The network name (a validated single path component).
+    pub(crate) fn network(&self) -> &str {
+        &self.store.network
     }
 
     pub(crate) fn file_path(&self, name: &str) -> PathBuf {
@@ -228,7 +275,13 @@ impl Locked<'_> {
     }
 
     /// Calls `f` with the name of every regular file of the directory.
+    pub(crate) fn for_each_name(&self, f: impl FnMut(&str)) -> Result<(), IpamError> {
+        self.for_each_entry(f)
+    }
+
+    /// Calls `f` with the name of every regular file of the directory.
     fn for_each_entry(&self, mut f: impl FnMut(&str)) -> Result<(), IpamError> {
+        count_open();
         let mut d = Dir::openat(
             self.dir(),
             ".",
@@ -258,7 +311,7 @@ impl Locked<'_> {
 
     /// Reads a small file of the directory without following symlinks;
     /// `Ok(None)` when it does not exist.
-    fn read_small(&self, name: &str) -> Result<Option<Vec<u8>>, IpamError> {
+    pub(crate) fn read_small(&self, name: &str) -> Result<Option<Vec<u8>>, IpamError> {
         let fd = match openat(
             self.dir(),
             name,
@@ -310,40 +363,47 @@ impl Locked<'_> {
             .into_iter()
             .filter(|(ip, _)| filter(*ip))
             .collect();
-        let classify = |chunk: &[(IpAddr, String)]| {
-            let mut m = Matches::default();
-            for (ip, name) in chunk {
-                match self.owner(name).map(|o| o.matches(container_id, ifname)) {
-                    Some(Match::Exact) => m.exact.push((*ip, name.clone())),
-                    Some(Match::Legacy) => m.legacy.push((*ip, name.clone())),
-                    _ => {}
-                }
-            }
-            m
+        Ok(Matches::of(
+            &self.read_owners(candidates),
+            container_id,
+            ifname,
+        ))
+    }
+
+    /// Reads the owner of every given reservation file. Reading is one
+    /// open/read/close per file; big stores are read by a few threads at once.
+    pub fn read_owners(&self, files: Vec<(IpAddr, String)>) -> Vec<Scanned> {
+        let read = |chunk: &[(IpAddr, String)]| -> Vec<Scanned> {
+            chunk
+                .iter()
+                .map(|(ip, name)| Scanned {
+                    ip: *ip,
+                    name: name.clone(),
+                    owner: self.owner(name),
+                })
+                .collect()
         };
-        // Reading is one open/read/close per file; big stores are read by a
-        // few threads at once (the order of the matches does not matter).
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        if threads < 2 || candidates.len() < PARALLEL_READ_MIN {
-            return Ok(classify(&candidates));
+        // Small stores (the common case) never ask for the CPU count, which
+        // reads cgroup files.
+        if files.len() < PARALLEL_READ_MIN {
+            return read(&files);
         }
-        let chunk = candidates.len().div_ceil(threads);
-        let parts: Vec<Matches> = std::thread::scope(|s| {
-            let handles: Vec<_> = candidates
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        if threads < 2 {
+            return read(&files);
+        }
+        let chunk = files.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = files
                 .chunks(chunk)
-                .map(|c| s.spawn(move || classify(c)))
+                .map(|c| (c, s.spawn(move || read(c))))
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_default())
+                // A reader that died is redone here rather than losing its files.
+                .flat_map(|(c, h)| h.join().unwrap_or_else(|_| read(c)))
                 .collect()
-        });
-        let mut m = Matches::default();
-        for p in parts {
-            m.exact.extend(p.exact);
-            m.legacy.extend(p.legacy);
-        }
-        Ok(m)
+        })
     }
 
     /// DEL: removes every reservation of `(container_id, ifname)`; when there is
@@ -354,11 +414,15 @@ impl Locked<'_> {
         ifname: &str,
     ) -> Result<Vec<IpAddr>, IpamError> {
         let m = self.find(container_id, ifname, |_| true)?;
-        let victims = if m.exact.is_empty() {
+        self.release(if m.exact.is_empty() {
             m.legacy
         } else {
             m.exact
-        };
+        })
+    }
+
+    /// Unlinks the given reservation files; every failure is reported.
+    pub(crate) fn release(&self, victims: Vec<(IpAddr, String)>) -> Result<Vec<IpAddr>, IpamError> {
         let mut released = Vec::with_capacity(victims.len());
         let mut errors = Vec::new();
         for (ip, name) in victims {
@@ -527,7 +591,16 @@ impl Locked<'_> {
     /// files. Files that cannot be read or parsed, `lock`, `last_reserved_ip.*`
     /// and other names are never touched. Continues after errors.
     pub fn gc(&self, keep: impl Fn(&Owner) -> bool) -> Result<GcReport, IpamError> {
+        self.gc_scan(keep).map(|(report, _)| report)
+    }
+
+    /// [`Locked::gc`], also returning the reservations kept (with a known owner).
+    pub(crate) fn gc_scan(
+        &self,
+        keep: impl Fn(&Owner) -> bool,
+    ) -> Result<(GcReport, Vec<Scanned>), IpamError> {
         let mut report = GcReport::default();
+        let mut kept = Vec::new();
         let mut names = Vec::new();
         self.for_each_entry(|n| names.push(n.to_string()))?;
         for name in names {
@@ -554,10 +627,16 @@ impl Locked<'_> {
                         Ok(_) => report.released.push(ip),
                         Err(e) => report.errors.push(e.to_string()),
                     }
+                } else {
+                    kept.push(Scanned {
+                        ip,
+                        name,
+                        owner: Some(o),
+                    });
                 }
             }
         }
-        Ok(report)
+        Ok((report, kept))
     }
 
     /// STATUS: proves the directory is writable by creating and removing a temp file.

@@ -1,7 +1,10 @@
 //! The public entry point: [`Firewall`] turns each operation into at most one write batch
 //! (`nft -f -`), preceded by one JSON listing only when the current state must be known.
 //! `ensure_masquerade` skips nft entirely when the per-namespace state file already records the
-//! requested subnets and a netlink probe sees the network chain in the live kernel.
+//! requested subnets and a netlink probe sees the network chain in the live kernel. Port-mapping
+//! ADD records the owner's exact elements (plus the table's kernel handle) per namespace and
+//! owner, so DEL is one delete batch with no listing; it lists only when that record is missing,
+//! belongs to an older table, or its batch fails.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -14,7 +17,8 @@ use crate::exec::NftCommand;
 use crate::masq::{self, MasqNet};
 use crate::masq_state::{self, Subnets};
 use crate::name::{masq_chain, validate_network};
-use crate::portmap::{self, Owner, PortMapping};
+use crate::pm_state::{self, PmState};
+use crate::portmap::{self, Entry, Owner, PortMapping};
 use crate::probe;
 use crate::script::{skeleton, TABLE};
 use crate::spoof;
@@ -211,7 +215,9 @@ impl Firewall {
             .nft
             .apply(&op, &portmap::add_script(&tag, &entries, &[]))
         {
-            Ok(()) => return Ok(()),
+            // `create` succeeded, so none of the owner's earlier DNAT keys was among these:
+            // the owner now holds its earlier recorded elements plus these.
+            Ok(()) => return self.record_port_state(&tag, &entries, true),
             Err(e) => e,
         };
         // Slow path: find out why (conflict, or our own earlier add being repeated).
@@ -226,18 +232,113 @@ impl Firewall {
             return Err(first);
         }
         self.nft
-            .apply(&op, &portmap::add_script(&tag, &entries, &mine))
+            .apply(&op, &portmap::add_script(&tag, &entries, &mine))?;
+        // Every element the owner held was replaced: it now holds exactly `entries`.
+        self.record_port_state(&tag, &entries, false)
     }
 
-    /// Remove exactly this owner's elements (idempotent).
+    /// The port-mapping state directory of the calling thread's namespace, if state is kept.
+    fn pm_dir(&self) -> Option<PathBuf> {
+        self.state_dir
+            .as_deref()
+            .and_then(|b| masq_state::netns_dir(b).ok())
+    }
+
+    /// After a successful ADD batch: record what the owner holds (`entries`, plus with `merge`
+    /// what its earlier record listed for the same table) with the table's kernel handle. When
+    /// no trustworthy record can be written, any older record is removed so DEL lists instead.
+    fn record_port_state(&self, tag: &str, entries: &[Entry], merge: bool) -> Result<(), NftError> {
+        let Some(dir) = self.pm_dir() else {
+            return Ok(());
+        };
+        let written = match probe::table_handle(TABLE) {
+            Ok(Some(table)) => {
+                let mut elems = match pm_state::read(&dir, tag) {
+                    Ok(Some(old)) if merge && old.table == table => old.elems,
+                    _ => Vec::new(),
+                };
+                for e in entries {
+                    let item = (e.set.to_string(), e.key.clone());
+                    if !elems.contains(&item) {
+                        elems.push(item);
+                    }
+                }
+                let state = PmState {
+                    tag: tag.to_string(),
+                    table,
+                    elems,
+                };
+                pm_state::write(&dir, &state).is_ok()
+            }
+            _ => false,
+        };
+        if written {
+            Ok(())
+        } else {
+            pm_state::remove(&dir, tag)
+        }
+    }
+
+    /// Remove exactly this owner's elements (idempotent). With a record of the owner's ADD in
+    /// the state directory, and table `inet cnm` still the one it was recorded for, this is one
+    /// delete batch; otherwise (or when that batch fails, e.g. the elements are already gone) the
+    /// owner's elements are found in a listing of the table.
     pub fn remove_port_mappings(&self, owner: &Owner) -> Result<(), NftError> {
         let tag = owner.tag()?;
         let op = format!("remove port mappings of {tag}");
+        let dir = self.pm_dir();
+        if let Some(dir) = &dir {
+            if let Ok(Some(state)) = pm_state::read(dir, &tag) {
+                if self.remove_recorded(&op, &state) {
+                    return pm_state::remove(dir, &tag);
+                }
+            }
+        }
         self.remove_with_retry(
             &op,
             || self.read_state(),
             |t| Ok(portmap::remove_script(&portmap::owned(&tag, t)?)),
-        )
+        )?;
+        match &dir {
+            Some(d) => pm_state::remove(d, &tag),
+            None => Ok(()),
+        }
+    }
+
+    /// Delete the recorded elements in one batch when the table is still the recorded one (a
+    /// recreated table may hold the same keys for other owners); false when that did not work.
+    fn remove_recorded(&self, op: &str, state: &PmState) -> bool {
+        if !matches!(probe::table_handle(TABLE), Ok(Some(h)) if h == state.table) {
+            return false;
+        }
+        match portmap::remove_script(&state.elems) {
+            Some(script) => self.nft.apply(op, &script).is_ok(),
+            None => true,
+        }
+    }
+
+    /// For GC: forget the port-mapping records of `network`'s owners that are not in `live`
+    /// (owners that still hold elements), and records that cannot be read. Records of other
+    /// networks are left alone.
+    pub fn prune_port_mapping_state(&self, network: &str, live: &[Owner]) -> Result<(), NftError> {
+        let Some(dir) = self.pm_dir() else {
+            return Ok(());
+        };
+        for (path, owner) in pm_state::list(&dir)? {
+            let stale = match &owner {
+                Some(o) => o.network == network && !live.contains(o),
+                None => true,
+            };
+            if stale {
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(NftError::State { path, source: e })
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Verify that the owner's elements are exactly what `add_port_mappings` would install.

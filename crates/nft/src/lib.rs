@@ -12,6 +12,9 @@
 //! - Port mappings are elements of `pm4`/`pm4any`/`pm6`/`pm6any` (`[hostip .] proto . port :
 //!   addr . port`) and hairpin/localhost SNAT elements of `pmsnat4`/`pmsnat6`
 //!   (`source-subnet . container-addr`), each tagged `network,container,ifname` in its comment.
+//! - Port-mapping ADD records the owner's exact elements and the table's kernel handle in
+//!   `<state dir>/<netns inode>/pm-<fnv1a64(owner tag)>`; DEL then deletes exactly those in one
+//!   batch (no listing) while the table handle is unchanged, else it lists the table.
 //! - State is read back with `nft -j list table inet cnm`. `ensure_masquerade` also keeps, per
 //!   network namespace and network, the union of the network's subnets in a state file and skips
 //!   nft when that file covers the request and a NETLINK_NETFILTER probe sees the chain.
@@ -23,6 +26,7 @@ mod firewall;
 mod masq;
 mod masq_state;
 mod name;
+mod pm_state;
 mod portmap;
 mod probe;
 mod script;

@@ -1,7 +1,8 @@
 //! Per-network masquerade state: the union of every subnet ever ensured for a network, kept in
 //! `<state_dir>/<netns inode>/masq-<hash>` (one subnet per line) so the network chain always
 //! excludes all of them. Keyed by the network namespace, because rules live per namespace.
-//! Writers hold an flock on `masq-<hash>.lock` in the same directory.
+//! Writers hold an flock on `masq-<hash>.lock` in the same directory. The file helpers
+//! (`read_text`, `write_text`, `remove`) are shared with the port-mapping state (`pm_state`).
 
 use std::collections::BTreeSet;
 use std::fs::{self, DirBuilder, File, OpenOptions};
@@ -60,9 +61,9 @@ pub fn lock(dir: &Path, chain: &str) -> Result<File, NftError> {
     Ok(file)
 }
 
-/// The recorded subnets, None when the network has no state file in this namespace.
-pub fn read(dir: &Path, chain: &str) -> Result<Option<Subnets>, NftError> {
-    let path = dir.join(chain);
+/// The text of file `name` in `dir`, None when it does not exist (symlinks are refused).
+pub fn read_text(dir: &Path, name: &str) -> Result<Option<String>, NftError> {
+    let path = dir.join(name);
     let err = state_err(&path);
     let mut file = match OpenOptions::new()
         .read(true)
@@ -75,6 +76,19 @@ pub fn read(dir: &Path, chain: &str) -> Result<Option<Subnets>, NftError> {
     };
     let mut text = String::new();
     file.read_to_string(&mut text).map_err(&err)?;
+    Ok(Some(text))
+}
+
+/// The error for invalid content of state file `name` in `dir`.
+pub fn invalid(dir: &Path, name: &str, msg: String) -> NftError {
+    state_err(&dir.join(name))(std::io::Error::new(ErrorKind::InvalidData, msg))
+}
+
+/// The recorded subnets, None when the network has no state file in this namespace.
+pub fn read(dir: &Path, chain: &str) -> Result<Option<Subnets>, NftError> {
+    let Some(text) = read_text(dir, chain)? else {
+        return Ok(None);
+    };
     let mut out = Subnets::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -82,10 +96,11 @@ pub fn read(dir: &Path, chain: &str) -> Result<Option<Subnets>, NftError> {
             continue;
         }
         let net: IpNet = line.parse().map_err(|_| {
-            err(std::io::Error::new(
-                ErrorKind::InvalidData,
+            invalid(
+                dir,
+                chain,
                 format!("line {}: {line:?} is not a subnet", i + 1),
-            ))
+            )
         })?;
         out.insert(net.trunc());
     }
@@ -94,14 +109,20 @@ pub fn read(dir: &Path, chain: &str) -> Result<Option<Subnets>, NftError> {
 
 /// Replace the state file atomically (temporary file in the same directory, then rename).
 pub fn write(dir: &Path, chain: &str, subnets: &Subnets) -> Result<(), NftError> {
+    let text: String = subnets.iter().map(|n| format!("{n}\n")).collect();
+    write_text(dir, chain, &text)
+}
+
+/// Replace file `name` in `dir` (created 0700) atomically with `text`: a temporary file (0600,
+/// O_NOFOLLOW, O_EXCL) in the same directory, then rename.
+pub fn write_text(dir: &Path, name: &str, text: &str) -> Result<(), NftError> {
     ensure_dir(dir)?;
-    let path = dir.join(chain);
+    let path = dir.join(name);
     let tmp = dir.join(format!(
-        ".{chain}.{}.{}",
+        ".{name}.{}.{}",
         std::process::id(),
         TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let text: String = subnets.iter().map(|n| format!("{n}\n")).collect();
     let result = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -116,9 +137,9 @@ pub fn write(dir: &Path, chain: &str, subnets: &Subnets) -> Result<(), NftError>
     })
 }
 
-/// Forget the network's state; a missing file is fine.
-pub fn remove(dir: &Path, chain: &str) -> Result<(), NftError> {
-    let path = dir.join(chain);
+/// Remove state file `name` (a network's or an owner's); a missing file is fine.
+pub fn remove(dir: &Path, name: &str) -> Result<(), NftError> {
+    let path = dir.join(name);
     match fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),

@@ -1,11 +1,15 @@
-//! Cheap existence check of one chain of table `inet cnm` in the calling thread's network
-//! namespace: a single NETLINK_NETFILTER `NFT_MSG_GETCHAIN` request, no nft exec.
+//! Cheap look-ups in table `inet cnm` of the calling thread's network namespace, each a single
+//! NETLINK_NETFILTER request and no nft exec: does a chain exist (`NFT_MSG_GETCHAIN`), and what
+//! is the table's kernel handle (`NFT_MSG_GETTABLE`; handles are never reused within a
+//! namespace, so a changed handle means the table was deleted and created again).
 
 use std::io;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFT_MSG_NEWTABLE: u16 = 0;
+const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_GETCHAIN: u16 = 4;
 const NLM_F_REQUEST: u16 = 0x1;
@@ -14,6 +18,10 @@ const NLMSG_ERROR: u16 = 2;
 const NFPROTO_INET: u8 = 1;
 const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
+const NFTA_TABLE_NAME: u16 = 1;
+const NFTA_TABLE_HANDLE: u16 = 4;
+/// Attribute type bits (without NLA_F_NESTED / NLA_F_NET_BYTEORDER).
+const NLA_TYPE_MASK: u16 = 0x3fff;
 const NLMSG_HDRLEN: usize = 16;
 /// Sequence number of our single request.
 const SEQ: u32 = 1;
@@ -34,13 +42,26 @@ fn put_attr(buf: &mut Vec<u8>, kind: u16, value: &str) {
 
 /// The request bytes: nlmsghdr, nfgenmsg (family inet), NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME.
 pub fn getchain_request(table: &str, chain: &str) -> Vec<u8> {
+    request(
+        NFT_MSG_GETCHAIN,
+        &[(NFTA_CHAIN_TABLE, table), (NFTA_CHAIN_NAME, chain)],
+    )
+}
+
+/// The request bytes: nlmsghdr, nfgenmsg (family inet), NFTA_TABLE_NAME.
+pub fn gettable_request(table: &str) -> Vec<u8> {
+    request(NFT_MSG_GETTABLE, &[(NFTA_TABLE_NAME, table)])
+}
+
+fn request(msg: u16, attrs: &[(u16, &str)]) -> Vec<u8> {
     let mut buf = vec![0u8; NLMSG_HDRLEN];
     buf.extend_from_slice(&[NFPROTO_INET, 0]);
     buf.extend_from_slice(&0u16.to_be_bytes());
-    put_attr(&mut buf, NFTA_CHAIN_TABLE, table);
-    put_attr(&mut buf, NFTA_CHAIN_NAME, chain);
+    for (kind, value) in attrs {
+        put_attr(&mut buf, *kind, value);
+    }
     let len = buf.len() as u32;
-    let kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
+    let kind = (NFNL_SUBSYS_NFTABLES << 8) | msg;
     buf[0..4].copy_from_slice(&len.to_ne_bytes());
     buf[4..6].copy_from_slice(&kind.to_ne_bytes());
     buf[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
@@ -132,6 +153,99 @@ pub fn chain_exists(table: &str, chain: &str) -> io::Result<bool> {
     ))
 }
 
+/// What the replies to a GETTABLE told us so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableReply {
+    /// The ack or error arrived: Some(handle) table seen, None ENOENT.
+    Done(Option<u64>),
+    /// The table (with this handle, if it carried one) came; its ack is still to come.
+    Seen(Option<u64>),
+    /// Nothing relevant yet.
+    Pending,
+}
+
+fn table_handle_attr(msg: &[u8]) -> Option<u64> {
+    // Attributes follow the nlmsghdr and the 4-byte nfgenmsg.
+    let mut at = NLMSG_HDRLEN + 4;
+    while at + 4 <= msg.len() {
+        let len = usize::from(read_u16(msg, at)?);
+        let kind = read_u16(msg, at + 2)? & NLA_TYPE_MASK;
+        if len < 4 || at + len > msg.len() {
+            return None;
+        }
+        if kind == NFTA_TABLE_HANDLE && len == 12 {
+            return Some(u64::from_be_bytes(
+                msg.get(at + 4..at + 12)?.try_into().ok()?,
+            ));
+        }
+        at += align4(len);
+    }
+    None
+}
+
+/// Parse one datagram of GETTABLE replies; `seen` carries what an earlier datagram said.
+pub fn parse_table_reply(buf: &[u8], mut seen: Option<Option<u64>>) -> io::Result<TableReply> {
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+    let mut at = 0;
+    while at + NLMSG_HDRLEN <= buf.len() {
+        let len = read_u32(buf, at).ok_or_else(|| bad("short nlmsghdr"))? as usize;
+        let kind = read_u16(buf, at + 4).ok_or_else(|| bad("short nlmsghdr"))?;
+        let seq = read_u32(buf, at + 8).ok_or_else(|| bad("short nlmsghdr"))?;
+        if len < NLMSG_HDRLEN || at + len > buf.len() {
+            return Err(bad("netlink message length out of range"));
+        }
+        if seq == SEQ {
+            if kind == NLMSG_ERROR {
+                let code =
+                    read_u32(buf, at + NLMSG_HDRLEN).ok_or_else(|| bad("short nlmsgerr"))? as i32;
+                return match (-code, seen) {
+                    (0, Some(Some(handle))) => Ok(TableReply::Done(Some(handle))),
+                    (0, Some(None)) => Err(bad("table reply without NFTA_TABLE_HANDLE")),
+                    (0, None) | (libc::ENOENT, _) => Ok(TableReply::Done(None)),
+                    (errno, _) => Err(io::Error::from_raw_os_error(errno)),
+                };
+            }
+            if kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE {
+                seen = Some(table_handle_attr(&buf[at..at + len]));
+            }
+        }
+        at += align4(len);
+    }
+    Ok(match seen {
+        Some(h) => TableReply::Seen(h),
+        None => TableReply::Pending,
+    })
+}
+
+/// The kernel handle of table `inet <table>` in the calling thread's network namespace, None
+/// when the table does not exist. Any failure is an error (the caller then trusts nothing).
+pub fn table_handle(table: &str) -> io::Result<Option<u64>> {
+    let socket = Socket::new(NETLINK_NETFILTER)?;
+    socket.set_non_blocking(true)?;
+    let req = gettable_request(table);
+    if socket.send(&req, 0)? != req.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "short netlink send",
+        ));
+    }
+    let mut seen = None;
+    // Bounded: a table reply plus its ack, at most a few datagrams.
+    for _ in 0..8 {
+        let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+        socket.recv(&mut buf, 0)?;
+        match parse_table_reply(&buf, seen)? {
+            TableReply::Done(handle) => return Ok(handle),
+            TableReply::Seen(h) => seen = Some(h),
+            TableReply::Pending => {}
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "no ack for NFT_MSG_GETTABLE",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +306,43 @@ mod tests {
         let mut broken = err(0);
         broken[0..4].copy_from_slice(&400u32.to_ne_bytes());
         assert!(parse_reply(&broken, false).is_err());
+    }
+
+    #[test]
+    fn table_replies() {
+        let req = gettable_request("cnm");
+        assert_eq!(req.len(), 28);
+        assert_eq!(&req[4..6], &0x0a01u16.to_ne_bytes());
+        assert_eq!(&req[20..28], &[8, 0, 1, 0, b'c', b'n', b'm', 0]);
+        // NEWTABLE: nfgenmsg, NFTA_TABLE_NAME "cnm", NFTA_TABLE_HANDLE (big-endian u64).
+        let mut payload = vec![1, 0, 0, 0];
+        payload.extend_from_slice(&8u16.to_ne_bytes());
+        payload.extend_from_slice(&1u16.to_ne_bytes());
+        payload.extend_from_slice(b"cnm\0");
+        payload.extend_from_slice(&12u16.to_ne_bytes());
+        payload.extend_from_slice(&(4u16 | 0x4000).to_ne_bytes());
+        payload.extend_from_slice(&0x0102_0304_0506_0708u64.to_be_bytes());
+        let table = msg(0x0a00, 1, &payload);
+        let both = [table.clone(), err(0)].concat();
+        let h = Some(0x0102_0304_0506_0708);
+        assert_eq!(parse_table_reply(&both, None).unwrap(), TableReply::Done(h));
+        assert_eq!(
+            parse_table_reply(&table, None).unwrap(),
+            TableReply::Seen(h)
+        );
+        assert_eq!(
+            parse_table_reply(&err(0), Some(h)).unwrap(),
+            TableReply::Done(h)
+        );
+        let enoent = err(-libc::ENOENT);
+        assert_eq!(
+            parse_table_reply(&enoent, None).unwrap(),
+            TableReply::Done(None)
+        );
+        // A table without a handle attribute is not trusted.
+        let bare = [msg(0x0a00, 1, &[1, 0, 0, 0]), err(0)].concat();
+        assert!(parse_table_reply(&bare, None).is_err());
+        let eperm = parse_table_reply(&err(-libc::EPERM), None).unwrap_err();
+        assert_eq!(eperm.raw_os_error(), Some(libc::EPERM));
     }
 }

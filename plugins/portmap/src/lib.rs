@@ -1,7 +1,9 @@
 //! CNI `portmap` plugin (chained), a drop-in for the reference `portmap` built on the project's
 //! nftables table `inet cnm` (`cnm_nft::Firewall`): every mapping is a map element tagged with
 //! its owner (network, containerID, ifname), so one ADD or DEL is one atomic batch and DEL
-//! removes exactly that attachment's mappings, whatever the config says at DEL time.
+//! removes exactly that attachment's mappings, whatever the config says at DEL time. ADD
+//! records the owner's elements under `/run/cnm/nft/<netns inode>/`, so DEL normally runs
+//! a single nft process (see `cnm_nft::Firewall::remove_port_mappings`).
 //!
 //! Options: `snat` (default true) is applied; `markMasqBit` (0..=31) and
 //! `externalSetMarkChain` are validated like the reference but unused (no packet mark is
@@ -184,6 +186,13 @@ impl Plugin for Portmap {
             if let Err(e) = self.firewall.remove_port_mappings(o) {
                 errors.push(e.to_string());
             }
+        }
+        // Records of owners whose elements are gone (removed above, or by someone else).
+        if let Err(e) = self
+            .firewall
+            .prune_port_mapping_state(&req.conf.name, &owners)
+        {
+            errors.push(e.to_string());
         }
         if errors.is_empty() {
             Ok(())

@@ -1,0 +1,338 @@
+//! Root tests of the port-mapping state (per netns and owner): DEL after ADD is one nft exec,
+//! stale records (flushed ruleset, recreated table, elements deleted behind our back) fall back
+//! to listing without touching other owners, and GC prunes records. Each test thread enters a
+//! throwaway namespace with setns(2), so nft, the netlink probe and `/proc/thread-self/ns/net`
+//! all see that namespace; nft is wrapped by a shell script that logs every run (the exec
+//! count). The root namespace is never touched.
+
+use std::fs::File;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cnm_nft::{fnv1a64, Firewall, Owner, PortMapping, Protocol};
+use ipnet::IpNet;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+macro_rules! need_root {
+    () => {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+    };
+}
+
+/// One throwaway namespace plus a private directory (state base, nft logger), removed on drop.
+struct Fixture {
+    name: String,
+    dir: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("cnmpms-{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let st = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip netns add {name}");
+        let fx = Fixture { name, dir };
+        let script = format!(
+            "echo \"$*\" >> {}/nft.log\nexec nft \"$@\"\n",
+            fx.dir.display()
+        );
+        std::fs::write(fx.dir.join("nft-logger.sh"), script).unwrap();
+        fx
+    }
+
+    /// nft through the logger, state under our private base (only valid inside `in_ns`).
+    fn fw(&self) -> Firewall {
+        Firewall::with_program("sh", vec![self.dir.join("nft-logger.sh").into()])
+            .with_state_dir(Some(self.dir.join("state")))
+    }
+
+    fn execs(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("nft.log"))
+            .map(|s| s.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// `nft <args>` in the namespace, not counted.
+    fn nft(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "nft {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run `f` on a thread that has entered the namespace (network namespace only).
+    fn in_ns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::scope(|s| {
+            let h = s.spawn(|| {
+                let file = File::open(&path).unwrap();
+                // SAFETY: setns on a valid namespace fd; it only changes this thread's netns.
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+                f()
+            });
+            match h.join() {
+                Ok(v) => v,
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        })
+    }
+
+    /// The namespace's state directory (computed from inside it).
+    fn ns_dir(&self) -> PathBuf {
+        self.in_ns(|| {
+            let ino = std::fs::metadata("/proc/thread-self/ns/net")
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                .unwrap();
+            self.dir.join("state").join(ino.to_string())
+        })
+    }
+
+    fn state_file(&self, o: &Owner) -> PathBuf {
+        let tag = o.tag().unwrap();
+        self.ns_dir()
+            .join(format!("pm-{:016x}", fnv1a64(tag.as_bytes())))
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn owner(network: &str, cid: &str) -> Owner {
+    Owner {
+        network: network.into(),
+        container_id: cid.into(),
+        ifname: "eth0".into(),
+    }
+}
+
+fn tcp(h: u16, c: u16) -> PortMapping {
+    PortMapping {
+        host_port: h,
+        container_port: c,
+        protocol: Protocol::Tcp,
+        host_ip: None,
+    }
+}
+
+fn addrs(a: &[&str]) -> Vec<IpNet> {
+    a.iter().map(|s| s.parse().unwrap()).collect()
+}
+
+fn five() -> Vec<PortMapping> {
+    [(8080, 80), (8081, 81), (8082, 82), (8083, 83), (8443, 443)]
+        .into_iter()
+        .map(|(h, c)| tcp(h, c))
+        .collect()
+}
+
+#[test]
+fn del_after_add_is_one_exec_and_state_is_private() {
+    need_root!();
+    let fx = Fixture::new();
+    let o = owner("pnet", "c1");
+    let a = addrs(&["10.90.0.2/24", "fd90::2/64"]);
+    fx.in_ns(|| fx.fw().add_port_mappings(&o, &a, &five(), true))
+        .unwrap();
+    assert_eq!(fx.execs().len(), 1, "ADD is one batch: {:?}", fx.execs());
+    let file = fx.state_file(&o);
+    let mode = |p: &PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(&fx.ns_dir()), 0o700);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("owner pnet,c1,eth0\ntable "), "{text}");
+    // 5 mappings x 2 families + 2 SNAT v4 + 1 SNAT v6.
+    assert_eq!(text.matches("\nelem ").count(), 13, "{text}");
+
+    fx.in_ns(|| fx.fw().remove_port_mappings(&o)).unwrap();
+    let execs = fx.execs();
+    assert_eq!(execs.len(), 2, "DEL is exactly one nft exec: {execs:?}");
+    assert_eq!(execs[1], "-f -", "and it is the delete batch");
+    assert!(!file.exists(), "the record is removed");
+    let listing = fx.nft(&["list", "table", "inet", "cnm"]);
+    assert!(!listing.contains("pnet,c1"), "{listing}");
+    // A second DEL (no record) is still fine: one listing, nothing to delete.
+    fx.in_ns(|| fx.fw().remove_port_mappings(&o)).unwrap();
+    assert_eq!(fx.execs().len(), 3, "{:?}", fx.execs());
+}
+
+#[test]
+fn repeated_add_is_recorded_in_full() {
+    need_root!();
+    let fx = Fixture::new();
+    let o = owner("pnet", "c1");
+    let a = addrs(&["10.91.0.2/24"]);
+    let fw = || fx.fw();
+    // A new port on the fast path adds to the record; the same ports again (slow path,
+    // replacing) record exactly what is installed.
+    fx.in_ns(|| fw().add_port_mappings(&o, &a, &[tcp(8080, 80)], true))
+        .unwrap();
+    fx.in_ns(|| fw().add_port_mappings(&o, &a, &[tcp(9090, 90)], true))
+        .unwrap();
+    let text = std::fs::read_to_string(fx.state_file(&o)).unwrap();
+    assert!(
+        text.contains("elem pm4any tcp . 8080\n") && text.contains("elem pm4any tcp . 9090\n"),
+        "{text}"
+    );
+    fx.in_ns(|| fw().add_port_mappings(&o, &a, &[tcp(9090, 90)], true))
+        .unwrap();
+    let text = std::fs::read_to_string(fx.state_file(&o)).unwrap();
+    assert!(
+        !text.contains("8080") && text.contains("tcp . 9090"),
+        "{text}"
+    );
+    let before = fx.execs().len();
+    fx.in_ns(|| fw().remove_port_mappings(&o)).unwrap();
+    assert_eq!(fx.execs().len(), before + 1, "{:?}", fx.execs());
+    assert!(!fx
+        .nft(&["list", "table", "inet", "cnm"])
+        .contains("pnet,c1"));
+}
+
+#[test]
+fn del_after_flush_ruleset_succeeds_and_spares_the_new_holder() {
+    need_root!();
+    let fx = Fixture::new();
+    let (o1, o2) = (owner("pnet", "c1"), owner("pnet", "c2"));
+    let a1 = addrs(&["10.92.0.2/24"]);
+    let a2 = addrs(&["10.92.0.3/24"]);
+    fx.in_ns(|| fx.fw().add_port_mappings(&o1, &a1, &five(), true))
+        .unwrap();
+    fx.nft(&["flush", "ruleset"]);
+    // Plain DEL after the flush: the record is stale, DEL still succeeds and forgets it.
+    fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
+    assert!(!fx.state_file(&o1).exists());
+
+    // Again, but another owner takes the same host ports in the recreated table before o1's
+    // DEL: o1's record has exactly o2's keys (no SNAT elements, which would differ), and must
+    // not delete them (the table handle changed).
+    fx.in_ns(|| fx.fw().add_port_mappings(&o1, &a1, &five(), false))
+        .unwrap();
+    fx.nft(&["flush", "ruleset"]);
+    fx.in_ns(|| fx.fw().add_port_mappings(&o2, &a2, &five(), false))
+        .unwrap();
+    fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
+    fx.in_ns(|| fx.fw().check_port_mappings(&o2, &a2, &five(), false))
+        .unwrap();
+    assert!(!fx.state_file(&o1).exists());
+    assert!(fx.state_file(&o2).exists());
+}
+
+#[test]
+fn elements_deleted_behind_our_back_fall_back_to_listing() {
+    need_root!();
+    let fx = Fixture::new();
+    let (o1, o2) = (owner("pnet", "c1"), owner("pnet", "c2"));
+    let a1 = addrs(&["10.93.0.2/24"]);
+    let a2 = addrs(&["10.93.0.3/24"]);
+    fx.in_ns(|| {
+        fx.fw()
+            .add_port_mappings(&o1, &a1, &[tcp(8080, 80), tcp(8081, 81)], true)
+    })
+    .unwrap();
+    fx.in_ns(|| fx.fw().add_port_mappings(&o2, &a2, &[tcp(9090, 90)], true))
+        .unwrap();
+    // Someone removes one of o1's elements by hand (same table): the recorded batch fails as a
+    // whole, DEL lists and removes what is left of o1, o2 is untouched.
+    fx.nft(&[
+        "delete",
+        "element",
+        "inet",
+        "cnm",
+        "pm4any",
+        "{ tcp . 8080 }",
+    ]);
+    let before = fx.execs().len();
+    fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
+    let execs = fx.execs();
+    assert_eq!(execs.len(), before + 3, "batch, listing, batch: {execs:?}");
+    let listing = fx.nft(&["list", "table", "inet", "cnm"]);
+    assert!(!listing.contains("pnet,c1"), "{listing}");
+    fx.in_ns(|| {
+        fx.fw()
+            .check_port_mappings(&o2, &a2, &[tcp(9090, 90)], true)
+    })
+    .unwrap();
+    assert!(!fx.state_file(&o1).exists());
+}
+
+#[test]
+fn gc_prunes_records_of_owners_without_elements() {
+    need_root!();
+    let fx = Fixture::new();
+    let (o1, o2, other) = (
+        owner("pnet", "c1"),
+        owner("pnet", "c2"),
+        owner("qnet", "c3"),
+    );
+    let a = addrs(&["10.94.0.2/24"]);
+    fx.in_ns(|| {
+        let fw = fx.fw();
+        fw.add_port_mappings(&o1, &a, &[tcp(8080, 80)], false)?;
+        fw.add_port_mappings(&o2, &a, &[tcp(8081, 80)], false)?;
+        fw.add_port_mappings(&other, &a, &[tcp(8082, 80)], false)
+    })
+    .unwrap();
+    // o1's element disappears behind our back; qnet's record is another network's business.
+    fx.nft(&[
+        "delete",
+        "element",
+        "inet",
+        "cnm",
+        "pm4any",
+        "{ tcp . 8080 }",
+    ]);
+    fx.nft(&[
+        "delete",
+        "element",
+        "inet",
+        "cnm",
+        "pm4any",
+        "{ tcp . 8082 }",
+    ]);
+    let garbage = fx.ns_dir().join("pm-0000000000000000");
+    std::fs::write(&garbage, "not a record\n").unwrap();
+    fx.in_ns(|| {
+        let fw = fx.fw();
+        let live = fw.list_owners()?;
+        fw.prune_port_mapping_state("pnet", &live)
+    })
+    .unwrap();
+    assert!(!fx.state_file(&o1).exists(), "o1 has no elements left");
+    assert!(fx.state_file(&o2).exists(), "o2 still holds 8081");
+    assert!(
+        fx.state_file(&other).exists(),
+        "other networks are left alone"
+    );
+    assert!(!garbage.exists(), "unreadable records are removed");
+}

@@ -76,7 +76,8 @@ for c in $ADDED; do run_cnm check "$c" && echo "$c: ok"; done
 echo "== DEL"
 for c in $ADDED; do run_cnm del "$c" && echo "$c: deleted"; done
 ADDED=""
-left=$(find "$WORK/ipam" -type f ! -name lock ! -name 'last_reserved_ip.*' ! -name '.cnm-*' | wc -l)
+# Reservations are the address-named files of the network's store folder.
+left=$(find "$WORK/ipam/cnm-bridge" -maxdepth 1 -type f ! -name lock ! -name 'last_reserved_ip.*' | wc -l)
 echo "reservations left: $left"
 [ "$left" -eq 0 ]
 echo "== demo ok: everything is removed on exit"

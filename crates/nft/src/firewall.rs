@@ -3,8 +3,9 @@
 //! `ensure_masquerade` skips nft entirely when the per-namespace state file already records the
 //! requested subnets and a netlink probe sees the network chain in the live kernel. Port-mapping
 //! ADD records the owner's exact elements (plus the table's kernel handle) per namespace and
-//! owner, so DEL is one delete batch with no listing; it lists only when that record is missing,
-//! belongs to an older table, or its batch fails.
+//! owner, so DEL is one nfnetlink delete batch on our own socket (no nft exec, no listing); it
+//! lists the table only when that record is missing, belongs to an older table, or its batch
+//! fails.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::elem_delete;
 use crate::error::NftError;
 use crate::exec::NftCommand;
 use crate::masq::{self, MasqNet};
@@ -281,7 +283,7 @@ impl Firewall {
 
     /// Remove exactly this owner's elements (idempotent). With a record of the owner's ADD in
     /// the state directory, and table `inet cnm` still the one it was recorded for, this is one
-    /// delete batch; otherwise (or when that batch fails, e.g. the elements are already gone) the
+    /// nfnetlink delete batch and no nft exec; otherwise (or when that batch fails, e.g. the elements are already gone) the
     /// owner's elements are found in a listing of the table.
     pub fn remove_port_mappings(&self, owner: &Owner) -> Result<(), NftError> {
         let tag = owner.tag()?;
@@ -289,7 +291,7 @@ impl Firewall {
         let dir = self.pm_dir();
         if let Some(dir) = &dir {
             if let Ok(Some(state)) = pm_state::read(dir, &tag) {
-                if self.remove_recorded(&op, &state) {
+                if self.remove_recorded(&state) {
                     return pm_state::remove(dir, &tag);
                 }
             }
@@ -305,16 +307,12 @@ impl Firewall {
         }
     }
 
-    /// Delete the recorded elements in one batch when the table is still the recorded one (a
-    /// recreated table may hold the same keys for other owners); false when that did not work.
-    fn remove_recorded(&self, op: &str, state: &PmState) -> bool {
-        if !matches!(probe::table_handle(TABLE), Ok(Some(h)) if h == state.table) {
-            return false;
-        }
-        match portmap::remove_script(&state.elems) {
-            Some(script) => self.nft.apply(op, &script).is_ok(),
-            None => true,
-        }
+    /// Delete the recorded elements in one nfnetlink batch when the table is still the recorded
+    /// one (a recreated table may hold the same keys for other owners); false when that did not
+    /// work (nothing was deleted: the batch is one transaction).
+    fn remove_recorded(&self, state: &PmState) -> bool {
+        matches!(probe::table_handle(TABLE), Ok(Some(h)) if h == state.table)
+            && elem_delete::delete_elements(TABLE, &state.elems).is_ok()
     }
 
     /// For GC: forget the port-mapping records of `network`'s owners that are not in `live`

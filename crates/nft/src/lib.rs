@@ -14,12 +14,15 @@
 //!   (`source-subnet . container-addr`), each tagged `network,container,ifname` in its comment.
 //! - Port-mapping ADD records the owner's exact elements and the table's kernel handle in
 //!   `<state dir>/<netns inode>/pm-<fnv1a64(owner tag)>`; DEL then deletes exactly those in one
-//!   batch (no listing) while the table handle is unchanged, else it lists the table.
+//!   nfnetlink batch sent on our own NETLINK_NETFILTER socket (no nft exec, no listing) while the
+//!   table handle is unchanged, else (or when that batch fails) it lists the table.
 //! - State is read back with `nft -j list table inet cnm`. `ensure_masquerade` also keeps, per
 //!   network namespace and network, the union of the network's subnets in a state file and skips
 //!   nft when that file covers the request and a NETLINK_NETFILTER probe sees the chain.
 //! - MAC spoof checks live in a second table, `bridge cnm` (see the `spoof` module).
 
+mod elem_delete;
+mod elem_key;
 mod error;
 mod exec;
 mod firewall;

@@ -1,6 +1,6 @@
-//! Root tests of the port-mapping state (per netns and owner): DEL after ADD is one nft exec,
-//! stale records (flushed ruleset, recreated table, elements deleted behind our back) fall back
-//! to listing without touching other owners, and GC prunes records. Each test thread enters a
+//! Root tests of the port-mapping state (per netns and owner): DEL after ADD runs no nft at all
+//! (one nfnetlink batch), stale records (flushed ruleset, recreated table, elements deleted
+//! behind our back) fall back to listing without touching other owners, and GC prunes records. Each test thread enters a
 //! throwaway namespace with setns(2), so nft, the netlink probe and `/proc/thread-self/ns/net`
 //! all see that namespace; nft is wrapped by a shell script that logs every run (the exec
 //! count). The root namespace is never touched.
@@ -156,34 +156,78 @@ fn five() -> Vec<PortMapping> {
         .collect()
 }
 
+fn map(h: u16, c: u16, protocol: Protocol, host_ip: Option<&str>) -> PortMapping {
+    PortMapping {
+        host_port: h,
+        container_port: c,
+        protocol,
+        host_ip: host_ip.map(|s| s.parse().unwrap()),
+    }
+}
+
+/// tcp and udp (and sctp), v4 and v6, a v4 and a v6 host IP: every set type is used.
+fn mixed() -> Vec<PortMapping> {
+    vec![
+        map(8080, 80, Protocol::Tcp, None),
+        map(5353, 53, Protocol::Udp, None),
+        map(8443, 443, Protocol::Tcp, Some("192.168.50.1")),
+        map(9000, 90, Protocol::Udp, Some("fd50::1")),
+        map(7000, 70, Protocol::Sctp, None),
+    ]
+}
+
+/// Five TCP mappings on ports no other helper here uses.
+fn others() -> Vec<PortMapping> {
+    (9080..9085).map(|h| tcp(h, 80)).collect()
+}
+
 #[test]
-fn del_after_add_is_one_exec_and_state_is_private() {
+fn del_after_add_runs_no_nft_and_state_is_private() {
     need_root!();
     let fx = Fixture::new();
-    let o = owner("pnet", "c1");
-    let a = addrs(&["10.90.0.2/24", "fd90::2/64"]);
-    fx.in_ns(|| fx.fw().add_port_mappings(&o, &a, &five(), true))
+    let (o1, o2) = (owner("pnet", "c1"), owner("pnet", "c2"));
+    let a1 = addrs(&["10.90.0.2/24", "fd90::2/64"]);
+    let a2 = addrs(&["10.90.0.3/24", "fd90::3/64"]);
+    fx.in_ns(|| fx.fw().add_port_mappings(&o1, &a1, &mixed(), true))
         .unwrap();
     assert_eq!(fx.execs().len(), 1, "ADD is one batch: {:?}", fx.execs());
-    let file = fx.state_file(&o);
+    fx.in_ns(|| fx.fw().add_port_mappings(&o2, &a2, &others(), true))
+        .unwrap();
+    let file = fx.state_file(&o1);
     let mode = |p: &PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&file), 0o600);
     assert_eq!(mode(&fx.ns_dir()), 0o700);
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.starts_with("owner pnet,c1,eth0\ntable "), "{text}");
-    // 5 mappings x 2 families + 2 SNAT v4 + 1 SNAT v6.
-    assert_eq!(text.matches("\nelem ").count(), 13, "{text}");
+    // 3 mappings x 2 families + 2 with a host IP + 2 SNAT v4 + 1 SNAT v6.
+    assert_eq!(text.matches("\nelem ").count(), 11, "{text}");
+    for set in ["pm4any", "pm6any", "pm4", "pm6", "pmsnat4", "pmsnat6"] {
+        assert!(text.contains(&format!("\nelem {set} ")), "{set}: {text}");
+    }
 
-    fx.in_ns(|| fx.fw().remove_port_mappings(&o)).unwrap();
-    let execs = fx.execs();
-    assert_eq!(execs.len(), 2, "DEL is exactly one nft exec: {execs:?}");
-    assert_eq!(execs[1], "-f -", "and it is the delete batch");
+    let before = fx.execs();
+    fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
+    assert_eq!(fx.execs(), before, "DEL runs no nft process");
     assert!(!file.exists(), "the record is removed");
     let listing = fx.nft(&["list", "table", "inet", "cnm"]);
     assert!(!listing.contains("pnet,c1"), "{listing}");
+    for gone in ["192.168.50.1", "fd50::1", "10.90.0.2", "fd90::2", "7000"] {
+        assert!(!listing.contains(gone), "{gone} left: {listing}");
+    }
+    // The other owner keeps all of its elements (SNAT included).
+    fx.in_ns(|| fx.fw().check_port_mappings(&o2, &a2, &others(), true))
+        .unwrap();
+    assert!(fx.state_file(&o2).exists());
     // A second DEL (no record) is still fine: one listing, nothing to delete.
-    fx.in_ns(|| fx.fw().remove_port_mappings(&o)).unwrap();
-    assert_eq!(fx.execs().len(), 3, "{:?}", fx.execs());
+    let before = fx.execs().len();
+    fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
+    assert_eq!(fx.execs().len(), before + 1, "{:?}", fx.execs());
+    // And o2's DEL is netlink only too, leaving the maps and sets empty.
+    let before = fx.execs();
+    fx.in_ns(|| fx.fw().remove_port_mappings(&o2)).unwrap();
+    assert_eq!(fx.execs(), before);
+    let listing = fx.nft(&["list", "table", "inet", "cnm"]);
+    assert!(!listing.contains("elements"), "{listing}");
 }
 
 #[test]
@@ -213,7 +257,7 @@ fn repeated_add_is_recorded_in_full() {
     );
     let before = fx.execs().len();
     fx.in_ns(|| fw().remove_port_mappings(&o)).unwrap();
-    assert_eq!(fx.execs().len(), before + 1, "{:?}", fx.execs());
+    assert_eq!(fx.execs().len(), before, "no nft: {:?}", fx.execs());
     assert!(!fx
         .nft(&["list", "table", "inet", "cnm"])
         .contains("pnet,c1"));
@@ -229,8 +273,16 @@ fn del_after_flush_ruleset_succeeds_and_spares_the_new_holder() {
     fx.in_ns(|| fx.fw().add_port_mappings(&o1, &a1, &five(), true))
         .unwrap();
     fx.nft(&["flush", "ruleset"]);
-    // Plain DEL after the flush: the record is stale, DEL still succeeds and forgets it.
+    // Plain DEL after the flush: the record is stale (no table), DEL falls back to a listing
+    // (which finds no table), still succeeds and forgets the record.
+    let before = fx.execs().len();
     fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
+    assert_eq!(
+        fx.execs().len(),
+        before + 1,
+        "one listing: {:?}",
+        fx.execs()
+    );
     assert!(!fx.state_file(&o1).exists());
 
     // Again, but another owner takes the same host ports in the recreated table before o1's
@@ -262,8 +314,9 @@ fn elements_deleted_behind_our_back_fall_back_to_listing() {
     .unwrap();
     fx.in_ns(|| fx.fw().add_port_mappings(&o2, &a2, &[tcp(9090, 90)], true))
         .unwrap();
-    // Someone removes one of o1's elements by hand (same table): the recorded batch fails as a
-    // whole, DEL lists and removes what is left of o1, o2 is untouched.
+    // Someone removes one of o1's elements by hand (same table): the recorded netlink batch fails
+    // as a whole (nothing deleted), DEL lists and removes what is left of o1 with nft, o2 is
+    // untouched.
     fx.nft(&[
         "delete",
         "element",
@@ -275,7 +328,8 @@ fn elements_deleted_behind_our_back_fall_back_to_listing() {
     let before = fx.execs().len();
     fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
     let execs = fx.execs();
-    assert_eq!(execs.len(), before + 3, "batch, listing, batch: {execs:?}");
+    assert_eq!(execs.len(), before + 2, "listing, batch: {execs:?}");
+    assert_eq!(execs[before + 1], "-f -", "{execs:?}");
     let listing = fx.nft(&["list", "table", "inet", "cnm"]);
     assert!(!listing.contains("pnet,c1"), "{listing}");
     fx.in_ns(|| {

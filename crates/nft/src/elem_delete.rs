@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
+use std::os::fd::AsRawFd;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 
@@ -227,7 +228,10 @@ pub fn delete_elements(table: &str, elems: &[(String, String)]) -> io::Result<()
         }
     }
     match pending.first() {
-        None => Ok(()),
+        None => {
+            close_detached(socket);
+            Ok(())
+        }
         Some(seq) => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!(
@@ -235,6 +239,57 @@ pub fn delete_elements(table: &str, elems: &[(String, String)]) -> io::Result<()
                 pending.len()
             ),
         )),
+    }
+}
+
+/// Close `socket` without making this process wait.
+///
+/// Releasing the last reference to a NETLINK_NETFILTER socket makes
+/// nf_tables flush its pending destroy work, which waits for an RCU grace
+/// period (6-22 ms measured) after a commit that deleted objects. The deletion
+/// is already committed at this point, so a forked child holds the last
+/// reference and pays that wait instead: it closes its standard streams at
+/// once (a runtime reading our output sees EOF when we exit), waits until
+/// this process has closed its own copy, then closes the socket and exits.
+/// If fork fails, the socket is closed here, the slow way.
+fn close_detached(socket: Socket) {
+    let sock = socket.as_raw_fd();
+    let mut pipe = [0i32; 2];
+    // SAFETY: pipe2(2) fills the two-element array on success.
+    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return;
+    }
+    let [read_end, write_end] = pipe;
+    // SAFETY: fork(2). The child calls only async-signal-safe functions
+    // (close, read, _exit) and never returns into Rust code, so no lock or
+    // allocator state copied from other threads is touched.
+    match unsafe { libc::fork() } {
+        0 => unsafe {
+            // Everything but the socket and the pipe's read end: standard
+            // streams first, and no lock file (flock) outlives the parent.
+            for fd in 0..1024 {
+                if fd != sock && fd != read_end {
+                    libc::close(fd);
+                }
+            }
+            let mut byte = 0u8;
+            // Returns 0 (EOF) once the parent closed its write end.
+            while libc::read(read_end, (&mut byte as *mut u8).cast(), 1) < 0
+                && *libc::__errno_location() == libc::EINTR
+            {}
+            libc::close(sock);
+            libc::_exit(0);
+        },
+        _ => {
+            // Parent (or fork failed): our copy goes first, then the child
+            // may close the last one.
+            drop(socket);
+            // SAFETY: closing the pipe ends this function created.
+            unsafe {
+                libc::close(read_end);
+                libc::close(write_end);
+            }
+        }
     }
 }
 

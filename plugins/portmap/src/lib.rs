@@ -3,7 +3,7 @@
 //! its owner (network, containerID, ifname), so one ADD or DEL is one atomic batch and DEL
 //! removes exactly that attachment's mappings, whatever the config says at DEL time. ADD
 //! records the owner's elements under `/run/cnm/nft/<netns inode>/`, so DEL normally runs
-//! a single nft process (see `cnm_nft::Firewall::remove_port_mappings`).
+//! no nft process: one nfnetlink batch (see `cnm_nft::Firewall::remove_port_mappings`).
 //!
 //! Options: `snat` (default true) is applied; `markMasqBit` (0..=31) and
 //! `externalSetMarkChain` are validated like the reference but unused (no packet mark is

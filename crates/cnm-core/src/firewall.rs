@@ -51,7 +51,7 @@ impl Firewall for NftFirewall {
     }
     fn remove_mac_spoof_check(&mut self, port: &str) -> Result<(), KernelError> {
         self.nft
-            .remove_mac_spoof_check(port)
+            .remove_mac_spoof_check_if_present(port)
             .map_err(|e| nft_err("remove MAC spoof check", port, e))
     }
     fn available(&mut self) -> Result<(), KernelError> {

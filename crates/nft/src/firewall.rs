@@ -391,6 +391,27 @@ impl Firewall {
         )
     }
 
+    /// Remove the MAC spoof check of `port` if it has one. When state is kept
+    /// for the calling thread's namespace, one netlink probe for the port's
+    /// chain answers "none" without running nft, so callers may use this on
+    /// every teardown, whatever their config says now.
+    pub fn remove_mac_spoof_check_if_present(&self, port: &str) -> Result<(), NftError> {
+        spoof::validate_port(port)?;
+        if self.state_dir.is_some()
+            && matches!(
+                probe::chain_exists_in(
+                    probe::NFPROTO_BRIDGE,
+                    spoof::TABLE,
+                    &spoof::port_chain(port)
+                ),
+                Ok(false)
+            )
+        {
+            return Ok(());
+        }
+        self.remove_mac_spoof_check(port)
+    }
+
     /// Ports that currently have a MAC spoof check.
     pub fn list_mac_spoof_ports(&self) -> Result<Vec<String>, NftError> {
         Ok(self

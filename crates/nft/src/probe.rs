@@ -16,6 +16,8 @@ pub(crate) const NLM_F_REQUEST: u16 = 0x1;
 pub(crate) const NLM_F_ACK: u16 = 0x4;
 pub(crate) const NLMSG_ERROR: u16 = 2;
 pub(crate) const NFPROTO_INET: u8 = 1;
+/// nfgenmsg family of `bridge` tables.
+pub(crate) const NFPROTO_BRIDGE: u8 = 7;
 const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
 const NFTA_TABLE_NAME: u16 = 1;
@@ -41,8 +43,14 @@ fn put_attr(buf: &mut Vec<u8>, kind: u16, value: &str) {
 }
 
 /// The request bytes: nlmsghdr, nfgenmsg (family inet), NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME.
+#[cfg(test)]
 pub fn getchain_request(table: &str, chain: &str) -> Vec<u8> {
-    request(
+    getchain_request_in(NFPROTO_INET, table, chain)
+}
+
+fn getchain_request_in(family: u8, table: &str, chain: &str) -> Vec<u8> {
+    request_in(
+        family,
         NFT_MSG_GETCHAIN,
         &[(NFTA_CHAIN_TABLE, table), (NFTA_CHAIN_NAME, chain)],
     )
@@ -54,8 +62,12 @@ pub fn gettable_request(table: &str) -> Vec<u8> {
 }
 
 fn request(msg: u16, attrs: &[(u16, &str)]) -> Vec<u8> {
+    request_in(NFPROTO_INET, msg, attrs)
+}
+
+fn request_in(family: u8, msg: u16, attrs: &[(u16, &str)]) -> Vec<u8> {
     let mut buf = vec![0u8; NLMSG_HDRLEN];
-    buf.extend_from_slice(&[NFPROTO_INET, 0]);
+    buf.extend_from_slice(&[family, 0]);
     buf.extend_from_slice(&0u16.to_be_bytes());
     for (kind, value) in attrs {
         put_attr(&mut buf, *kind, value);
@@ -127,9 +139,14 @@ pub fn parse_reply(buf: &[u8], mut seen: bool) -> io::Result<Reply> {
 /// namespace. Any failure (no permission, unexpected reply, nothing queued) is an error and
 /// the caller falls back to nft. Never blocks: nfnetlink answers inside `send`.
 pub fn chain_exists(table: &str, chain: &str) -> io::Result<bool> {
+    chain_exists_in(NFPROTO_INET, table, chain)
+}
+
+/// [`chain_exists`] for a table of another family (e.g. [`NFPROTO_BRIDGE`]).
+pub(crate) fn chain_exists_in(family: u8, table: &str, chain: &str) -> io::Result<bool> {
     let socket = Socket::new(NETLINK_NETFILTER)?;
     socket.set_non_blocking(true)?;
-    let req = getchain_request(table, chain);
+    let req = getchain_request_in(family, table, chain);
     if socket.send(&req, 0)? != req.len() {
         return Err(io::Error::new(
             io::ErrorKind::WriteZero,

@@ -404,3 +404,23 @@ fn del_with_config_add_would_refuse_still_tears_down() {
     assert!(link(&f.host, &hv).is_none(), "host veth {hv} left");
     assert!(link(&c, "eth0").is_none(), "eth0 left in the container");
 }
+
+/// A DEL whose config no longer has `macspoofchk` still removes the spoof
+/// check an earlier ADD installed (nothing outlives the attachment).
+#[test]
+fn del_removes_spoof_check_even_without_the_flag() {
+    require_root!();
+    let f = fixture();
+    let a = f.container("a");
+    let mut conf = f.conf("1.1.0");
+    conf["macspoofchk"] = json!(true);
+    let ra = f.add("ctr-a", &a, &conf);
+    let hva = host_veth(&ra);
+    let chain_a = SpoofState::read(&f).assert_checked(&hva, &mac_of(&ra));
+
+    let mut del = f.conf("1.1.0");
+    del["prevResult"] = ra;
+    f.run("DEL", &f.env("ctr-a", &a, "eth0"), &del).ok_empty();
+    assert!(link(&f.host, &hva).is_none(), "host veth {hva} left");
+    SpoofState::read(&f).assert_gone(&hva, &chain_a);
+}

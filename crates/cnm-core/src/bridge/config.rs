@@ -284,7 +284,6 @@ pub struct TeardownConfig {
     pub network: String,
     pub bridge: String,
     pub ipam_type: Option<String>,
-    pub mac_spoof_check: bool,
 }
 
 impl TeardownConfig {
@@ -308,16 +307,10 @@ impl TeardownConfig {
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
             .map(str::to_string);
-        let mac_spoof_check = conf
-            .raw
-            .get("macspoofchk")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
         Ok(TeardownConfig {
             network: conf.name.clone(),
             bridge,
             ipam_type,
-            mac_spoof_check,
         })
     }
 }

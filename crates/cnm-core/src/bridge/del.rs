@@ -52,10 +52,11 @@ pub(super) fn del(sys: &dyn System, req: &Request) -> Result<(), CniError> {
             Err(e @ SandboxError::Kernel(_)) => errors.push(e.into_cni()),
         }
     }
-    if cfg.mac_spoof_check {
-        if let Err(e) = sys.firewall().remove_mac_spoof_check(&host_name) {
-            errors.push(kernel_error("failed to remove MAC spoof check", &e));
-        }
+    // Whatever the config says now: a spoof check made by an ADD whose config
+    // had `macspoofchk` must not outlive the attachment (one netlink probe
+    // when there is none).
+    if let Err(e) = sys.firewall().remove_mac_spoof_check(&host_name) {
+        errors.push(kernel_error("failed to remove MAC spoof check", &e));
     }
     // Masquerade is per network and stays while the network exists (like the
     // bridge); GC with no valid attachment removes it.

@@ -76,10 +76,8 @@ pub(super) fn gc(sys: &dyn System, req: &Request) -> Result<(), CniError> {
         if let Err(e) = kernel.delete_host_link(&port.name) {
             errors.push(kernel_error("failed to delete stale host veth", &e));
         }
-        if cfg.mac_spoof_check {
-            if let Err(e) = sys.firewall().remove_mac_spoof_check(&port.name) {
-                errors.push(kernel_error("failed to remove MAC spoof check", &e));
-            }
+        if let Err(e) = sys.firewall().remove_mac_spoof_check(&port.name) {
+            errors.push(kernel_error("failed to remove MAC spoof check", &e));
         }
     }
     if valid.is_empty() {

@@ -80,6 +80,7 @@ pub trait Firewall {
     /// Drop frames entering from `port` whose source MAC is not `mac`.
     fn ensure_mac_spoof_check(&mut self, port: &str, mac: &[u8; 6]) -> Result<(), KernelError>;
     fn check_mac_spoof_check(&mut self, port: &str, mac: &[u8; 6]) -> Result<(), KernelError>;
+    /// Idempotent; cheap when the port has none (teardown calls it always).
     fn remove_mac_spoof_check(&mut self, port: &str) -> Result<(), KernelError>;
     /// Ok when the firewall can be programmed (STATUS).
     fn available(&mut self) -> Result<(), KernelError>;

@@ -135,6 +135,20 @@ pub fn parse_reply(buf: &[u8], mut seen: bool) -> io::Result<Reply> {
     })
 }
 
+/// A fresh non-blocking NETLINK_NETFILTER socket with `req` sent on it; its
+/// replies are queued when this returns (nfnetlink answers inside `send`).
+fn send_request(req: &[u8]) -> io::Result<Socket> {
+    let socket = Socket::new(NETLINK_NETFILTER)?;
+    socket.set_non_blocking(true)?;
+    if socket.send(req, 0)? != req.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "short netlink send",
+        ));
+    }
+    Ok(socket)
+}
+
 /// True when chain `chain` exists in table `inet <table>` of the calling thread's network
 /// namespace. Any failure (no permission, unexpected reply, nothing queued) is an error and
 /// the caller falls back to nft. Never blocks: nfnetlink answers inside `send`.
@@ -144,15 +158,7 @@ pub fn chain_exists(table: &str, chain: &str) -> io::Result<bool> {
 
 /// [`chain_exists`] for a table of another family (e.g. [`NFPROTO_BRIDGE`]).
 pub(crate) fn chain_exists_in(family: u8, table: &str, chain: &str) -> io::Result<bool> {
-    let socket = Socket::new(NETLINK_NETFILTER)?;
-    socket.set_non_blocking(true)?;
-    let req = getchain_request_in(family, table, chain);
-    if socket.send(&req, 0)? != req.len() {
-        return Err(io::Error::new(
-            io::ErrorKind::WriteZero,
-            "short netlink send",
-        ));
-    }
+    let socket = send_request(&getchain_request_in(family, table, chain))?;
     let mut seen = false;
     // Bounded: a chain reply plus its ack, at most a few datagrams.
     for _ in 0..8 {
@@ -237,15 +243,7 @@ pub fn parse_table_reply(buf: &[u8], mut seen: Option<Option<u64>>) -> io::Resul
 /// The kernel handle of table `inet <table>` in the calling thread's network namespace, None
 /// when the table does not exist. Any failure is an error (the caller then trusts nothing).
 pub fn table_handle(table: &str) -> io::Result<Option<u64>> {
-    let socket = Socket::new(NETLINK_NETFILTER)?;
-    socket.set_non_blocking(true)?;
-    let req = gettable_request(table);
-    if socket.send(&req, 0)? != req.len() {
-        return Err(io::Error::new(
-            io::ErrorKind::WriteZero,
-            "short netlink send",
-        ));
-    }
+    let socket = send_request(&gettable_request(table))?;
     let mut seen = None;
     // Bounded: a table reply plus its ack, at most a few datagrams.
     for _ in 0..8 {

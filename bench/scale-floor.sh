@@ -38,7 +38,10 @@ floor() { # label
     echo "ip floor (veth add + master + up), $2 attached: $(( (t1 - t0) / 1000 )) us"
 }
 slowest() { # strace file
-    grep -E 'sendto|sendmsg' "$1" | sed -E 's/.*nlmsg_type=(RTM_[A-Z]+).*<([0-9.]+)>$/\2 \1/' | sort -rn | head -3
+    # "<seconds> <message type> seq <n>" of the three slowest netlink sends.
+    grep -E 'sendto|sendmsg' "$1" |
+        sed -E 's/.*nlmsg_type=([^,]+),.*nlmsg_seq=([0-9]+).*<([0-9.]+)>$/\3 \1 seq \2/' |
+        sort -rn | head -3
 }
 ip netns add "$tag-c0"; add warm "$tag-c0"
 ip netns add "$tag-a"; add first "$tag-a" "$WORK/first.strace"

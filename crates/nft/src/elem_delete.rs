@@ -13,8 +13,7 @@ use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 
 use crate::elem_key::{self, KeyBytes};
 use crate::probe::{
-    align4, read_u16, read_u32, NFNL_SUBSYS_NFTABLES, NFPROTO_INET, NLMSG_ERROR, NLMSG_HDRLEN,
-    NLM_F_ACK, NLM_F_REQUEST,
+    align4, messages, NFNL_SUBSYS_NFTABLES, NFPROTO_INET, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST,
 };
 
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
@@ -170,30 +169,21 @@ pub fn delete_batch(table: &str, elems: &[(String, String)], first_seq: u32) -> 
 /// batch (including the begin, where the kernel reports commit and permission failures) is
 /// returned, naming the set when it was a DELSETELEM.
 pub fn parse_acks(buf: &[u8], batch: &Batch, pending: &mut BTreeSet<u32>) -> io::Result<()> {
-    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
-    let mut at = 0;
-    while at + NLMSG_HDRLEN <= buf.len() {
-        let len = read_u32(buf, at).ok_or_else(|| bad("short nlmsghdr"))? as usize;
-        let kind = read_u16(buf, at + 4).ok_or_else(|| bad("short nlmsghdr"))?;
-        let seq = read_u32(buf, at + 8).ok_or_else(|| bad("short nlmsghdr"))?;
-        if len < NLMSG_HDRLEN || at + len > buf.len() {
-            return Err(bad("netlink message length out of range"));
+    let ours = |seq: u32| (batch.seqs.0..=batch.seqs.1).contains(&seq);
+    for m in messages(buf)?
+        .iter()
+        .filter(|m| ours(m.seq) && m.kind == NLMSG_ERROR)
+    {
+        let code = m.error_code()?;
+        if code != 0 {
+            let os = io::Error::from_raw_os_error(code.saturating_neg());
+            let what = match batch.requests.iter().find(|(s, _)| *s == m.seq) {
+                Some((_, set)) => format!("delete elements of set {set}"),
+                None => "nfnetlink batch".to_string(),
+            };
+            return Err(io::Error::new(os.kind(), format!("{what}: {os}")));
         }
-        let ours = (batch.seqs.0..=batch.seqs.1).contains(&seq);
-        if ours && kind == NLMSG_ERROR {
-            let code =
-                read_u32(buf, at + NLMSG_HDRLEN).ok_or_else(|| bad("short nlmsgerr"))? as i32;
-            if code != 0 {
-                let os = io::Error::from_raw_os_error(code.saturating_neg());
-                let what = match batch.requests.iter().find(|(s, _)| *s == seq) {
-                    Some((_, set)) => format!("delete elements of set {set}"),
-                    None => "nfnetlink batch".to_string(),
-                };
-                return Err(io::Error::new(os.kind(), format!("{what}: {os}")));
-            }
-            pending.remove(&seq);
-        }
-        at += align4(len);
+        pending.remove(&m.seq);
     }
     Ok(())
 }
@@ -296,6 +286,7 @@ fn close_detached(socket: Socket) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::read_u32;
 
     fn nlhdr(len: u32, kind: u16, flags: u16, seq: u32) -> Vec<u8> {
         [

@@ -101,9 +101,30 @@ pub(crate) fn read_u32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// Parse one datagram of replies; `seen` says whether a NEWCHAIN came in an earlier datagram.
-pub fn parse_reply(buf: &[u8], mut seen: bool) -> io::Result<Reply> {
-    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+/// One netlink message of a received datagram.
+pub(crate) struct Msg<'a> {
+    pub kind: u16,
+    pub seq: u32,
+    /// The whole message, header included.
+    pub bytes: &'a [u8],
+}
+
+impl Msg<'_> {
+    /// The errno of an NLMSG_ERROR message (0 for an ack).
+    pub(crate) fn error_code(&self) -> io::Result<i32> {
+        read_u32(self.bytes, NLMSG_HDRLEN)
+            .map(|c| c as i32)
+            .ok_or_else(|| bad("short nlmsgerr"))
+    }
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+/// Split a datagram into its messages, checking every length.
+pub(crate) fn messages(buf: &[u8]) -> io::Result<Vec<Msg<'_>>> {
+    let mut out = Vec::new();
     let mut at = 0;
     while at + NLMSG_HDRLEN <= buf.len() {
         let len = read_u32(buf, at).ok_or_else(|| bad("short nlmsghdr"))? as usize;
@@ -112,21 +133,29 @@ pub fn parse_reply(buf: &[u8], mut seen: bool) -> io::Result<Reply> {
         if len < NLMSG_HDRLEN || at + len > buf.len() {
             return Err(bad("netlink message length out of range"));
         }
-        if seq == SEQ {
-            if kind == NLMSG_ERROR {
-                let code =
-                    read_u32(buf, at + NLMSG_HDRLEN).ok_or_else(|| bad("short nlmsgerr"))? as i32;
-                return match -code {
-                    0 => Ok(Reply::Done(seen)),
-                    libc::ENOENT => Ok(Reply::Done(false)),
-                    errno => Err(io::Error::from_raw_os_error(errno)),
-                };
-            }
-            if kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN {
-                seen = true;
-            }
-        }
+        out.push(Msg {
+            kind,
+            seq,
+            bytes: &buf[at..at + len],
+        });
         at += align4(len);
+    }
+    Ok(out)
+}
+
+/// Parse one datagram of replies; `seen` says whether a NEWCHAIN came in an earlier datagram.
+pub fn parse_reply(buf: &[u8], mut seen: bool) -> io::Result<Reply> {
+    for m in messages(buf)?.iter().filter(|m| m.seq == SEQ) {
+        if m.kind == NLMSG_ERROR {
+            return match -m.error_code()? {
+                0 => Ok(Reply::Done(seen)),
+                libc::ENOENT => Ok(Reply::Done(false)),
+                errno => Err(io::Error::from_raw_os_error(errno)),
+            };
+        }
+        if m.kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN {
+            seen = true;
+        }
     }
     Ok(if seen {
         Reply::SawChain
@@ -208,31 +237,18 @@ fn table_handle_attr(msg: &[u8]) -> Option<u64> {
 
 /// Parse one datagram of GETTABLE replies; `seen` carries what an earlier datagram said.
 pub fn parse_table_reply(buf: &[u8], mut seen: Option<Option<u64>>) -> io::Result<TableReply> {
-    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
-    let mut at = 0;
-    while at + NLMSG_HDRLEN <= buf.len() {
-        let len = read_u32(buf, at).ok_or_else(|| bad("short nlmsghdr"))? as usize;
-        let kind = read_u16(buf, at + 4).ok_or_else(|| bad("short nlmsghdr"))?;
-        let seq = read_u32(buf, at + 8).ok_or_else(|| bad("short nlmsghdr"))?;
-        if len < NLMSG_HDRLEN || at + len > buf.len() {
-            return Err(bad("netlink message length out of range"));
+    for m in messages(buf)?.iter().filter(|m| m.seq == SEQ) {
+        if m.kind == NLMSG_ERROR {
+            return match (-m.error_code()?, seen) {
+                (0, Some(Some(handle))) => Ok(TableReply::Done(Some(handle))),
+                (0, Some(None)) => Err(bad("table reply without NFTA_TABLE_HANDLE")),
+                (0, None) | (libc::ENOENT, _) => Ok(TableReply::Done(None)),
+                (errno, _) => Err(io::Error::from_raw_os_error(errno)),
+            };
         }
-        if seq == SEQ {
-            if kind == NLMSG_ERROR {
-                let code =
-                    read_u32(buf, at + NLMSG_HDRLEN).ok_or_else(|| bad("short nlmsgerr"))? as i32;
-                return match (-code, seen) {
-                    (0, Some(Some(handle))) => Ok(TableReply::Done(Some(handle))),
-                    (0, Some(None)) => Err(bad("table reply without NFTA_TABLE_HANDLE")),
-                    (0, None) | (libc::ENOENT, _) => Ok(TableReply::Done(None)),
-                    (errno, _) => Err(io::Error::from_raw_os_error(errno)),
-                };
-            }
-            if kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE {
-                seen = Some(table_handle_attr(&buf[at..at + len]));
-            }
+        if m.kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE {
+            seen = Some(table_handle_attr(m.bytes));
         }
-        at += align4(len);
     }
     Ok(match seen {
         Some(h) => TableReply::Seen(h),

@@ -19,6 +19,7 @@ use crate::exec::NftCommand;
 use crate::masq::{self, MasqNet};
 use crate::masq_state::{self, Subnets};
 use crate::name::{masq_chain, validate_network};
+use crate::netns_key;
 use crate::pm_state::{self, PmState};
 use crate::portmap::{self, Entry, Owner, PortMapping};
 use crate::probe;
@@ -26,9 +27,12 @@ use crate::script::{skeleton, TABLE};
 use crate::spoof;
 use crate::state::{read_named_table, read_table, TableState};
 
-/// Default base directory of the masquerade state (`<dir>/<netns inode>/masq-<hash>`; tmpfs, so
-/// it vanishes at reboot together with the rules).
+/// Default base directory of the state (`<dir>/<netns inode>-<netns cookie>/masq-<hash>` and
+/// `pm-<hash>`; tmpfs, so it vanishes at reboot together with the rules).
 pub const DEFAULT_STATE_DIR: &str = "/run/cnm/nft";
+
+/// Name of the lock (`masq.lock`) every masquerade change of a namespace holds.
+const MASQ_LOCK: &str = "masq";
 
 /// What an idempotent ensure did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,33 +107,67 @@ impl Firewall {
     pub fn ensure_masquerade(&self, net: &MasqNet<'_>) -> Result<Applied, NftError> {
         let want: Subnets = net.validated()?.into_iter().collect();
         let chain = masq_chain(net.network);
-        let op = format!("ensure masquerade for network {}", net.network);
-        // Without the namespace inode the state cannot be keyed: behave as state-less.
-        let Some(dir) = self
-            .state_dir
-            .as_deref()
-            .and_then(|b| masq_state::netns_dir(b).ok())
-        else {
-            let mut union = want;
+        // Without a namespace key the state cannot be trusted: behave as state-less.
+        let Some(dir) = self.ns_dir() else {
+            let mut union = want.clone();
             if let Some(t) = self.read_state()? {
                 union.extend(masq::live_subnets(net.network, &t));
             }
-            self.nft.apply(&op, &masq::ensure_script(net, &union)?)?;
+            self.apply_masquerade(net, &want, union)?;
             return Ok(Applied::Written);
         };
         if in_place(&dir, &chain, &want) {
             return Ok(Applied::Unchanged);
         }
-        let _lock = masq_state::lock(&dir, &chain)?;
+        // One lock for every network of the namespace: a takeover touches two networks.
+        let _lock = masq_state::lock(&dir, MASQ_LOCK)?;
         // A parallel ensure may have done the work while we waited for the lock.
         if in_place(&dir, &chain, &want) {
             return Ok(Applied::Unchanged);
         }
         let mut union = masq_state::read(&dir, &chain)?.unwrap_or_default();
-        union.extend(want);
-        self.nft.apply(&op, &masq::ensure_script(net, &union)?)?;
+        union.extend(want.iter().copied());
+        let (union, displaced) = self.apply_masquerade(net, &want, union)?;
         masq_state::write(&dir, &chain, &union)?;
+        // The networks that lost a subnet no longer own what their state says: their next
+        // ensure takes the slow path (and takes the subnet back if it asks for it).
+        for other in displaced {
+            masq_state::remove(&dir, &other)?;
+        }
         Ok(Applied::Written)
+    }
+
+    /// Apply the ensure batch for `union`. When the kernel refuses it because another network
+    /// holds one of the subnets (a subnet reused under a new network name), list the table and
+    /// take the requested subnets over in one batch (the other network's overlapping elements
+    /// are deleted in the same transaction); remembered subnets another network holds now are
+    /// given up. Returns the union applied and the chains (= state names) that lost subnets.
+    fn apply_masquerade(
+        &self,
+        net: &MasqNet<'_>,
+        want: &Subnets,
+        mut union: Subnets,
+    ) -> Result<(Subnets, Vec<String>), NftError> {
+        let op = format!("ensure masquerade for network {}", net.network);
+        let first = match self.nft.apply(&op, &masq::ensure_script(net, &union)?) {
+            Ok(()) => return Ok((union, Vec::new())),
+            Err(e) => e,
+        };
+        let Some(t) = self.read_state()? else {
+            return Err(first);
+        };
+        let plan = masq::plan_takeover(net.network, want, &union, &t)?;
+        if plan.displaced.is_empty() && plan.given_up.is_empty() {
+            return Err(first);
+        }
+        union.retain(|n| !plan.given_up.contains(n));
+        let script = masq::takeover_script(net, &union, &plan.displaced)?;
+        self.nft
+            .apply(&format!("{op} (taking over its subnets)"), &script)?;
+        let mut chains: Vec<String> = plan.displaced.into_iter().map(|d| d.chain).collect();
+        chains.sort();
+        chains.dedup();
+        Ok((union, chains))
     }
 
     /// Verify against the live ruleset that the network's masquerade covers `net.subnets`
@@ -144,13 +182,9 @@ impl Firewall {
     pub fn remove_masquerade(&self, network: &str) -> Result<(), NftError> {
         validate_network(network)?;
         let chain = masq_chain(network);
-        let dir = self
-            .state_dir
-            .as_deref()
-            .and_then(|b| masq_state::netns_dir(b).ok())
-            .filter(|d| d.is_dir());
+        let dir = self.ns_dir().filter(|d| d.is_dir());
         let _lock = match &dir {
-            Some(d) => Some(masq_state::lock(d, &chain)?),
+            Some(d) => Some(masq_state::lock(d, MASQ_LOCK)?),
             None => None,
         };
         let op = format!("remove masquerade for network {network}");
@@ -239,18 +273,30 @@ impl Firewall {
         self.record_port_state(&tag, &entries, false)
     }
 
-    /// The port-mapping state directory of the calling thread's namespace, if state is kept.
-    fn pm_dir(&self) -> Option<PathBuf> {
-        self.state_dir
-            .as_deref()
-            .and_then(|b| masq_state::netns_dir(b).ok())
+    /// The state directory of the calling thread's namespace (`<base>/<inode>-<cookie>`, see
+    /// `netns_key`), if state is kept and the namespace has a cookie. When it does not exist
+    /// yet, directories left by dead namespaces that held the same inode are removed first.
+    fn ns_dir(&self) -> Option<PathBuf> {
+        let base = self.state_dir.as_deref()?;
+        let (dir, key) = netns_key::netns_dir(base).ok()?;
+        if !dir.exists() {
+            netns_key::remove_stale(base, &key);
+        }
+        Some(dir)
+    }
+
+    /// The state directory this firewall uses for the calling thread's network namespace
+    /// (None when it keeps no state, or the kernel has no namespace cookie).
+    pub fn netns_state_dir(&self) -> Option<PathBuf> {
+        let base = self.state_dir.as_deref()?;
+        netns_key::netns_dir(base).ok().map(|(d, _)| d)
     }
 
     /// After a successful ADD batch: record what the owner holds (`entries`, plus with `merge`
     /// what its earlier record listed for the same table) with the table's kernel handle. When
     /// no trustworthy record can be written, any older record is removed so DEL lists instead.
     fn record_port_state(&self, tag: &str, entries: &[Entry], merge: bool) -> Result<(), NftError> {
-        let Some(dir) = self.pm_dir() else {
+        let Some(dir) = self.ns_dir() else {
             return Ok(());
         };
         let written = match probe::table_handle(TABLE) {
@@ -288,7 +334,7 @@ impl Firewall {
     pub fn remove_port_mappings(&self, owner: &Owner) -> Result<(), NftError> {
         let tag = owner.tag()?;
         let op = format!("remove port mappings of {tag}");
-        let dir = self.pm_dir();
+        let dir = self.ns_dir();
         if let Some(dir) = &dir {
             if let Ok(Some(state)) = pm_state::read(dir, &tag) {
                 if self.remove_recorded(&state) {
@@ -319,7 +365,7 @@ impl Firewall {
     /// (owners that still hold elements), and records that cannot be read. Records of other
     /// networks are left alone.
     pub fn prune_port_mapping_state(&self, network: &str, live: &[Owner]) -> Result<(), NftError> {
-        let Some(dir) = self.pm_dir() else {
+        let Some(dir) = self.ns_dir() else {
             return Ok(());
         };
         for (path, owner) in pm_state::list(&dir)? {

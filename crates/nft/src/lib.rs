@@ -8,12 +8,17 @@
 //!   per-container state.
 //! - Masquerade is per network: chain `masq-<fnv1a64(network)>` (`oifname <bridge> return`,
 //!   `daddr <subnet> return`, multicast return, `masquerade comment "cnm:<network>"`) entered from
-//!   `postrouting` through the interval verdict maps `masq4`/`masq6` keyed by the subnets.
+//!   `postrouting` through the interval verdict maps `masq4`/`masq6` keyed by the subnets. A
+//!   subnet held by another network (reused under a new name, or shared by two live networks)
+//!   is taken over in the ensure's own batch (the other network's overlapping element deleted
+//!   in the same transaction); removing a network hands such subnets back to a network whose
+//!   chain still covers them.
 //! - Port mappings are elements of `pm4`/`pm4any`/`pm6`/`pm6any` (`[hostip .] proto . port :
 //!   addr . port`) and hairpin/localhost SNAT elements of `pmsnat4`/`pmsnat6`
 //!   (`source-subnet . container-addr`), each tagged `network,container,ifname` in its comment.
 //! - Port-mapping ADD records the owner's exact elements and the table's kernel handle in
-//!   `<state dir>/<netns inode>/pm-<fnv1a64(owner tag)>`; DEL then deletes exactly those in one
+//!   `<state dir>/<netns inode>-<netns cookie>/pm-<fnv1a64(owner tag)>` (the cookie is never
+//!   reused, so a new namespace never reads a dead one's state; see `netns_key`); DEL then deletes exactly those in one
 //!   nfnetlink batch sent on our own NETLINK_NETFILTER socket (no nft exec, no listing) while the
 //!   table handle is unchanged, else (or when that batch fails) it lists the table.
 //! - State is read back with `nft -j list table inet cnm`. `ensure_masquerade` also keeps, per
@@ -29,6 +34,7 @@ mod firewall;
 mod masq;
 mod masq_state;
 mod name;
+mod netns_key;
 mod pm_state;
 mod portmap;
 mod probe;

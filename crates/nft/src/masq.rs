@@ -77,6 +77,17 @@ fn map_for(n: &IpNet) -> &'static str {
 /// The whole idempotent batch for `ensure_masquerade`: the chain rebuilt from `subnets` (the
 /// union of every subnet of the network) and one map element per subnet.
 pub fn ensure_script(net: &MasqNet<'_>, subnets: &Subnets) -> Result<String, NftError> {
+    takeover_script(net, subnets, &[])
+}
+
+/// [`ensure_script`] that first deletes `displaced` map elements (other networks' elements
+/// overlapping the subnets, see [`Takeover`]) in the same transaction, so the network takes
+/// those subnets over atomically.
+pub fn takeover_script(
+    net: &MasqNet<'_>,
+    subnets: &Subnets,
+    displaced: &[ForeignElem],
+) -> Result<String, NftError> {
     net.validated()?;
     let subnets: Vec<IpNet> = subnets.iter().copied().collect();
     let chain = masq_chain(net.network);
@@ -84,6 +95,9 @@ pub fn ensure_script(net: &MasqNet<'_>, subnets: &Subnets) -> Result<String, Nft
     let _ = writeln!(s, "flush chain inet cnm {chain}");
     for (text, _) in chain_rules(net, &subnets) {
         let _ = writeln!(s, "add rule inet cnm {chain} {text}");
+    }
+    for d in displaced {
+        let _ = writeln!(s, "delete element inet cnm {} {{ {} }}", d.map, d.key);
     }
     for n in &subnets {
         let _ = writeln!(
@@ -94,6 +108,89 @@ pub fn ensure_script(net: &MasqNet<'_>, subnets: &Subnets) -> Result<String, Nft
         );
     }
     Ok(s)
+}
+
+/// A masquerade map element that jumps to another network's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignElem {
+    /// `masq4` or `masq6`.
+    pub map: &'static str,
+    /// The element's key as listed (validated with [`is_safe_key`]).
+    pub key: String,
+    /// The chain it jumps to (`masq-<hash>`, also the name of that network's state file).
+    pub chain: String,
+}
+
+/// How an ensure that the kernel refused (a subnet held by another network) goes on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Takeover {
+    /// Other networks' elements overlapping a requested subnet: deleted in the same batch.
+    pub displaced: Vec<ForeignElem>,
+    /// Subnets only remembered from earlier ensures that another network holds now: dropped
+    /// from this network (the newer owner keeps them).
+    pub given_up: Subnets,
+}
+
+fn elem_net(key: &str) -> Option<IpNet> {
+    key.parse::<IpNet>()
+        .ok()
+        .or_else(|| key.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
+
+/// `masq-` and 16 lowercase hex digits, as [`masq_chain`] names them (safe in a script).
+fn is_masq_chain(name: &str) -> bool {
+    name.strip_prefix("masq-").is_some_and(|h| {
+        h.len() == 16
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+fn overlaps(a: &IpNet, b: &IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+/// Plan the takeover of `want` (the requested subnets) for `network`, whose remembered subnets
+/// are `union` (a superset of `want`), from the listed table.
+pub fn plan_takeover(
+    network: &str,
+    want: &Subnets,
+    union: &Subnets,
+    t: &TableState,
+) -> Result<Takeover, NftError> {
+    let own = format!("jump {}", masq_chain(network));
+    let mut plan = Takeover::default();
+    for map in ["masq4", "masq6"] {
+        for e in t.sets.get(map).into_iter().flatten() {
+            let Some(target) = e.value.as_deref().filter(|v| *v != own) else {
+                continue;
+            };
+            let Some(key) = elem_net(&e.key) else {
+                continue;
+            };
+            if want.iter().any(|w| overlaps(w, &key)) {
+                let chain = target.strip_prefix("jump ").unwrap_or_default();
+                if !is_safe_key(&e.key) || !is_masq_chain(chain) {
+                    return Err(NftError::Parse {
+                        operation: "list table inet cnm".into(),
+                        msg: format!("unexpected element {:?} : {target:?} in map {map}", e.key),
+                    });
+                }
+                plan.displaced.push(ForeignElem {
+                    map,
+                    key: e.key.clone(),
+                    chain: chain.to_string(),
+                });
+            } else {
+                plan.given_up.extend(
+                    union
+                        .iter()
+                        .filter(|u| !want.contains(u) && overlaps(u, &key)),
+                );
+            }
+        }
+    }
+    Ok(plan)
 }
 
 /// Subnets whose map elements currently jump to the network's chain.
@@ -135,7 +232,64 @@ pub fn remove_script(network: &str, t: &TableState) -> Result<Option<String>, Nf
         let _ = writeln!(s, "flush chain inet cnm {chain}");
         let _ = writeln!(s, "delete chain inet cnm {chain}");
     }
+    for (map, key, heir) in hand_back(network, t) {
+        let _ = writeln!(s, "add element inet cnm {map} {{ {key} : jump {heir} }}");
+    }
     Ok((!s.is_empty()).then_some(s))
+}
+
+/// When `network` goes, the subnets it took over go back to networks that still have their
+/// chain: a chain returning for a subnet `S` (`ip daddr S return`) that overlaps a removed
+/// element gets `S` back, unless another element still covers part of `S` (first such chain in
+/// name order wins). Returns (map, key, chain) of the elements to add.
+fn hand_back(network: &str, t: &TableState) -> Vec<(&'static str, String, String)> {
+    let chain = masq_chain(network);
+    let verdict = format!("jump {chain}");
+    let mut out = Vec::new();
+    for (map, proto, multicast) in [("masq4", "ip", "224.0.0.0/4"), ("masq6", "ip6", "ff00::/8")] {
+        let (gone, mut taken): (Vec<IpNet>, Vec<IpNet>) = {
+            let elems = t.sets.get(map).into_iter().flatten();
+            let (gone, kept): (Vec<_>, Vec<_>) =
+                elems.partition(|e| e.value.as_deref() == Some(verdict.as_str()));
+            (
+                gone.iter().filter_map(|e| elem_net(&e.key)).collect(),
+                kept.iter().filter_map(|e| elem_net(&e.key)).collect(),
+            )
+        };
+        if gone.is_empty() {
+            continue;
+        }
+        let prefix = format!("{proto} daddr ");
+        for (name, c) in &t.chains {
+            let heir_ok = is_masq_chain(name)
+                && **name != chain
+                && c.rules.last().is_some_and(|r| {
+                    r.text == "masquerade"
+                        && r.comment.as_deref().is_some_and(|c| c.starts_with("cnm:"))
+                });
+            if !heir_ok {
+                continue;
+            }
+            for r in &c.rules {
+                let Some(subnet) = r
+                    .text
+                    .strip_prefix(&prefix)
+                    .and_then(|rest| rest.strip_suffix(" return"))
+                    .filter(|s| *s != multicast)
+                    .and_then(elem_net)
+                else {
+                    continue;
+                };
+                if gone.iter().any(|g| overlaps(g, &subnet))
+                    && !taken.iter().any(|k| overlaps(k, &subnet))
+                {
+                    taken.push(subnet);
+                    out.push((map, net_text(&subnet), name.clone()));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Verify that the listed table masquerades `net`: the chain exists, starts with the bridge
@@ -337,5 +491,107 @@ add element inet cnm masq6 {{ fd00:1::/64 : jump {chain} }}
             .collect();
         assert_eq!(got, ["10.1.0.0/24", "10.3.0.0/24"]);
         assert!(live_subnets("absent", &t).is_empty());
+    }
+
+    fn listed(elems: &[(&str, &str)], chains: &[(&str, &[&str])]) -> TableState {
+        let elems: Vec<String> = elems
+            .iter()
+            .map(|(net, chain)| {
+                let (addr, len) = net.split_once('/').unwrap();
+                format!(
+                    r#"[{{"prefix":{{"addr":"{addr}","len":{len}}}}},{{"jump":{{"target":"{chain}"}}}}]"#
+                )
+            })
+            .collect();
+        let mut items = vec![format!(
+            r#"{{"map":{{"name":"masq4","elem":[{}]}}}},{{"map":{{"name":"masq6"}}}}"#,
+            elems.join(",")
+        )];
+        for (chain, returns) in chains {
+            items.push(format!(r#"{{"chain":{{"name":"{chain}"}}}}"#));
+            for (i, r) in returns.iter().enumerate() {
+                let (addr, len) = r.split_once('/').unwrap();
+                items.push(format!(
+                    r#"{{"rule":{{"chain":"{chain}","handle":{i},"expr":[{{"match":{{"op":"==","left":{{"payload":{{"protocol":"ip","field":"daddr"}}}},"right":{{"prefix":{{"addr":"{addr}","len":{len}}}}}}}}},{{"return":null}}]}}}}"#
+                ));
+            }
+            items.push(format!(
+                r#"{{"rule":{{"chain":"{chain}","handle":99,"comment":"cnm:x","expr":[{{"masquerade":null}}]}}}}"#
+            ));
+        }
+        parse_table(&format!(r#"{{"nftables":[{}]}}"#, items.join(","))).unwrap()
+    }
+
+    fn subnets(v: &[&str]) -> Subnets {
+        v.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn takeover_displaces_overlaps_and_gives_up_remembered() {
+        let (a, b) = (masq_chain("a"), masq_chain("b"));
+        let t = listed(
+            &[
+                ("10.1.0.0/16", &a),
+                ("10.2.0.0/24", &a),
+                ("10.3.0.0/24", &b),
+            ],
+            &[],
+        );
+        let want = subnets(&["10.1.5.0/24"]);
+        let union = subnets(&["10.1.5.0/24", "10.2.0.0/24", "10.3.0.0/24"]);
+        let plan = plan_takeover("b", &want, &union, &t).unwrap();
+        assert_eq!(
+            plan.displaced,
+            [ForeignElem {
+                map: "masq4",
+                key: "10.1.0.0/16".into(),
+                chain: a.clone()
+            }]
+        );
+        assert_eq!(plan.given_up, subnets(&["10.2.0.0/24"]));
+        let n = net("b", &["10.1.5.0/24"]);
+        let s = takeover_script(&n, &subnets(&["10.1.5.0/24"]), &plan.displaced).unwrap();
+        let del = s
+            .find("delete element inet cnm masq4 { 10.1.0.0/16 }\n")
+            .unwrap();
+        let add = s
+            .find(&format!(
+                "add element inet cnm masq4 {{ 10.1.5.0/24 : jump {b} }}"
+            ))
+            .unwrap();
+        assert!(del < add, "{s}");
+        // Nothing foreign: an empty plan (the caller reports the original error).
+        let t = listed(&[("10.3.0.0/24", &b)], &[]);
+        assert_eq!(
+            plan_takeover("b", &want, &union, &t).unwrap(),
+            Takeover::default()
+        );
+    }
+
+    #[test]
+    fn remove_hands_subnets_back() {
+        let (a, b, c) = (masq_chain("a"), masq_chain("b"), masq_chain("c"));
+        // b took 10.1.5.0/24 (inside a's /16) and 10.9.0.0/24 (nobody else's); c still has an
+        // element overlapping nothing of b's.
+        let t = listed(
+            &[
+                ("10.1.5.0/24", &b),
+                ("10.9.0.0/24", &b),
+                ("10.7.0.0/24", &c),
+            ],
+            &[
+                (&a, &["10.1.0.0/16", "10.7.0.0/24"]),
+                (&b, &["10.1.5.0/24", "10.9.0.0/24"]),
+                (&c, &["10.7.0.0/24"]),
+            ],
+        );
+        let s = remove_script("b", &t).unwrap().unwrap();
+        assert!(
+            s.ends_with(&format!(
+                "delete chain inet cnm {b}\nadd element inet cnm masq4 {{ 10.1.0.0/16 : jump {a} }}\n"
+            )),
+            "{s}"
+        );
+        assert!(!s.contains("10.7.0.0/24"), "{s}");
     }
 }

@@ -1,14 +1,15 @@
 //! Per-network masquerade state: the union of every subnet ever ensured for a network, kept in
-//! `<state_dir>/<netns inode>/masq-<hash>` (one subnet per line) so the network chain always
-//! excludes all of them. Keyed by the network namespace, because rules live per namespace.
-//! Writers hold an flock on `masq-<hash>.lock` in the same directory. The file helpers
+//! `<state_dir>/<netns inode>-<netns cookie>/masq-<hash>` (one subnet per line) so the network
+//! chain always excludes all of them. Keyed by the network namespace (see `netns_key`), because
+//! rules live per namespace. Writers hold an flock on `masq.lock` in the same directory (one
+//! lock per namespace: taking a subnet over changes two networks' state). The file helpers
 //! (`read_text`, `write_text`, `remove`) are shared with the port-mapping state (`pm_state`).
 
 use std::collections::BTreeSet;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ipnet::IpNet;
@@ -18,8 +19,6 @@ use crate::error::NftError;
 /// The subnets recorded for one network.
 pub type Subnets = BTreeSet<IpNet>;
 
-const NETNS_LINK: &str = "/proc/thread-self/ns/net";
-
 static TMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn state_err(path: &Path) -> impl Fn(std::io::Error) -> NftError + '_ {
@@ -27,13 +26,6 @@ fn state_err(path: &Path) -> impl Fn(std::io::Error) -> NftError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// `<base>/<inode of the calling thread's network namespace>`.
-pub fn netns_dir(base: &Path) -> Result<PathBuf, NftError> {
-    let link = Path::new(NETNS_LINK);
-    let meta = fs::metadata(link).map_err(state_err(link))?;
-    Ok(base.join(meta.ino().to_string()))
 }
 
 fn ensure_dir(dir: &Path) -> Result<(), NftError> {
@@ -151,6 +143,7 @@ pub fn remove(dir: &Path, name: &str) -> Result<(), NftError> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
 
     struct Tmp(PathBuf);
     impl Drop for Tmp {
@@ -201,12 +194,5 @@ mod tests {
         fs::write(t.0.join("masq-3"), "10.0.0.0/8\nnot a net\n").unwrap();
         let e = read(&t.0, "masq-3").unwrap_err().to_string();
         assert!(e.contains("masq-3") && e.contains("line 2"), "{e}");
-    }
-
-    #[test]
-    fn netns_dir_is_keyed_by_inode() {
-        let d = netns_dir(Path::new("/base")).unwrap();
-        let ino = fs::metadata(NETNS_LINK).unwrap().ino();
-        assert_eq!(d, Path::new("/base").join(ino.to_string()));
     }
 }

@@ -1,5 +1,5 @@
 //! Per-owner port-mapping state: the exact elements an owner's ADD installed, kept in
-//! `<state_dir>/<netns inode>/pm-<fnv1a64(owner tag) as 16 hex>` together with the kernel handle
+//! `<state_dir>/<netns inode>-<netns cookie>/pm-<fnv1a64(owner tag) as 16 hex>` together with the kernel handle
 //! of table `inet cnm` at that time, so DEL can delete exactly those elements in one batch
 //! without listing the table first. The content ends up in an nft script, so every line is
 //! re-validated on read and every key is parsed and re-rendered from typed values.

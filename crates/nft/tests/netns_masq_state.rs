@@ -110,12 +110,9 @@ impl Fixture {
 
     /// The state file of `network` for the namespace the calling thread is in.
     fn state_file(&self, network: &str) -> PathBuf {
-        let ino = std::fs::metadata("/proc/thread-self/ns/net")
-            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-            .unwrap();
-        self.state_base()
-            .join(ino.to_string())
-            .join(masq_chain(network))
+        let dir = self.fw().netns_state_dir().expect("namespace cookie");
+        assert!(dir.starts_with(self.state_base()), "{dir:?}");
+        dir.join(masq_chain(network))
     }
 }
 

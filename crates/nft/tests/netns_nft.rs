@@ -154,11 +154,17 @@ fn two_networks_are_independent() {
     assert!(fw.check_masquerade(&a).is_err());
     fw.check_masquerade(&b).unwrap();
     assert_eq!(fw.list_masquerade_networks().unwrap(), ["netb"]);
-    // A second network claiming an existing subnet is rejected as a whole.
+    // A second network claiming an existing subnet takes it over in one batch (a subnet
+    // reused under a new name, issue 10); the first gets it back when the second goes.
     let clash = net("netc", "brc", &["10.30.0.0/24", "10.20.0.0/24"]);
-    assert!(fw.ensure_masquerade(&clash).is_err());
-    assert!(fw.check_masquerade(&clash).is_err());
+    fw.ensure_masquerade(&clash).unwrap();
+    fw.check_masquerade(&clash).unwrap();
+    assert!(fw.check_masquerade(&b).is_err());
+    fw.check_masquerade(&net("netb", "brb", &["fd20::/64"]))
+        .unwrap();
+    fw.remove_masquerade("netc").unwrap();
     fw.check_masquerade(&b).unwrap();
+    assert_eq!(fw.list_masquerade_networks().unwrap(), ["netb"]);
 }
 
 #[test]

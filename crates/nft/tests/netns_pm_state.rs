@@ -104,12 +104,7 @@ impl Fixture {
 
     /// The namespace's state directory (computed from inside it).
     fn ns_dir(&self) -> PathBuf {
-        self.in_ns(|| {
-            let ino = std::fs::metadata("/proc/thread-self/ns/net")
-                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-                .unwrap();
-            self.dir.join("state").join(ino.to_string())
-        })
+        self.in_ns(|| self.fw().netns_state_dir().expect("namespace cookie"))
     }
 
     fn state_file(&self, o: &Owner) -> PathBuf {

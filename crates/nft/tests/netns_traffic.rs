@@ -111,6 +111,23 @@ fn masquerade_rewrites_source() {
     assert!(ping_ok(&ctr, "192.0.2.2"), "masqueraded ping must succeed");
     // Traffic to the subnet itself is not masqueraded: the router sees the real source.
     assert!(ping_ok(&rtr, "10.80.0.2"));
+    // A second live network with the same subnet on another bridge takes the subnet over:
+    // this network's containers are still masqueraded (through the other's chain), and get
+    // their own chain back when the other network goes.
+    let other = MasqNet {
+        network: "traffic-b",
+        bridge: "hb0",
+        subnets: vec!["10.80.0.0/24".parse().unwrap()],
+    };
+    fw.ensure_masquerade(&other).unwrap();
+    assert!(fw.check_masquerade(&net).is_err(), "the subnet moved");
+    assert!(
+        ping_ok(&ctr, "192.0.2.2"),
+        "still masqueraded after takeover"
+    );
+    fw.remove_masquerade("traffic-b").unwrap();
+    fw.check_masquerade(&net).unwrap();
+    assert!(ping_ok(&ctr, "192.0.2.2"), "masqueraded after hand-back");
     fw.remove_masquerade("traffic").unwrap();
     // Each ping run uses a new ICMP id, hence a new conntrack entry that no longer matches a rule.
     assert!(!ping_ok(&ctr, "192.0.2.2"), "masquerade removed");

@@ -261,12 +261,7 @@ fn hand_back(network: &str, t: &TableState) -> Vec<(&'static str, String, String
         }
         let prefix = format!("{proto} daddr ");
         for (name, c) in &t.chains {
-            let heir_ok = is_masq_chain(name)
-                && **name != chain
-                && c.rules.last().is_some_and(|r| {
-                    r.text == "masquerade"
-                        && r.comment.as_deref().is_some_and(|c| c.starts_with("cnm:"))
-                });
+            let heir_ok = is_masq_chain(name) && **name != chain && masquerades(t, name);
             if !heir_ok {
                 continue;
             }
@@ -336,13 +331,18 @@ pub fn check(net: &MasqNet<'_>, t: Option<&TableState>) -> Result<(), NftError> 
     let verdict = format!("jump {chain}");
     for n in &subnets {
         let key = net_text(n);
-        let found = t
-            .sets
-            .get(map_for(n))
-            .into_iter()
-            .flatten()
-            .any(|e| e.key == key && e.value.as_deref() == Some(verdict.as_str()));
-        if !found {
+        let elems = || t.sets.get(map_for(n)).into_iter().flatten();
+        let own = elems().any(|e| e.key == key && e.value.as_deref() == Some(verdict.as_str()));
+        // Shared with another live network that took the subnet over: its chain masquerades
+        // this network's traffic too, as long as its element covers the whole subnet.
+        let covered = || {
+            elems().any(|e| {
+                let target = e.value.as_deref().and_then(|v| v.strip_prefix("jump "));
+                elem_net(&e.key).is_some_and(|k| k.contains(n))
+                    && target.is_some_and(|c| is_masq_chain(c) && masquerades(t, c))
+            })
+        };
+        if !own && !covered() {
             return Err(missing(format!(
                 "map {} has no element {key} : {verdict}",
                 map_for(n)
@@ -350,6 +350,16 @@ pub fn check(net: &MasqNet<'_>, t: Option<&TableState>) -> Result<(), NftError> 
         }
     }
     Ok(())
+}
+
+/// True when chain `chain` ends with a masquerade rule of ours.
+fn masquerades(t: &TableState, chain: &str) -> bool {
+    t.chains
+        .get(chain)
+        .and_then(|c| c.rules.last())
+        .is_some_and(|r| {
+            r.text == "masquerade" && r.comment.as_deref().is_some_and(|c| c.starts_with("cnm:"))
+        })
 }
 
 /// Networks that have a masquerade chain, read from the rule comments.

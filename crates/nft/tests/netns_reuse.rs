@@ -231,8 +231,8 @@ fn subnet_reused_under_another_network_name() {
     assert_eq!(r.unwrap(), Applied::Written);
     assert_eq!(fx.masq4(), elems(&[("10.71.0.0/16", "reuse-b")]));
     fx.in_ns(|| fx.fw().check_masquerade(&b)).unwrap();
-    let e = fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap_err();
-    assert!(e.to_string().contains("no element 10.71.0.0/16"), "{e}");
+    // CHECK of the old network still passes: the new owner's chain masquerades the subnet.
+    fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap();
     // reuse-a's chain is still there (only GC removes it); its state no longer claims the
     // subnet, so its next ensure is not skipped but takes the subnet back.
     let own = fx.own_dir();
@@ -269,6 +269,9 @@ fn two_live_networks_sharing_a_subnet() {
     fx.in_ns(|| fx.fw().ensure_masquerade(&a)).unwrap();
     fx.in_ns(|| fx.fw().ensure_masquerade(&b)).unwrap();
     assert_eq!(fx.masq4(), elems(&[("10.72.0.0/16", "share-b")]));
+    // Both networks pass CHECK: B's chain masquerades A's containers too.
+    fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap();
+    fx.in_ns(|| fx.fw().check_masquerade(&b)).unwrap();
     // A's next ADD takes it back (A's state was dropped by B's takeover: no stale fast path).
     assert_eq!(
         fx.in_ns(|| fx.fw().ensure_masquerade(&a)).unwrap(),
@@ -293,6 +296,9 @@ fn two_live_networks_sharing_a_subnet() {
     // Overlap: C's /24 inside A's /16 (interval maps cannot hold both).
     fx.in_ns(|| fx.fw().ensure_masquerade(&c)).unwrap();
     assert_eq!(fx.masq4(), elems(&[("10.72.5.0/24", "share-c")]));
+    // A's /16 is only partly covered now: its CHECK says so.
+    let e = fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap_err();
+    assert!(e.to_string().contains("no element 10.72.0.0/16"), "{e}");
     fx.in_ns(|| fx.fw().remove_masquerade("share-c")).unwrap();
     assert_eq!(fx.masq4(), elems(&[("10.72.0.0/16", "share-a")]));
     fx.in_ns(|| fx.fw().remove_masquerade("share-a")).unwrap();

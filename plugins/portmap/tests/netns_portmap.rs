@@ -210,3 +210,37 @@ fn ipv6_publish_and_hairpin() {
         .nft(&["list", "map", "inet", "cnm", "pm6"])
         .contains("8090"));
 }
+
+/// Issue 10: the same container address and host port come back under another network name
+/// (Podman's `network rm` + `network create` reusing the subnet): ADD, CHECK, reachability and
+/// DEL work for the new network, and a late DEL under the old name leaves them alone.
+#[test]
+fn network_renamed_with_same_subnet() {
+    need_root!();
+    let mut t = Topo::new();
+    t.serve_c1();
+    let c1 = t.c1.clone();
+    let host = t.host.clone();
+    let m = json!([{"hostPort": 8090, "containerPort": 80}]);
+    let old = conf("1.0.0", m.clone(), Some(t.prev_result(&c1)));
+    let mut new = old.clone();
+    new["name"] = json!("pmnet-renamed");
+    let (code, out, err) = t.plugin(OURS, "ADD", &c1, &old);
+    assert_eq!(code, 0, "ADD old: {out} {err}");
+    let (code, out, err) = t.plugin(OURS, "DEL", &c1, &old);
+    assert_eq!(code, 0, "DEL old: {out} {err}");
+    let (code, out, err) = t.plugin(OURS, "ADD", &c1, &new);
+    assert_eq!(code, 0, "ADD renamed: {out} {err}");
+    let (code, out, err) = t.plugin(OURS, "CHECK", &c1, &new);
+    assert_eq!(code, 0, "CHECK renamed: {out} {err}");
+    assert!(t.reachable(&host, "10.66.0.1:8090"), "published again");
+    // The runtime repeats the old network's DEL: the renamed network keeps its port.
+    let (code, out, err) = t.plugin(OURS, "DEL", &c1, &old);
+    assert_eq!(code, 0, "late DEL old: {out} {err}");
+    assert!(t.reachable(&host, "10.66.0.1:8090"), "old DEL took the port");
+    let (code, out, err) = t.plugin(OURS, "DEL", &c1, &new);
+    assert_eq!(code, 0, "DEL renamed: {out} {err}");
+    assert!(!t.reachable(&host, "10.66.0.1:8090"), "unpublished after DEL");
+    let table = t.nft(&["list", "table", "inet", "cnm"]);
+    assert!(!table.contains("8090"), "{table}");
+}

@@ -237,10 +237,16 @@ fn network_renamed_with_same_subnet() {
     // The runtime repeats the old network's DEL: the renamed network keeps its port.
     let (code, out, err) = t.plugin(OURS, "DEL", &c1, &old);
     assert_eq!(code, 0, "late DEL old: {out} {err}");
-    assert!(t.reachable(&host, "10.66.0.1:8090"), "old DEL took the port");
+    assert!(
+        t.reachable(&host, "10.66.0.1:8090"),
+        "old DEL took the port"
+    );
     let (code, out, err) = t.plugin(OURS, "DEL", &c1, &new);
     assert_eq!(code, 0, "DEL renamed: {out} {err}");
-    assert!(!t.reachable(&host, "10.66.0.1:8090"), "unpublished after DEL");
+    assert!(
+        !t.reachable(&host, "10.66.0.1:8090"),
+        "unpublished after DEL"
+    );
     let table = t.nft(&["list", "table", "inet", "cnm"]);
     assert!(!table.contains("8090"), "{table}");
 }

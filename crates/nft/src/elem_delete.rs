@@ -241,7 +241,11 @@ pub fn delete_elements(table: &str, elems: &[(String, String)]) -> io::Result<()
 /// reference and pays that wait instead: it closes its standard streams at
 /// once (a runtime reading our output sees EOF when we exit), waits until
 /// this process has closed its own copy, then closes the socket and exits.
-/// If fork fails, the socket is closed here, the slow way.
+/// The child is reaped by a detached thread blocked in waitpid(2), so a
+/// long-lived caller collects no zombie and nobody waits for the grace period
+/// (a short-lived caller exits first; its orphaned child is then reaped by
+/// init or the subreaper). If fork fails, the socket is closed here, the slow
+/// way; if the thread cannot be started, the child is reaped here, also slow.
 fn close_detached(socket: Socket) {
     let sock = socket.as_raw_fd();
     let mut pipe = [0i32; 2];
@@ -253,8 +257,11 @@ fn close_detached(socket: Socket) {
     // SAFETY: fork(2). The child calls only async-signal-safe functions
     // (close, read, _exit) and never returns into Rust code, so no lock or
     // allocator state copied from other threads is touched.
-    match unsafe { libc::fork() } {
-        0 => unsafe {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: in the child; only async-signal-safe calls on descriptors it
+        // inherited, then _exit (no Rust code, no destructors, no allocation).
+        unsafe {
             // Everything but the socket and the pipe's read end: standard
             // streams first, and no lock file (flock) outlives the parent.
             for fd in 0..1024 {
@@ -269,16 +276,36 @@ fn close_detached(socket: Socket) {
             {}
             libc::close(sock);
             libc::_exit(0);
-        },
-        _ => {
-            // Parent (or fork failed): our copy goes first, then the child
-            // may close the last one.
-            drop(socket);
-            // SAFETY: closing the pipe ends this function created.
-            unsafe {
-                libc::close(read_end);
-                libc::close(write_end);
-            }
+        }
+    }
+    // Parent (or fork failed): our copy goes first, then the child may close
+    // the last one.
+    drop(socket);
+    // SAFETY: closing the pipe ends this function created.
+    unsafe {
+        libc::close(read_end);
+        libc::close(write_end);
+    }
+    if pid > 0 {
+        let reaper = std::thread::Builder::new()
+            .name("cnm-nft-reaper".into())
+            .spawn(move || reap(pid));
+        if reaper.is_err() {
+            reap(pid);
+        }
+    }
+}
+
+/// Wait for our child `pid` to exit (retrying on EINTR). ECHILD (someone else
+/// reaped it, or SIGCHLD is ignored) ends the wait too.
+fn reap(pid: libc::pid_t) {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid(2) on a pid this process forked, with a valid
+        // pointer for the status.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return;
         }
     }
 }

@@ -12,8 +12,9 @@ use std::os::fd::AsRawFd;
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 
 use crate::elem_key::{self, KeyBytes};
-use crate::probe::{
-    align4, messages, NFNL_SUBSYS_NFTABLES, NFPROTO_INET, NLMSG_ERROR, NLM_F_ACK, NLM_F_REQUEST,
+use crate::nfnl::{
+    messages, nft_kind, push_message, Attr, Head, NFNL_SUBSYS_NFTABLES, NFPROTO_INET, NLMSG_ERROR,
+    NLM_F_ACK, NLM_F_REQUEST,
 };
 
 const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
@@ -26,71 +27,36 @@ const NFTA_LIST_ELEM: u16 = 1;
 const NFTA_SET_ELEM_KEY: u16 = 1;
 const NFTA_SET_ELEM_KEY_END: u16 = 10;
 const NFTA_DATA_VALUE: u16 = 1;
-const NLA_F_NESTED: u16 = 0x8000;
 /// Elements per DELSETELEM: keeps the nested element list far below the u16 attribute limit
 /// (an element is at most 84 bytes).
 const MAX_PER_MSG: usize = 128;
 /// Receive buffer: an error ack echoes its whole request (at most about 11 KiB here).
 const RECV_BUF: usize = 64 * 1024;
 
-fn too_big(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("netlink {what} longer than 65535 bytes"),
-    )
-}
-
-/// Start a message: nlmsghdr (length patched by [`end_msg`]) and nfgenmsg.
-fn start_msg(buf: &mut Vec<u8>, kind: u16, flags: u16, seq: u32, family: u8, res_id: u16) -> usize {
-    let start = buf.len();
-    buf.extend_from_slice(&0u32.to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(&flags.to_ne_bytes());
-    buf.extend_from_slice(&seq.to_ne_bytes());
-    // nlmsg_pid 0: the kernel fills in our port id.
-    buf.extend_from_slice(&0u32.to_ne_bytes());
-    buf.extend_from_slice(&[family, 0]);
-    buf.extend_from_slice(&res_id.to_be_bytes());
-    start
-}
-
-fn end_msg(buf: &mut [u8], start: usize) -> io::Result<()> {
-    let len = u32::try_from(buf.len() - start).map_err(|_| too_big("message"))?;
-    buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
-    Ok(())
-}
-
-fn put_attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) -> io::Result<()> {
-    let len = u16::try_from(4 + data.len()).map_err(|_| too_big("attribute"))?;
-    buf.extend_from_slice(&len.to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(data);
-    buf.resize(align4(buf.len()), 0);
-    Ok(())
-}
-
-fn put_str(buf: &mut Vec<u8>, kind: u16, value: &str) -> io::Result<()> {
-    put_attr(buf, kind, &[value.as_bytes(), &[0]].concat())
-}
-
-fn start_nest(buf: &mut Vec<u8>, kind: u16) -> usize {
-    let start = buf.len();
-    buf.extend_from_slice(&0u16.to_ne_bytes());
-    buf.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
-    start
-}
-
-fn end_nest(buf: &mut [u8], start: usize) -> io::Result<()> {
-    let len = u16::try_from(buf.len() - start).map_err(|_| too_big("nested attribute"))?;
-    buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
-    Ok(())
-}
-
 /// `kind` { NFTA_DATA_VALUE data }.
-fn put_data(buf: &mut Vec<u8>, kind: u16, data: &[u8]) -> io::Result<()> {
-    let nest = start_nest(buf, kind);
-    put_attr(buf, NFTA_DATA_VALUE, data)?;
-    end_nest(buf, nest)
+fn data(kind: u16, value: &[u8]) -> Attr<'_> {
+    Attr::Nested(kind, vec![Attr::Bytes(NFTA_DATA_VALUE, value)])
+}
+
+/// NFTA_LIST_ELEM { NFTA_SET_ELEM_KEY, [NFTA_SET_ELEM_KEY_END] }.
+fn list_elem(k: &KeyBytes) -> Attr<'_> {
+    let mut inner = vec![data(NFTA_SET_ELEM_KEY, &k.key)];
+    if let Some(end) = &k.key_end {
+        inner.push(data(NFTA_SET_ELEM_KEY_END, end));
+    }
+    Attr::Nested(NFTA_LIST_ELEM, inner)
+}
+
+/// A batch begin or end message (nfgenmsg AF_UNSPEC, res_id NFNL_SUBSYS_NFTABLES).
+fn batch_mark(buf: &mut Vec<u8>, kind: u16, seq: u32) -> io::Result<()> {
+    let head = Head {
+        kind,
+        flags: NLM_F_REQUEST,
+        seq,
+        family: 0,
+        res_id: NFNL_SUBSYS_NFTABLES,
+    };
+    push_message(buf, head, &[])
 }
 
 /// A ready batch and what to expect back.
@@ -122,42 +88,32 @@ pub fn delete_batch(table: &str, elems: &[(String, String)], first_seq: u32) -> 
     }
     let mut buf = Vec::new();
     let mut seq = first_seq;
-    let subsys = NFNL_SUBSYS_NFTABLES;
-    let begin = start_msg(
-        &mut buf,
-        NFNL_MSG_BATCH_BEGIN,
-        NLM_F_REQUEST,
-        seq,
-        0,
-        subsys,
-    );
-    end_msg(&mut buf, begin)?;
+    batch_mark(&mut buf, NFNL_MSG_BATCH_BEGIN, seq)?;
     let mut requests = Vec::new();
     for (set, keys) in &groups {
         for chunk in keys.chunks(MAX_PER_MSG) {
             seq += 1;
-            let kind = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM;
-            let flags = NLM_F_REQUEST | NLM_F_ACK;
-            let msg = start_msg(&mut buf, kind, flags, seq, NFPROTO_INET, 0);
-            put_str(&mut buf, NFTA_SET_ELEM_LIST_TABLE, table)?;
-            put_str(&mut buf, NFTA_SET_ELEM_LIST_SET, set)?;
-            let list = start_nest(&mut buf, NFTA_SET_ELEM_LIST_ELEMENTS);
-            for k in chunk {
-                let elem = start_nest(&mut buf, NFTA_LIST_ELEM);
-                put_data(&mut buf, NFTA_SET_ELEM_KEY, &k.key)?;
-                if let Some(end) = &k.key_end {
-                    put_data(&mut buf, NFTA_SET_ELEM_KEY_END, end)?;
-                }
-                end_nest(&mut buf, elem)?;
-            }
-            end_nest(&mut buf, list)?;
-            end_msg(&mut buf, msg)?;
+            let head = Head {
+                kind: nft_kind(NFT_MSG_DELSETELEM),
+                flags: NLM_F_REQUEST | NLM_F_ACK,
+                seq,
+                family: NFPROTO_INET,
+                res_id: 0,
+            };
+            let attrs = [
+                Attr::Str(NFTA_SET_ELEM_LIST_TABLE, table),
+                Attr::Str(NFTA_SET_ELEM_LIST_SET, set),
+                Attr::Nested(
+                    NFTA_SET_ELEM_LIST_ELEMENTS,
+                    chunk.iter().map(list_elem).collect(),
+                ),
+            ];
+            push_message(&mut buf, head, &attrs)?;
             requests.push((seq, set.to_string()));
         }
     }
     seq += 1;
-    let end = start_msg(&mut buf, NFNL_MSG_BATCH_END, NLM_F_REQUEST, seq, 0, subsys);
-    end_msg(&mut buf, end)?;
+    batch_mark(&mut buf, NFNL_MSG_BATCH_END, seq)?;
     Ok(Batch {
         bytes: buf,
         seqs: (first_seq, seq),
@@ -313,7 +269,10 @@ fn reap(pid: libc::pid_t) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::read_u32;
+
+    fn read_u32(b: &[u8], at: usize) -> Option<u32> {
+        Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    }
 
     fn nlhdr(len: u32, kind: u16, flags: u16, seq: u32) -> Vec<u8> {
         [
@@ -330,7 +289,7 @@ mod tests {
         [&len.to_ne_bytes()[..], &kind.to_ne_bytes(), data].concat()
     }
 
-    const N: u16 = NLA_F_NESTED;
+    const N: u16 = netlink_packet_core::NLA_F_NESTED;
 
     fn elems(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()

@@ -35,6 +35,7 @@ mod masq;
 mod masq_state;
 mod name;
 mod netns_key;
+mod nfnl;
 mod pm_state;
 mod portmap;
 mod probe;

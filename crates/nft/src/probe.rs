@@ -7,79 +7,61 @@ use std::io;
 
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
 
-pub(crate) const NFNL_SUBSYS_NFTABLES: u16 = 10;
+use crate::nfnl::{
+    messages, nft_kind, push_message, Attr, Head, NFPROTO_INET, NLMSG_ERROR, NLM_F_ACK,
+    NLM_F_REQUEST,
+};
+
+pub(crate) use crate::nfnl::NFPROTO_BRIDGE;
+
 const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_GETTABLE: u16 = 1;
 const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_GETCHAIN: u16 = 4;
-pub(crate) const NLM_F_REQUEST: u16 = 0x1;
-pub(crate) const NLM_F_ACK: u16 = 0x4;
-pub(crate) const NLMSG_ERROR: u16 = 2;
-pub(crate) const NFPROTO_INET: u8 = 1;
-/// nfgenmsg family of `bridge` tables.
-pub(crate) const NFPROTO_BRIDGE: u8 = 7;
 const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
 const NFTA_TABLE_NAME: u16 = 1;
 const NFTA_TABLE_HANDLE: u16 = 4;
-/// Attribute type bits (without NLA_F_NESTED / NLA_F_NET_BYTEORDER).
-const NLA_TYPE_MASK: u16 = 0x3fff;
-pub(crate) const NLMSG_HDRLEN: usize = 16;
 /// Sequence number of our single request.
 const SEQ: u32 = 1;
 
-pub(crate) fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
-fn put_attr(buf: &mut Vec<u8>, kind: u16, value: &str) {
-    let len = 4 + value.len() + 1;
-    // Attribute lengths are tiny (table and chain names), far below u16::MAX.
-    buf.extend_from_slice(&(len as u16).to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(value.as_bytes());
-    buf.push(0);
-    buf.resize(align4(buf.len()), 0);
-}
-
 /// The request bytes: nlmsghdr, nfgenmsg (family inet), NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME.
 #[cfg(test)]
-pub fn getchain_request(table: &str, chain: &str) -> Vec<u8> {
+pub fn getchain_request(table: &str, chain: &str) -> io::Result<Vec<u8>> {
     getchain_request_in(NFPROTO_INET, table, chain)
 }
 
-fn getchain_request_in(family: u8, table: &str, chain: &str) -> Vec<u8> {
+fn getchain_request_in(family: u8, table: &str, chain: &str) -> io::Result<Vec<u8>> {
     request_in(
         family,
         NFT_MSG_GETCHAIN,
-        &[(NFTA_CHAIN_TABLE, table), (NFTA_CHAIN_NAME, chain)],
+        &[
+            Attr::Str(NFTA_CHAIN_TABLE, table),
+            Attr::Str(NFTA_CHAIN_NAME, chain),
+        ],
     )
 }
 
 /// The request bytes: nlmsghdr, nfgenmsg (family inet), NFTA_TABLE_NAME.
-pub fn gettable_request(table: &str) -> Vec<u8> {
-    request(NFT_MSG_GETTABLE, &[(NFTA_TABLE_NAME, table)])
+pub fn gettable_request(table: &str) -> io::Result<Vec<u8>> {
+    request_in(
+        NFPROTO_INET,
+        NFT_MSG_GETTABLE,
+        &[Attr::Str(NFTA_TABLE_NAME, table)],
+    )
 }
 
-fn request(msg: u16, attrs: &[(u16, &str)]) -> Vec<u8> {
-    request_in(NFPROTO_INET, msg, attrs)
-}
-
-fn request_in(family: u8, msg: u16, attrs: &[(u16, &str)]) -> Vec<u8> {
-    let mut buf = vec![0u8; NLMSG_HDRLEN];
-    buf.extend_from_slice(&[family, 0]);
-    buf.extend_from_slice(&0u16.to_be_bytes());
-    for (kind, value) in attrs {
-        put_attr(&mut buf, *kind, value);
-    }
-    let len = buf.len() as u32;
-    let kind = (NFNL_SUBSYS_NFTABLES << 8) | msg;
-    buf[0..4].copy_from_slice(&len.to_ne_bytes());
-    buf[4..6].copy_from_slice(&kind.to_ne_bytes());
-    buf[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
-    buf[8..12].copy_from_slice(&SEQ.to_ne_bytes());
-    // nlmsg_pid 0: the kernel fills in our port id.
-    buf
+fn request_in(family: u8, msg: u16, attrs: &[Attr<'_>]) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let head = Head {
+        kind: nft_kind(msg),
+        flags: NLM_F_REQUEST | NLM_F_ACK,
+        seq: SEQ,
+        family,
+        res_id: 0,
+    };
+    push_message(&mut buf, head, attrs)?;
+    Ok(buf)
 }
 
 /// What a batch of reply messages told us.
@@ -93,56 +75,6 @@ pub enum Reply {
     Pending,
 }
 
-pub(crate) fn read_u16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-pub(crate) fn read_u32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// One netlink message of a received datagram.
-pub(crate) struct Msg<'a> {
-    pub kind: u16,
-    pub seq: u32,
-    /// The whole message, header included.
-    pub bytes: &'a [u8],
-}
-
-impl Msg<'_> {
-    /// The errno of an NLMSG_ERROR message (0 for an ack).
-    pub(crate) fn error_code(&self) -> io::Result<i32> {
-        read_u32(self.bytes, NLMSG_HDRLEN)
-            .map(|c| c as i32)
-            .ok_or_else(|| bad("short nlmsgerr"))
-    }
-}
-
-fn bad(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
-}
-
-/// Split a datagram into its messages, checking every length.
-pub(crate) fn messages(buf: &[u8]) -> io::Result<Vec<Msg<'_>>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + NLMSG_HDRLEN <= buf.len() {
-        let len = read_u32(buf, at).ok_or_else(|| bad("short nlmsghdr"))? as usize;
-        let kind = read_u16(buf, at + 4).ok_or_else(|| bad("short nlmsghdr"))?;
-        let seq = read_u32(buf, at + 8).ok_or_else(|| bad("short nlmsghdr"))?;
-        if len < NLMSG_HDRLEN || at + len > buf.len() {
-            return Err(bad("netlink message length out of range"));
-        }
-        out.push(Msg {
-            kind,
-            seq,
-            bytes: &buf[at..at + len],
-        });
-        at += align4(len);
-    }
-    Ok(out)
-}
-
 /// Parse one datagram of replies; `seen` says whether a NEWCHAIN came in an earlier datagram.
 pub fn parse_reply(buf: &[u8], mut seen: bool) -> io::Result<Reply> {
     for m in messages(buf)?.iter().filter(|m| m.seq == SEQ) {
@@ -153,7 +85,7 @@ pub fn parse_reply(buf: &[u8], mut seen: bool) -> io::Result<Reply> {
                 errno => Err(io::Error::from_raw_os_error(errno)),
             };
         }
-        if m.kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN {
+        if m.kind == nft_kind(NFT_MSG_NEWCHAIN) {
             seen = true;
         }
     }
@@ -187,7 +119,7 @@ pub fn chain_exists(table: &str, chain: &str) -> io::Result<bool> {
 
 /// [`chain_exists`] for a table of another family (e.g. [`NFPROTO_BRIDGE`]).
 pub(crate) fn chain_exists_in(family: u8, table: &str, chain: &str) -> io::Result<bool> {
-    let socket = send_request(&getchain_request_in(family, table, chain))?;
+    let socket = send_request(&getchain_request_in(family, table, chain)?)?;
     let mut seen = false;
     // Bounded: a chain reply plus its ack, at most a few datagrams.
     for _ in 0..8 {
@@ -216,23 +148,10 @@ pub enum TableReply {
     Pending,
 }
 
-fn table_handle_attr(msg: &[u8]) -> Option<u64> {
-    // Attributes follow the nlmsghdr and the 4-byte nfgenmsg.
-    let mut at = NLMSG_HDRLEN + 4;
-    while at + 4 <= msg.len() {
-        let len = usize::from(read_u16(msg, at)?);
-        let kind = read_u16(msg, at + 2)? & NLA_TYPE_MASK;
-        if len < 4 || at + len > msg.len() {
-            return None;
-        }
-        if kind == NFTA_TABLE_HANDLE && len == 12 {
-            return Some(u64::from_be_bytes(
-                msg.get(at + 4..at + 12)?.try_into().ok()?,
-            ));
-        }
-        at += align4(len);
-    }
-    None
+/// NFTA_TABLE_HANDLE (a big-endian u64) of a NEWTABLE message; None when absent or malformed.
+fn table_handle_attr(m: &crate::nfnl::Msg<'_>) -> Option<u64> {
+    let value = m.attr(NFTA_TABLE_HANDLE).ok()??;
+    Some(u64::from_be_bytes(value.try_into().ok()?))
 }
 
 /// Parse one datagram of GETTABLE replies; `seen` carries what an earlier datagram said.
@@ -241,13 +160,16 @@ pub fn parse_table_reply(buf: &[u8], mut seen: Option<Option<u64>>) -> io::Resul
         if m.kind == NLMSG_ERROR {
             return match (-m.error_code()?, seen) {
                 (0, Some(Some(handle))) => Ok(TableReply::Done(Some(handle))),
-                (0, Some(None)) => Err(bad("table reply without NFTA_TABLE_HANDLE")),
+                (0, Some(None)) => Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "table reply without NFTA_TABLE_HANDLE",
+                )),
                 (0, None) | (libc::ENOENT, _) => Ok(TableReply::Done(None)),
                 (errno, _) => Err(io::Error::from_raw_os_error(errno)),
             };
         }
-        if m.kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE {
-            seen = Some(table_handle_attr(m.bytes));
+        if m.kind == nft_kind(NFT_MSG_NEWTABLE) {
+            seen = Some(table_handle_attr(m));
         }
     }
     Ok(match seen {
@@ -259,7 +181,7 @@ pub fn parse_table_reply(buf: &[u8], mut seen: Option<Option<u64>>) -> io::Resul
 /// The kernel handle of table `inet <table>` in the calling thread's network namespace, None
 /// when the table does not exist. Any failure is an error (the caller then trusts nothing).
 pub fn table_handle(table: &str) -> io::Result<Option<u64>> {
-    let socket = send_request(&gettable_request(table))?;
+    let socket = send_request(&gettable_request(table)?)?;
     let mut seen = None;
     // Bounded: a table reply plus its ack, at most a few datagrams.
     for _ in 0..8 {
@@ -283,7 +205,7 @@ mod tests {
 
     #[test]
     fn request_golden() {
-        let r = getchain_request("cnm", "masq-0123456789abcdef");
+        let r = getchain_request("cnm", "masq-0123456789abcdef").unwrap();
         let mut want = Vec::new();
         want.extend_from_slice(&56u32.to_ne_bytes());
         want.extend_from_slice(&0x0a04u16.to_ne_bytes());
@@ -299,6 +221,10 @@ mod tests {
         want.extend_from_slice(b"masq-0123456789abcdef\0\0\0");
         assert_eq!(r, want);
         assert_eq!(r.len(), 56);
+    }
+
+    fn align4(n: usize) -> usize {
+        (n + 3) & !3
     }
 
     fn msg(kind: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
@@ -341,7 +267,7 @@ mod tests {
 
     #[test]
     fn table_replies() {
-        let req = gettable_request("cnm");
+        let req = gettable_request("cnm").unwrap();
         assert_eq!(req.len(), 28);
         assert_eq!(&req[4..6], &0x0a01u16.to_ne_bytes());
         assert_eq!(&req[20..28], &[8, 0, 1, 0, b'c', b'n', b'm', 0]);

@@ -1,11 +1,13 @@
 //! The public entry point: [`Firewall`] turns each operation into at most one write batch
 //! (`nft -f -`), preceded by one JSON listing only when the current state must be known.
 //! `ensure_masquerade` skips nft entirely when the per-namespace state file already records the
-//! requested subnets and a netlink probe sees the network chain in the live kernel. Port-mapping
-//! ADD records the owner's exact elements (plus the table's kernel handle) per namespace and
-//! owner, so DEL is one nfnetlink delete batch on our own socket (no nft exec, no listing); it
-//! lists the table only when that record is missing, belongs to an older table, or its batch
-//! fails.
+//! requested subnets and a netlink probe sees the network chain in the live kernel; a subnet
+//! another network holds is taken over in one batch. State lives in a directory keyed by the
+//! namespace's inode and cookie (`netns_key`), never by something a new namespace can reuse.
+//! Port-mapping ADD records the owner's exact elements (plus the table's kernel handle) per
+//! namespace and owner, so DEL is one nfnetlink delete batch on our own socket (no nft exec, no
+//! listing); it lists the table only when that record is missing, belongs to an older table,
+//! or its batch fails.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -103,7 +105,9 @@ impl Firewall {
     /// The network chain excludes every subnet ever ensured for the network (until
     /// [`Firewall::remove_masquerade`]), so a network with several subnets stays stable.
     /// With a state dir, nothing is exec'ed when the subnets are already recorded for this
-    /// network namespace and the chain exists in the live kernel.
+    /// network namespace and the chain exists in the live kernel. A requested subnet held by
+    /// another network (reused under a new name, or shared by two live networks) is taken
+    /// over atomically (two batches at most, plus one listing): the last ensure owns it.
     pub fn ensure_masquerade(&self, net: &MasqNet<'_>) -> Result<Applied, NftError> {
         let want: Subnets = net.validated()?.into_iter().collect();
         let chain = masq_chain(net.network);
@@ -178,7 +182,8 @@ impl Firewall {
     }
 
     /// Remove a network's masquerade and forget its subnets (idempotent; Ok when already gone).
-    /// Other networks untouched.
+    /// Other networks keep theirs; a subnet this network had taken over from a network whose
+    /// chain still covers it is handed back to that network in the same batch.
     pub fn remove_masquerade(&self, network: &str) -> Result<(), NftError> {
         validate_network(network)?;
         let chain = masq_chain(network);

@@ -2,7 +2,7 @@
 //! nftables table `inet cnm` (`cnm_nft::Firewall`): every mapping is a map element tagged with
 //! its owner (network, containerID, ifname), so one ADD or DEL is one atomic batch and DEL
 //! removes exactly that attachment's mappings, whatever the config says at DEL time. ADD
-//! records the owner's elements under `/run/cnm/nft/<netns inode>/`, so DEL normally runs
+//! records the owner's elements under `/run/cnm/nft/<netns inode>-<cookie>/`, so DEL normally runs
 //! no nft process: one nfnetlink batch (see `cnm_nft::Firewall::remove_port_mappings`).
 //!
 //! Options: `snat` (default true) is applied; `markMasqBit` (0..=31) and

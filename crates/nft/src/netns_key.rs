@@ -16,7 +16,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 
 use crate::error::NftError;
 
@@ -40,8 +40,9 @@ impl NetnsKey {
     /// namespace cookie (then no state must be kept).
     pub fn current() -> io::Result<NetnsKey> {
         let ino = fs::metadata(NETNS_LINK)?.ino();
-        // Sockets belong to the namespace of the thread that creates them.
-        let socket = Socket::new(NETLINK_NETFILTER)?;
+        // Sockets belong to the namespace of the thread that creates them. NETLINK_ROUTE and
+        // never bound: closing it cannot make nf_tables flush its destroy work (an RCU wait).
+        let socket = Socket::new(NETLINK_ROUTE)?;
         let cookie = netns_cookie(&socket)?;
         Ok(NetnsKey { ino, cookie })
     }

@@ -3,6 +3,11 @@
 //! a network of another name on another bridge in the same host namespace (Podman's
 //! `network rm` + `network create`). The reference succeeds; so must we. Then both networks
 //! live at once: each ADD takes the subnet's masquerade element over, CHECK passes for both.
+//! Point 2: a fresh host namespace whose inode a dead namespace held does not inherit that
+//! namespace's masquerade state from `/run/cnm/nft` (simulated by planting it before ADD).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 
 use cni_conformance::robust::{cnm_table, masq_chains};
 use cni_conformance::{alloc, require_root, BridgeFixture, Impl, Main};
@@ -49,5 +54,58 @@ fn subnet_reused_by_another_network_name() {
     f.run("DEL", &f.env("c3", &c3, "eth0"), &with_prev(&a, &r3))
         .ok_empty();
     f.run("DEL", &f.env("c2", &c2, "eth0"), &with_prev(&b, &r2))
+        .ok_empty();
+}
+
+/// `masq-<fnv1a64(network)>`, the name of a network's chain and of its state file.
+fn masq_chain(network: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in network.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("masq-{h:016x}")
+}
+
+/// Removes the planted directories (also on failure).
+struct Planted(Vec<PathBuf>);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+#[test]
+fn fresh_namespace_ignores_a_dead_namespaces_state() {
+    require_root!();
+    let f = BridgeFixture::new(Main::SimpleBridge, Impl::Ours);
+    let mut conf = f.conf("1.0.0");
+    conf["ipMasq"] = json!(true);
+    // What a dead namespace with our host namespace's inode would have left: the old layout
+    // (`<inode>`) and the keyed one with another cookie. Both name our network with a subnet
+    // that is not ours.
+    let ino = std::fs::metadata(f.host.path()).unwrap().ino();
+    let base = PathBuf::from("/run/cnm/nft");
+    let dead = Planted(vec![
+        base.join(ino.to_string()),
+        base.join(format!("{ino}-{}", u64::MAX - 1)),
+    ]);
+    for d in &dead.0 {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join(masq_chain(&f.net)), "192.0.2.0/24\n").unwrap();
+    }
+    let c1 = f.container("c1");
+    let r1 = f.add("c1", &c1, &conf);
+    let table = cnm_table(&f.host).unwrap_or_default();
+    // Before the fix: the dead namespace's 192.0.2.0/24 was masqueraded here too.
+    assert!(!table.contains("192.0.2.0/24"), "{table}");
+    assert!(table.contains(&format!("{} : jump", f.v4)), "{table}");
+    for d in &dead.0 {
+        assert!(!d.exists(), "{d:?}: stale state not cleaned");
+    }
+    f.run("DEL", &f.env("c1", &c1, "eth0"), &with_prev(&conf, &r1))
         .ok_empty();
 }

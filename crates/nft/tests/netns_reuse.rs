@@ -309,6 +309,41 @@ fn two_live_networks_sharing_a_subnet() {
         .is_empty());
 }
 
+/// Two networks racing for one subnet from parallel threads (one lock per namespace): every
+/// ensure succeeds and the map ends with exactly one element for the subnet, owned by one of
+/// them, whose CHECK passes for both.
+#[test]
+fn parallel_takeovers_are_serialised() {
+    need_root!();
+    let fx = Fixture::new();
+    let a = net("race-a", "cnmqa0", &["10.78.0.0/16"]);
+    let b = net("race-b", "cnmqb0", &["10.78.0.0/16"]);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..6)
+            .map(|i| {
+                let (fx, n) = (&fx, if i % 2 == 0 { &a } else { &b });
+                s.spawn(move || {
+                    for _ in 0..3 {
+                        fx.in_ns(|| fx.fw().ensure_masquerade(n)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+    let got = fx.masq4();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "10.78.0.0/16");
+    assert!(
+        got[0].1 == jump("race-a") || got[0].1 == jump("race-b"),
+        "{got:?}"
+    );
+    fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap();
+    fx.in_ns(|| fx.fw().check_masquerade(&b)).unwrap();
+}
+
 /// A remembered subnet another network took over is given up (not stolen back) when the
 /// network asks for a new subnet: only requested subnets are taken over.
 #[test]

@@ -254,6 +254,35 @@ fn subnet_reused_under_another_network_name() {
     fx.in_ns(|| fx.fw().check_masquerade(&b)).unwrap();
 }
 
+/// The other direction: a network name comes back with another subnet and another bridge
+/// (its old chain was never GC'ed). The chain is rebuilt for the new bridge, the old subnet
+/// stays excluded until GC, and another network can still take the old subnet.
+#[test]
+fn network_name_reused_with_another_subnet() {
+    need_root!();
+    let fx = Fixture::new();
+    let old = net("rename", "cnmnb1", &["10.79.1.0/24"]);
+    let new = net("rename", "cnmnb2", &["10.79.2.0/24"]);
+    let other = net("rename-other", "cnmnb3", &["10.79.1.0/24"]);
+    fx.in_ns(|| fx.fw().ensure_masquerade(&old)).unwrap();
+    assert_eq!(
+        fx.in_ns(|| fx.fw().ensure_masquerade(&new)).unwrap(),
+        Applied::Written
+    );
+    fx.in_ns(|| fx.fw().check_masquerade(&new)).unwrap();
+    let t = fx.in_ns(|| fx.fw().read_state()).unwrap().unwrap();
+    let first = &t.chains[&masq_chain("rename")].rules[0].text;
+    assert_eq!(first, "meta oifname cnmnb2 return");
+    fx.in_ns(|| fx.fw().ensure_masquerade(&other)).unwrap();
+    let mut got = fx.masq4();
+    got.sort();
+    assert_eq!(
+        got,
+        elems(&[("10.79.1.0/24", "rename-other"), ("10.79.2.0/24", "rename")])
+    );
+    fx.in_ns(|| fx.fw().check_masquerade(&new)).unwrap();
+}
+
 /// Two live networks with one subnet (each on its own bridge): the subnet's map element can
 /// only jump to one chain. The network whose ensure ran last owns it (its chain masquerades the
 /// other network's traffic too: same subnet, same exceptions); when it is removed, the subnet

@@ -61,6 +61,9 @@ impl System for LinuxSystem {
             nft: cnm_nft::Firewall::new(),
         })
     }
+    fn reference_rules(&self) -> Box<dyn crate::bridge::legacy::ReferenceRules + '_> {
+        Box::new(crate::bridge::legacy::IptablesReferenceRules::default())
+    }
     fn ipam(&self, ipam_type: &str) -> Box<dyn Ipam + '_> {
         ipam::for_type(ipam_type, self.force_exec_ipam)
     }

@@ -52,6 +52,16 @@ pub(super) fn del(sys: &dyn System, req: &Request) -> Result<(), CniError> {
             Err(e @ SandboxError::Kernel(_)) => errors.push(e.into_cni()),
         }
     }
+    // An attachment of the reference plugin (no host veth of ours): its own
+    // masquerade chain goes too. Ours never pay for the probe.
+    if !host_deleted {
+        if let Err(e) = sys.reference_rules().remove_masq(&cfg.network, cid) {
+            errors.push(kernel_error(
+                "failed to remove the reference plugin's masquerade",
+                &e,
+            ));
+        }
+    }
     // Whatever the config says now: a spoof check made by an ADD whose config
     // had `macspoofchk` must not outlive the attachment (one netlink probe
     // when there is none).

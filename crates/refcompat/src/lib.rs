@@ -49,7 +49,8 @@ pub enum RefError {
 /// The kernel and the iptables programs; a fake in tests.
 pub trait Backend {
     /// Does chain `chain` (or, with None, the table) exist in `<family> <table>`?
-    fn exists(&self, family: Family, table: &str, chain: Option<&str>) -> io::Result<bool>;
+    /// (One socket for both families, see [`probe::exists_both`].)
+    fn exists(&self, table: &str, chain: Option<&str>) -> [io::Result<bool>; 2];
     /// `iptables-save -t <table>`; None when no iptables program is installed.
     fn save(&self, family: Family, table: &str) -> Result<Option<String>, RefError>;
     /// `iptables-restore --noflush` with `script`.
@@ -61,8 +62,8 @@ pub trait Backend {
 pub struct Linux;
 
 impl Backend for Linux {
-    fn exists(&self, family: Family, table: &str, chain: Option<&str>) -> io::Result<bool> {
-        probe::exists(family, table, chain)
+    fn exists(&self, table: &str, chain: Option<&str>) -> [io::Result<bool>; 2] {
+        probe::exists_both(table, chain)
     }
     fn save(&self, family: Family, table: &str) -> Result<Option<String>, RefError> {
         match exec::program(family, "save") {
@@ -108,18 +109,21 @@ impl<B: Backend> RefRules<B> {
         let chain = chain_of(kind, network, container_id);
         Family::BOTH
             .into_iter()
-            .filter(|f| matches!(self.backend.exists(*f, NAT, Some(&chain)), Ok(true)))
+            .zip(self.backend.exists(NAT, Some(&chain)))
+            .filter(|(_, found)| matches!(found, Ok(true)))
+            .map(|(f, _)| f)
             .collect()
     }
 
     /// DEL: remove the reference's `kind` state of one container. One probe
-    /// per family and no process when there is none; true when something
+    /// (both families) and no process when there is none; true when something
     /// was removed.
     pub fn remove(&self, kind: Kind, network: &str, container_id: &str) -> Result<bool, RefError> {
         let chain = chain_of(kind, network, container_id);
         let mut removed = false;
-        for family in Family::BOTH {
-            let known = match self.backend.exists(family, NAT, Some(&chain)) {
+        let probed = self.backend.exists(NAT, Some(&chain));
+        for (family, probe) in Family::BOTH.into_iter().zip(probed) {
+            let known = match probe {
                 Ok(false) => continue,
                 Ok(true) => true,
                 // Cannot tell: look with iptables if it is there.
@@ -147,8 +151,9 @@ impl<B: Backend> RefRules<B> {
         keep: &dyn Fn(&str) -> bool,
     ) -> Result<usize, RefError> {
         let mut count = 0;
-        for family in Family::BOTH {
-            if matches!(self.backend.exists(family, NAT, None), Ok(false)) {
+        let probed = self.backend.exists(NAT, None);
+        for (family, probe) in Family::BOTH.into_iter().zip(probed) {
+            if matches!(probe, Ok(false)) {
                 continue;
             }
             let mut n = 0;

@@ -17,16 +17,18 @@ struct Fake {
 }
 
 impl Backend for Fake {
-    fn exists(&self, family: Family, _table: &str, chain: Option<&str>) -> io::Result<bool> {
+    fn exists(&self, _table: &str, chain: Option<&str>) -> [io::Result<bool>; 2] {
         if self.probe_fails {
-            return Err(io::Error::from_raw_os_error(libc::EPERM));
+            let eperm = || Err(io::Error::from_raw_os_error(libc::EPERM));
+            return [eperm(), eperm()];
         }
         let t = self.v4.borrow();
-        Ok(match (family, t.as_deref(), chain) {
-            (Family::V6, ..) | (_, None, _) => false,
-            (_, Some(_), None) => true,
-            (_, Some(text), Some(c)) => save::parse(text).has_chain(c),
-        })
+        let v4 = match (t.as_deref(), chain) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(text), Some(c)) => save::parse(text).has_chain(c),
+        };
+        [Ok(v4), Ok(false)]
     }
     fn save(&self, family: Family, _table: &str) -> Result<Option<String>, RefError> {
         *self.saves.borrow_mut() += 1;
@@ -98,8 +100,8 @@ fn chain_without_iptables_is_an_error() {
     // The probe sees the chain, but no iptables-save is installed.
     struct NoBin;
     impl Backend for NoBin {
-        fn exists(&self, f: Family, _: &str, _: Option<&str>) -> io::Result<bool> {
-            Ok(f == Family::V4)
+        fn exists(&self, _: &str, _: Option<&str>) -> [io::Result<bool>; 2] {
+            [Ok(true), Ok(false)]
         }
         fn save(&self, _: Family, _: &str) -> Result<Option<String>, RefError> {
             Ok(None)

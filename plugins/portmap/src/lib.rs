@@ -152,15 +152,17 @@ impl Plugin for Portmap {
         // Neither the options nor the mappings are needed (elements are found by owner), so an
         // invalid option never blocks the cleanup.
         let owner = owner_of(req)?;
-        let ours = self
-            .firewall
-            .remove_port_mappings(&owner)
-            .map_err(|e| from_nft("failed to remove port mappings", e));
-        // Mappings the reference portmap made for this container, if any.
+        // Mappings the reference portmap made for this container, if any:
+        // probed first, as after our own nft commit closing the probe's
+        // socket would wait for an RCU grace period.
         let theirs = match self.reference {
             true => reference::remove(&owner.network, &owner.container_id),
             false => Ok(()),
         };
+        let ours = self
+            .firewall
+            .remove_port_mappings(&owner)
+            .map_err(|e| from_nft("failed to remove port mappings", e));
         ours.and(theirs)
     }
 
@@ -202,17 +204,18 @@ impl Plugin for Portmap {
             .list_owners()
             .map_err(|e| from_nft("failed to list port mappings", e))?;
         let mut errors = Vec::new();
+        // The reference portmap's stale mappings (before our nft commits).
+        if self.reference {
+            let ids: BTreeSet<&str> = valid.iter().map(|(id, _)| *id).collect();
+            if let Err(e) = reference::gc(&req.conf.name, &|id| ids.contains(id)) {
+                errors.push(e.to_string());
+            }
+        }
         for o in owners.iter().filter(|o| {
             o.network == req.conf.name
                 && !valid.contains(&(o.container_id.as_str(), o.ifname.as_str()))
         }) {
             if let Err(e) = self.firewall.remove_port_mappings(o) {
-                errors.push(e.to_string());
-            }
-        }
-        if self.reference {
-            let ids: BTreeSet<&str> = valid.iter().map(|(id, _)| *id).collect();
-            if let Err(e) = reference::gc(&req.conf.name, &|id| ids.contains(id)) {
                 errors.push(e.to_string());
             }
         }

@@ -17,8 +17,9 @@
 #   `bridge` -> simplebridge and `host-local` -> ipam-host-local (symlinks),
 #   so existing configs of type bridge/host-local/portmap run ours unchanged.
 #
-# Every file replaced is first moved to CNI_BIN_DIR/.cnm-backup/ (once: a
-# later install never overwrites a backup); CNI_BIN_DIR/.cnm-installed lists
+# Every file replaced is first copied to CNI_BIN_DIR/.cnm-backup/ (once: a
+# later install never overwrites a backup), then ours is renamed over it, so
+# a plugin name never disappears, not even for an instant; CNI_BIN_DIR/.cnm-installed lists
 # what was installed. `uninstall` removes exactly that and moves the backups
 # back. Installing in native mode after drop-in restores the reference's
 # bridge and host-local.
@@ -56,18 +57,22 @@ backup() {
     if { [ -e "$BIN/$name" ] || [ -L "$BIN/$name" ]; } \
         && ! in_manifest "bin $name" && [ ! -e "$BACKUP/$name" ] && [ ! -L "$BACKUP/$name" ]; then
         install -d -m 0755 "$BACKUP"
-        mv -f "$BIN/$name" "$BACKUP/$name"
+        # A copy: the original stays in place until ours is renamed over it.
+        cp -a "$BIN/$name" "$BACKUP/.$name.new"
+        mv -f "$BACKUP/.$name.new" "$BACKUP/$name"
         say "kept $BIN/$name as $BACKUP/$name"
     fi
 }
 
-# Remove our CNI_BIN_DIR/<name> and put its backup back.
+# Put the backup of CNI_BIN_DIR/<name> back over ours (one rename), or
+# remove ours when there was none.
 restore() {
     local name="$1"
-    rm -f "$BIN/$name"
     if [ -e "$BACKUP/$name" ] || [ -L "$BACKUP/$name" ]; then
-        mv -f "$BACKUP/$name" "$BIN/$name"
+        mv -Tf "$BACKUP/$name" "$BIN/$name"
         say "restored $BIN/$name"
+    else
+        rm -f "$BIN/$name"
     fi
     unrecord "bin $name"
 }

@@ -13,6 +13,7 @@
 //! Only the nftables backend of iptables is probed; see docs/migration.md
 //! for the legacy backend.
 
+pub mod dnat;
 pub mod exec;
 pub mod names;
 pub mod plan;
@@ -21,6 +22,7 @@ pub mod save;
 
 use std::io;
 
+pub use dnat::Dnat;
 pub use plan::{Kind, Selection};
 
 /// IP family: `iptables` or `ip6tables`.
@@ -113,6 +115,20 @@ impl<B: Backend> RefRules<B> {
             .filter(|(_, found)| matches!(found, Ok(true)))
             .map(|(f, _)| f)
             .collect()
+    }
+
+    /// CHECK: the DNAT rules of the reference portmap's chain of this
+    /// container, in the families where the probe finds it (iptables-save
+    /// once per such family; nothing when there is none).
+    pub fn dnat_rules(&self, network: &str, container_id: &str) -> Result<Vec<Dnat>, RefError> {
+        let chain = names::dnat_chain(network, container_id);
+        let mut out = Vec::new();
+        for family in self.present(Kind::Portmap, network, container_id) {
+            if let Some(text) = self.backend.save(family, NAT)? {
+                out.extend(dnat::rules(&save::parse(&text), family, &chain));
+            }
+        }
+        Ok(out)
     }
 
     /// DEL: remove the reference's `kind` state of one container. One probe

@@ -153,3 +153,15 @@ fn gc_keeps_valid_containers() {
     let left = r.backend.v4.borrow().clone().unwrap();
     assert!(!left.contains("ctr-abc"), "{left}");
 }
+
+#[test]
+fn dnat_rules_for_check() {
+    let r = fake(SAMPLE);
+    let got = r.dnat_rules("refnet", "ctr-abc").unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        (got[0].host_port, got[0].to.as_str()),
+        (8080, "10.251.7.2:80")
+    );
+    assert!(r.dnat_rules("refnet", "other").unwrap().is_empty());
+}

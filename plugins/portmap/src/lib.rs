@@ -175,13 +175,19 @@ impl Plugin for Portmap {
             .firewall
             .check_port_mappings(&p.owner, &p.addrs, &p.mappings, p.snat)
             .map_err(|e| from_nft("port mappings are not in place", e));
-        // Mappings the reference portmap made before the swap are accepted.
+        // Mappings the reference portmap made before the swap are checked
+        // in its own rules.
         match checked {
-            Err(_)
-                if self.reference
-                    && reference::present(&p.owner.network, &p.owner.container_id) =>
-            {
-                Ok(())
+            Err(e) if self.reference => {
+                match reference::check(
+                    &p.owner.network,
+                    &p.owner.container_id,
+                    &p.addrs,
+                    &p.mappings,
+                )? {
+                    true => Ok(()),
+                    false => Err(e),
+                }
             }
             other => other,
         }

@@ -199,6 +199,11 @@ fn reference_attachment_check_and_del_after_the_swap() {
     assert_eq!(host_veth.len(), 12, "the reference's random veth name: {r}");
 
     s.check(&s.ours(), "refctr1", &c, &r, 18080);
+    // The reference's DNAT rules are read back: a mapping it never made fails.
+    let wrong = s.portmap_conf("1.0.0", 18090, &r);
+    let e = s.run(&s.ours(), "portmap", "CHECK", "refctr1", &c, &wrong);
+    assert!(e.err_text().contains("18090"), "{}", e.err_text());
+    e.err(Some(100));
     s.del(&s.ours(), "refctr1", &c, &r, 18080);
 
     assert_eq!(s.iptables_lines_of("refctr1"), Vec::<String>::new());

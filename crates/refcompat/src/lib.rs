@@ -8,7 +8,9 @@
 //!   runs no process when there is nothing of the reference's;
 //! - [`save`] and [`plan`]: read `iptables-save -t nat` and compute the
 //!   `iptables-restore --noflush` script removing one container's rules
-//!   (or, for GC, those of containers no longer valid); [`exec`] runs them.
+//!   (or, for GC, those of containers no longer valid); [`exec`] runs them;
+//! - [`dnat`]: the reference portmap's DNAT rules read back (CHECK);
+//! - [`spoof`]: the reference bridge's MAC spoof check (nftables `bridge nat`).
 //!
 //! Only the nftables backend of iptables is probed; see docs/migration.md
 //! for the legacy backend.
@@ -19,6 +21,7 @@ pub mod names;
 pub mod plan;
 pub mod probe;
 pub mod save;
+pub mod spoof;
 
 use std::io;
 
@@ -129,6 +132,24 @@ impl<B: Backend> RefRules<B> {
             }
         }
         Ok(out)
+    }
+
+    /// True when the reference bridge's MAC spoof check of this attachment
+    /// exists (one probe; a failed probe counts as absent).
+    pub fn spoof_present(&self, container_id: &str, ifname: &str) -> bool {
+        matches!(
+            probe::bridge_chain_exists(NAT, &spoof::chain(container_id, ifname)),
+            Ok(true)
+        )
+    }
+
+    /// DEL: remove the reference bridge's MAC spoof check of this
+    /// attachment; one probe and no process when there is none.
+    pub fn remove_spoof(&self, container_id: &str, ifname: &str) -> Result<bool, RefError> {
+        if !self.spoof_present(container_id, ifname) {
+            return Ok(false);
+        }
+        spoof::remove(container_id, ifname).map(|()| true)
     }
 
     /// DEL: remove the reference's `kind` state of one container. One probe

@@ -17,6 +17,7 @@ const NLM_F_ACK: u16 = 0x4;
 const NLMSG_ERROR: u16 = 2;
 const NFPROTO_IPV4: u8 = 2;
 const NFPROTO_IPV6: u8 = 10;
+const NFPROTO_BRIDGE: u8 = 7;
 /// NFTA_CHAIN_TABLE and NFTA_TABLE_NAME.
 const NFTA_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
@@ -47,11 +48,15 @@ fn seq_of(family: Family) -> u32 {
 }
 
 fn request_seq(family: Family, table: &str, chain: Option<&str>, seq: u32) -> Vec<u8> {
-    let mut buf = vec![0u8; HDRLEN];
     let fam = match family {
         Family::V4 => NFPROTO_IPV4,
         Family::V6 => NFPROTO_IPV6,
     };
+    request_raw(fam, table, chain, seq)
+}
+
+fn request_raw(fam: u8, table: &str, chain: Option<&str>, seq: u32) -> Vec<u8> {
+    let mut buf = vec![0u8; HDRLEN];
     buf.extend_from_slice(&[fam, 0, 0, 0]);
     put_attr(&mut buf, NFTA_TABLE, table);
     let msg = match chain {
@@ -162,6 +167,31 @@ fn ask_both(table: &str, chain: Option<&str>) -> io::Result<[io::Result<bool>; 2
     };
     let [v4, v6] = got;
     Ok([v4.unwrap_or_else(missing), v6.unwrap_or_else(missing)])
+}
+
+/// Does chain `chain` exist in table `bridge <table>`? One request, as above.
+pub fn bridge_chain_exists(table: &str, chain: &str) -> io::Result<bool> {
+    let req = request_raw(NFPROTO_BRIDGE, table, Some(chain), SEQ);
+    let socket = Socket::new(NETLINK_NETFILTER)?;
+    socket.set_non_blocking(true)?;
+    if socket.send(&req, 0)? != req.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "short netlink send",
+        ));
+    }
+    // Bounded: the chain and its ack come in at most a few datagrams.
+    for _ in 0..8 {
+        let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+        socket.recv(&mut buf, 0)?;
+        if let Some(found) = answer(&buf)? {
+            return Ok(found);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "no ack from nfnetlink",
+    ))
 }
 
 #[cfg(test)]

@@ -387,3 +387,31 @@ fn reference_del_after_our_add_succeeds() {
     let left = table(&s.host);
     assert!(!left.contains("ours1") && !left.contains("ours2"), "{left}");
 }
+
+#[test]
+fn reference_mac_spoof_check_is_taken_over() {
+    require_root!();
+    if refs_missing() {
+        return;
+    }
+    let s = Site::new();
+    let c = Netns::new("migs");
+    let mut conf = s.bridge_conf("1.0.0");
+    conf["macspoofchk"] = json!(true);
+    let r = s.run(&ref_dir(), "bridge", "ADD", "spoofctr", &c, &conf).ok();
+    let bridge_nat = || {
+        String::from_utf8_lossy(&nft(&s.host, &["list", "table", "bridge", "nat"]).stdout)
+            .into_owned()
+    };
+    assert!(bridge_nat().contains("macspoofchk-spoofctr-eth0"), "the reference made its check");
+
+    let mut chk = conf.clone();
+    chk["prevResult"] = r;
+    s.run(&s.ours(), "bridge", "CHECK", "spoofctr", &c, &chk).ok_empty();
+    s.run(&s.ours(), "bridge", "DEL", "spoofctr", &c, &chk).ok_empty();
+    let left = bridge_nat();
+    assert!(!left.contains("spoofctr"), "{left}");
+    assert!(s.iptables_lines_of("spoofctr").is_empty());
+    assert!(links_of_kind(&s.host, "veth").is_empty());
+    assert!(s.reserved_ids().is_empty());
+}

@@ -53,11 +53,18 @@ pub(super) fn del(sys: &dyn System, req: &Request) -> Result<(), CniError> {
         }
     }
     // An attachment of the reference plugin (no host veth of ours): its own
-    // masquerade chain goes too. Ours never pay for the probe.
+    // masquerade chain and MAC spoof check go too. Ours never pay for the probe.
     if !host_deleted {
-        if let Err(e) = sys.reference_rules().remove_masq(&cfg.network, cid) {
+        let reference = sys.reference_rules();
+        if let Err(e) = reference.remove_masq(&cfg.network, cid) {
             errors.push(kernel_error(
                 "failed to remove the reference plugin's masquerade",
+                &e,
+            ));
+        }
+        if let Err(e) = reference.remove_spoof(cid, ifname) {
+            errors.push(kernel_error(
+                "failed to remove the reference plugin's MAC spoof check",
                 &e,
             ));
         }

@@ -2,7 +2,9 @@
 //! swapped for ours (docs/migration.md). Its host veth has a random name: it
 //! is found through the container veth's peer index (IFLA_LINK), as the
 //! reference finds it. Its `ipMasq` state is an iptables chain per container
-//! (`cnm_refcompat`): CHECK accepts it, DEL and GC remove it.
+//! (`cnm_refcompat`): CHECK accepts it, DEL and GC remove it. Its
+//! `macspoofchk` chains (nftables `bridge nat`): CHECK accepts them, DEL
+//! removes them (GC cannot tell their network).
 
 use cnm_refcompat::{Kind, RefRules};
 
@@ -17,6 +19,10 @@ pub trait ReferenceRules {
     fn remove_masq(&self, network: &str, container_id: &str) -> Result<(), KernelError>;
     /// Remove the masquerade chains of this network's containers that `keep` rejects.
     fn gc_masq(&self, network: &str, keep: &dyn Fn(&str) -> bool) -> Result<(), KernelError>;
+    /// True when the reference's MAC spoof check of this attachment exists.
+    fn spoof_present(&self, container_id: &str, ifname: &str) -> bool;
+    /// Remove it (one probe when there is none).
+    fn remove_spoof(&self, container_id: &str, ifname: &str) -> Result<(), KernelError>;
 }
 
 /// No reference state anywhere (the default of [`super::System`]).
@@ -30,6 +36,12 @@ impl ReferenceRules for NoReferenceRules {
         Ok(())
     }
     fn gc_masq(&self, _: &str, _: &dyn Fn(&str) -> bool) -> Result<(), KernelError> {
+        Ok(())
+    }
+    fn spoof_present(&self, _: &str, _: &str) -> bool {
+        false
+    }
+    fn remove_spoof(&self, _: &str, _: &str) -> Result<(), KernelError> {
         Ok(())
     }
 }
@@ -62,6 +74,15 @@ impl ReferenceRules for IptablesReferenceRules {
             .gc(Kind::Masq, network, keep)
             .map(|_| ())
             .map_err(|e| ref_err("garbage-collect", network, e))
+    }
+    fn spoof_present(&self, container_id: &str, ifname: &str) -> bool {
+        self.rules.spoof_present(container_id, ifname)
+    }
+    fn remove_spoof(&self, container_id: &str, ifname: &str) -> Result<(), KernelError> {
+        self.rules
+            .remove_spoof(container_id, ifname)
+            .map(|_| ())
+            .map_err(|e| KernelError::new("remove", "the reference plugin's MAC spoof check", e))
     }
 }
 

@@ -58,9 +58,29 @@ fn nft() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// True when the names can go into an nft script as they are (CNI allows
+/// container IDs of letters, digits, `_`, `.`, `-`; interface names are
+/// stricter still).
+pub fn plain(container_id: &str, ifname: &str) -> bool {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    };
+    ok(container_id) && ok(ifname)
+}
+
 /// Remove the reference's spoof check of this attachment (the caller
 /// probed that its chain exists).
 pub fn remove(container_id: &str, ifname: &str) -> Result<(), RefError> {
+    if !plain(container_id, ifname) {
+        return Err(RefError::Exec {
+            command: "nft".into(),
+            reason: format!(
+                "container ID {container_id:?} or ifname {ifname:?} cannot be written in an nft script"
+            ),
+        });
+    }
     let nft = nft().ok_or_else(|| RefError::Exec {
         command: "nft".into(),
         reason: "not found in the system directories".into(),

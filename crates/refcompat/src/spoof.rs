@@ -128,5 +128,8 @@ mod tests {
             s.ends_with("delete chain bridge nat cni-br-iface-msc-eth0-mac\n"),
             "{s}"
         );
+        assert!(plain("Abc_1.2-3", "eth0"));
+        assert!(!plain("a;b", "eth0") && !plain("a", "eth0 x") && !plain("", "eth0"));
+        assert!(remove("a b", "eth0").is_err());
     }
 }

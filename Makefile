@@ -23,7 +23,8 @@ test:
 demo:
 	bash scripts/demo.sh
 
-install: build install-files
+install: build
+	$(MAKE) install-files
 
 install-dropin:
 	$(MAKE) install MODE=dropin

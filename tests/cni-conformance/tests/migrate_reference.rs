@@ -3,8 +3,10 @@
 //! (ipMasq) + `host-local` + `portmap` (iptables), then the binaries swapped
 //! by the drop-in install: CHECK passes, DEL leaves nothing of the
 //! reference's (no CNI- rule of the container, no veth, no reservation), GC
-//! removes only what is no longer valid. The other way: after our ADD, the
-//! reference's DEL succeeds, and our DEL removes the nft elements it leaves.
+//! removes only what is no longer valid; the reference's MAC spoof check is
+//! taken over too. The other way: after our ADD, the reference's CHECK
+//! passes and its DEL succeeds (with ipMasq on a retry, see
+//! docs/migration.md), and our DEL removes the nft elements it leaves.
 
 use cni_conformance::dropin::{iptables_save, Node};
 use cni_conformance::exec::{run_plugin, Env, Output};
@@ -325,8 +327,16 @@ fn reference_del_after_our_add_succeeds() {
         "our portmap elements are in place"
     );
 
-    // Rolled back to the reference: its DEL must not fail.
+    // Rolled back to the reference: its CHECK passes, its DEL must not fail.
     let refd = ref_dir();
+    let mut k1 = plain.clone();
+    k1["prevResult"] = r1.clone();
+    s.run(&refd, "bridge", "CHECK", "ours1", &c1, &k1)
+        .ok_empty();
+    let mut k2 = s.bridge_conf("1.0.0");
+    k2["prevResult"] = r2.clone();
+    s.run(&refd, "bridge", "CHECK", "ours2", &c2, &k2)
+        .ok_empty();
     s.run(
         &refd,
         "portmap",
@@ -398,17 +408,24 @@ fn reference_mac_spoof_check_is_taken_over() {
     let c = Netns::new("migs");
     let mut conf = s.bridge_conf("1.0.0");
     conf["macspoofchk"] = json!(true);
-    let r = s.run(&ref_dir(), "bridge", "ADD", "spoofctr", &c, &conf).ok();
+    let r = s
+        .run(&ref_dir(), "bridge", "ADD", "spoofctr", &c, &conf)
+        .ok();
     let bridge_nat = || {
         String::from_utf8_lossy(&nft(&s.host, &["list", "table", "bridge", "nat"]).stdout)
             .into_owned()
     };
-    assert!(bridge_nat().contains("macspoofchk-spoofctr-eth0"), "the reference made its check");
+    assert!(
+        bridge_nat().contains("macspoofchk-spoofctr-eth0"),
+        "the reference made its check"
+    );
 
     let mut chk = conf.clone();
     chk["prevResult"] = r;
-    s.run(&s.ours(), "bridge", "CHECK", "spoofctr", &c, &chk).ok_empty();
-    s.run(&s.ours(), "bridge", "DEL", "spoofctr", &c, &chk).ok_empty();
+    s.run(&s.ours(), "bridge", "CHECK", "spoofctr", &c, &chk)
+        .ok_empty();
+    s.run(&s.ours(), "bridge", "DEL", "spoofctr", &c, &chk)
+        .ok_empty();
     let left = bridge_nat();
     assert!(!left.contains("spoofctr"), "{left}");
     assert!(s.iptables_lines_of("spoofctr").is_empty());

@@ -190,7 +190,14 @@ fn host_local_executed(dir: &Path, tag: &str) -> bool {
         out
     };
     let added = run("ADD", Some(&log));
-    assert!(String::from_utf8_lossy(&added.stdout).contains(&subnet.network().to_string()[..6]));
+    let result: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap_or_default();
+    let addr: Option<ipnet::Ipv4Net> = result["ips"][0]["address"]
+        .as_str()
+        .and_then(|a| a.parse().ok());
+    assert!(
+        addr.is_some_and(|a| subnet.contains(&a.addr())),
+        "no address of {subnet}: {result}"
+    );
     run("DEL", None);
     let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("strace log: {e}"));
     assert!(text.contains("execve("), "strace saw nothing: {text}");

@@ -1,10 +1,18 @@
 # Build, test and install the CNI plugins. `make install` needs root.
+#   make install                native names: simplebridge, ipam-host-local, portmap
+#   make install MODE=dropin    also `bridge` and `host-local` (the reference's names),
+#                               so existing configs run ours unchanged
+#   make uninstall              removes what was installed, restores the replaced binaries
+# Replaced binaries are kept in $(CNI_BIN_DIR)/.cnm-backup/ (see scripts/install.sh,
+# docs/migration.md). DESTDIR, PREFIX, CNI_BIN_DIR and CNI_CONF_DIR are respected.
 PREFIX ?= /usr/local
 CNI_BIN_DIR ?= /opt/cni/bin
 CNI_CONF_DIR ?= /etc/cni/net.d
-PLUGINS := simplebridge ipam-host-local portmap
+MODE ?= native
+DIST ?= target/dist
+export PREFIX CNI_BIN_DIR CNI_CONF_DIR MODE DIST DESTDIR
 
-.PHONY: build test demo install uninstall
+.PHONY: build test demo install install-dropin install-files uninstall
 
 build:
 	bash scripts/build-release.sh
@@ -16,17 +24,14 @@ demo:
 	bash scripts/demo.sh
 
 install: build
-	install -d -m 0755 $(CNI_BIN_DIR) $(CNI_CONF_DIR) $(PREFIX)/bin
-	for p in $(PLUGINS); do \
-		if [ -x target/dist/$$p ]; then install -m 0755 target/dist/$$p $(CNI_BIN_DIR)/$$p; fi; \
-	done
-	install -m 0755 target/dist/cnm $(PREFIX)/bin/cnm
-	@if [ -e $(CNI_CONF_DIR)/10-simplebridge.conflist ]; then \
-		echo "keeping existing $(CNI_CONF_DIR)/10-simplebridge.conflist"; \
-	else \
-		install -m 0644 conf-examples/10-simplebridge.conflist $(CNI_CONF_DIR)/10-simplebridge.conflist; \
-	fi
+	$(MAKE) install-files
+
+install-dropin:
+	$(MAKE) install MODE=dropin
+
+# Install already built binaries from $(DIST), without building.
+install-files:
+	bash scripts/install.sh install
 
 uninstall:
-	for p in $(PLUGINS); do rm -f $(CNI_BIN_DIR)/$$p; done
-	rm -f $(PREFIX)/bin/cnm $(CNI_CONF_DIR)/10-simplebridge.conflist
+	bash scripts/install.sh uninstall

@@ -10,6 +10,7 @@
 pub mod bridge;
 pub mod firewall;
 pub mod ipam;
+pub mod ipam_dropin;
 pub mod kernel;
 pub mod model;
 pub mod system;

@@ -13,6 +13,9 @@ use crate::kernel::{Firewall, Kernel, KernelError};
 pub struct LinuxSystem {
     /// Exec every IPAM plugin, ours included (no in-process host-local).
     pub force_exec_ipam: bool,
+    /// CNI_PATH: where `host-local` is looked up to tell whether it is ours
+    /// (drop-in install, see `ipam_dropin`).
+    pub cni_path: Vec<std::path::PathBuf>,
     /// Fault injection (feature `fault-injection` only): die with SIGKILL
     /// right after this ADD step (see [`FAULT_POINTS`]).
     pub crash_after: Option<String>,
@@ -61,7 +64,13 @@ impl System for LinuxSystem {
             nft: cnm_nft::Firewall::new(),
         })
     }
+    fn reference_rules(&self) -> Box<dyn crate::bridge::legacy::ReferenceRules + '_> {
+        Box::new(crate::bridge::legacy::IptablesReferenceRules::default())
+    }
     fn ipam(&self, ipam_type: &str) -> Box<dyn Ipam + '_> {
+        if !self.force_exec_ipam && crate::ipam_dropin::is_ours(ipam_type, &self.cni_path) {
+            return Box::new(ipam::InProcess);
+        }
         ipam::for_type(ipam_type, self.force_exec_ipam)
     }
     #[cfg(feature = "fault-injection")]

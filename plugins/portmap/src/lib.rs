@@ -16,6 +16,7 @@
 mod addrs;
 mod config;
 mod errors;
+mod reference;
 mod sysctl;
 
 use std::collections::BTreeSet;
@@ -40,6 +41,9 @@ pub struct Portmap {
     pub firewall: Firewall,
     /// Root of the sysctl tree (`/proc/sys`; a directory in tests).
     pub proc_sys: PathBuf,
+    /// Take over the reference portmap's iptables rules (see `reference`):
+    /// DEL and GC remove them, CHECK accepts them. Off in unit tests.
+    pub reference: bool,
 }
 
 impl Default for Portmap {
@@ -47,6 +51,7 @@ impl Default for Portmap {
         Portmap {
             firewall: Firewall::new(),
             proc_sys: PathBuf::from("/proc/sys"),
+            reference: true,
         }
     }
 }
@@ -147,9 +152,18 @@ impl Plugin for Portmap {
         // Neither the options nor the mappings are needed (elements are found by owner), so an
         // invalid option never blocks the cleanup.
         let owner = owner_of(req)?;
-        self.firewall
+        // Mappings the reference portmap made for this container, if any:
+        // probed first, as after our own nft commit closing the probe's
+        // socket would wait for an RCU grace period.
+        let theirs = match self.reference {
+            true => reference::remove(&owner.network, &owner.container_id),
+            false => Ok(()),
+        };
+        let ours = self
+            .firewall
             .remove_port_mappings(&owner)
-            .map_err(|e| from_nft("failed to remove port mappings", e))
+            .map_err(|e| from_nft("failed to remove port mappings", e));
+        ours.and(theirs)
     }
 
     fn check(&self, req: &Request) -> Result<(), CniError> {
@@ -157,9 +171,26 @@ impl Plugin for Portmap {
         if p.mappings.is_empty() {
             return Ok(());
         }
-        self.firewall
+        let checked = self
+            .firewall
             .check_port_mappings(&p.owner, &p.addrs, &p.mappings, p.snat)
-            .map_err(|e| from_nft("port mappings are not in place", e))
+            .map_err(|e| from_nft("port mappings are not in place", e));
+        // Mappings the reference portmap made before the swap are checked
+        // in its own rules.
+        match checked {
+            Err(e) if self.reference => {
+                match reference::check(
+                    &p.owner.network,
+                    &p.owner.container_id,
+                    &p.addrs,
+                    &p.mappings,
+                )? {
+                    true => Ok(()),
+                    false => Err(e),
+                }
+            }
+            other => other,
+        }
     }
 
     fn gc(&self, req: &Request) -> Result<(), CniError> {
@@ -179,6 +210,13 @@ impl Plugin for Portmap {
             .list_owners()
             .map_err(|e| from_nft("failed to list port mappings", e))?;
         let mut errors = Vec::new();
+        // The reference portmap's stale mappings (before our nft commits).
+        if self.reference {
+            let ids: BTreeSet<&str> = valid.iter().map(|(id, _)| *id).collect();
+            if let Err(e) = reference::gc(&req.conf.name, &|id| ids.contains(id)) {
+                errors.push(e.to_string());
+            }
+        }
         for o in owners.iter().filter(|o| {
             o.network == req.conf.name
                 && !valid.contains(&(o.container_id.as_str(), o.ifname.as_str()))

@@ -13,6 +13,7 @@ fn no_nft(dir: &Path) -> Portmap {
     Portmap {
         firewall: Firewall::with_program("/nonexistent/nft", Vec::new()).with_state_dir(None),
         proc_sys: dir.to_path_buf(),
+        reference: false,
     }
 }
 
@@ -23,6 +24,7 @@ fn recorder(dir: &Path) -> Portmap {
         firewall: Firewall::with_program("sh", vec!["-c".into(), script.into()])
             .with_state_dir(None),
         proc_sys: dir.to_path_buf(),
+        reference: false,
     }
 }
 
@@ -212,6 +214,7 @@ fn absent_table(dir: &Path) -> Portmap {
         firewall: Firewall::with_program("sh", vec!["-c".into(), script.into(), "nft".into()])
             .with_state_dir(None),
         proc_sys: dir.to_path_buf(),
+        reference: false,
     }
 }
 

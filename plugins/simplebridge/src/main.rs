@@ -18,6 +18,10 @@ fn main() {
     let system = LinuxSystem {
         // Exec our host-local as a binary too (for comparison and debugging).
         force_exec_ipam: std::env::var_os("CNM_IPAM_EXEC").is_some(),
+        // Where `host-local` is looked up when it may be ours (drop-in install).
+        cni_path: std::env::var_os("CNI_PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default(),
         crash_after: if cfg!(feature = "fault-injection") {
             std::env::var("CNM_FAULT_POINT").ok()
         } else {

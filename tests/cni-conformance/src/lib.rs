@@ -14,6 +14,7 @@ pub mod alloc;
 pub mod bins;
 pub mod bridge;
 pub mod conf;
+pub mod dropin;
 pub mod exec;
 pub mod fault;
 pub mod fixture;

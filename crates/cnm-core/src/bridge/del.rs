@@ -52,6 +52,23 @@ pub(super) fn del(sys: &dyn System, req: &Request) -> Result<(), CniError> {
             Err(e @ SandboxError::Kernel(_)) => errors.push(e.into_cni()),
         }
     }
+    // An attachment of the reference plugin (no host veth of ours): its own
+    // masquerade chain and MAC spoof check go too. Ours never pay for the probe.
+    if !host_deleted {
+        let reference = sys.reference_rules();
+        if let Err(e) = reference.remove_masq(&cfg.network, cid) {
+            errors.push(kernel_error(
+                "failed to remove the reference plugin's masquerade",
+                &e,
+            ));
+        }
+        if let Err(e) = reference.remove_spoof(cid, ifname) {
+            errors.push(kernel_error(
+                "failed to remove the reference plugin's MAC spoof check",
+                &e,
+            ));
+        }
+    }
     // Whatever the config says now: a spoof check made by an ADD whose config
     // had `macspoofchk` must not outlive the attachment (one netlink probe
     // when there is none).

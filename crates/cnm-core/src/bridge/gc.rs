@@ -80,6 +80,17 @@ pub(super) fn gc(sys: &dyn System, req: &Request) -> Result<(), CniError> {
             errors.push(kernel_error("failed to remove MAC spoof check", &e));
         }
     }
+    // Masquerade chains the reference plugin made for containers now gone.
+    let valid_ids: HashSet<&str> = valid.iter().map(|a| a.container_id.as_str()).collect();
+    if let Err(e) = sys
+        .reference_rules()
+        .gc_masq(&cfg.network, &|id| valid_ids.contains(id))
+    {
+        errors.push(kernel_error(
+            "failed to remove the reference plugin's masquerade",
+            &e,
+        ));
+    }
     if valid.is_empty() {
         if let Err(e) = sys.firewall().remove_masquerade(&cfg.network) {
             errors.push(kernel_error("failed to remove IP masquerade", &e));

@@ -10,6 +10,7 @@ mod check;
 pub mod config;
 mod del;
 mod gc;
+pub mod legacy;
 pub mod names;
 mod txn;
 
@@ -63,6 +64,11 @@ pub trait System {
     fn firewall(&self) -> Box<dyn Firewall + '_>;
     /// The IPAM driver for a type.
     fn ipam(&self, ipam_type: &str) -> Box<dyn Ipam + '_>;
+    /// The reference plugin's iptables state (attachments it made before
+    /// its binary was swapped for ours); none by default.
+    fn reference_rules(&self) -> Box<dyn legacy::ReferenceRules + '_> {
+        Box::new(legacy::NoReferenceRules)
+    }
     /// A named step of ADD has completed. Test builds may crash here on
     /// purpose (fault injection); the default does nothing.
     fn fault_point(&self, _step: &str) {}

@@ -125,6 +125,14 @@ impl Kernel for FakeKernel {
     fn host_link(&mut self, name: &str) -> Result<Option<LinkState>, KernelError> {
         Ok(self.state.borrow().host.get(name).map(|l| l.state.clone()))
     }
+    fn host_link_by_index(&mut self, index: u32) -> Result<Option<LinkState>, KernelError> {
+        let st = self.state.borrow();
+        Ok(st
+            .host
+            .values()
+            .find(|l| l.state.index == index)
+            .map(|l| l.state.clone()))
+    }
     fn ensure_bridge(&mut self, spec: &BridgeSpec) -> Result<LinkState, KernelError> {
         let mut st = self.state.borrow_mut();
         st.op("ensure bridge", &spec.name)?;
@@ -173,6 +181,7 @@ impl Kernel for FakeKernel {
         let mtu = spec.mtu.unwrap_or(1500);
         let host = LinkState {
             index: hi,
+            peer_index: Some(ci),
             name: spec.host_name.clone(),
             kind: Some("veth".into()),
             mac: crate::bridge::names::derived_mac(&spec.host_name),
@@ -182,6 +191,7 @@ impl Kernel for FakeKernel {
         };
         let cont = LinkState {
             index: ci,
+            peer_index: Some(hi),
             name: spec.container_name.clone(),
             kind: Some("veth".into()),
             mac: spec

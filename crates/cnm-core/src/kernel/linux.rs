@@ -113,6 +113,7 @@ fn state(l: LinkInfo) -> LinkState {
         isolated: l.isolated,
         vlan_filtering: l.vlan_filtering,
         alias: l.alias,
+        peer_index: l.link,
     }
 }
 
@@ -138,6 +139,14 @@ impl Kernel for LinuxKernel {
             .host
             .link_by_name(name)
             .map_err(|e| nl("look up link", name, e))?
+            .map(state))
+    }
+
+    fn host_link_by_index(&mut self, index: u32) -> Result<Option<LinkState>, KernelError> {
+        Ok(self
+            .host
+            .link_by_index(index)
+            .map_err(|e| nl("look up link", &format!("index {index}"), e))?
             .map(state))
     }
 

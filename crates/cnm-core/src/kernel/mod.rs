@@ -21,6 +21,8 @@ use ipnet::IpNet;
 pub trait Kernel {
     /// Look a host link up by name (one lookup, never a dump).
     fn host_link(&mut self, name: &str) -> Result<Option<LinkState>, KernelError>;
+    /// Look a host link up by index (the peer of a container veth).
+    fn host_link_by_index(&mut self, index: u32) -> Result<Option<LinkState>, KernelError>;
     /// Create the bridge if it is missing (EEXIST is fine: parallel ADDs may
     /// race), verify it is a bridge, apply promisc, set it up. Returns its state.
     fn ensure_bridge(&mut self, spec: &BridgeSpec) -> Result<LinkState, KernelError>;

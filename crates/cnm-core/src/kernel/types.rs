@@ -32,6 +32,8 @@ pub struct LinkState {
     pub vlan_filtering: Option<bool>,
     /// IFLA_IFALIAS: our host veths carry `cnm:<network>` (see `names::owner_alias`).
     pub alias: Option<String>,
+    /// IFLA_LINK: for a veth, its peer's index (in the peer's namespace).
+    pub peer_index: Option<u32>,
 }
 
 /// A bridge to ensure on the host.

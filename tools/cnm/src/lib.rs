@@ -5,6 +5,8 @@
 //! Everything that reads the process environment, arguments or exits lives
 //! in `main.rs`; this library takes explicit inputs so it can be tested.
 
+#![forbid(unsafe_code)]
+
 pub mod cache;
 pub mod chain;
 pub mod config;

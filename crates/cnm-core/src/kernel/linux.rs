@@ -120,12 +120,8 @@ fn state(l: LinkInfo) -> LinkState {
 /// Write a sysctl of the calling thread's namespace when it differs.
 fn sysctl_set(key: &str, value: &str) -> Result<(), KernelError> {
     let path = netns::sysctl_path(key).map_err(|e| KernelError::caused_by("sysctl", key, e))?;
-    if let Ok(cur) = std::fs::read_to_string(&path) {
-        if cur.trim() == value {
-            return Ok(());
-        }
-    }
-    std::fs::write(&path, value)
+    netns::write_if_differs(&path, value)
+        .map(drop)
         .map_err(|e| KernelError::caused_by("write sysctl", path.display().to_string(), e))
 }
 

@@ -317,10 +317,18 @@ impl<S: System + 'static> Controller<S> {
         Sandbox::open(Arc::clone(&self.inner.system), key, allow_own)
     }
 
-    /// A sandbox value for `key` without checking the namespace: for
-    /// teardown, when the namespace may already be gone.
-    pub fn sandbox_for_teardown(&self, key: &str, allow_own: bool) -> Sandbox<S> {
+    /// A sandbox value for `key` without checking or creating the
+    /// namespace: for a front-end whose runtime manages the namespace itself
+    /// (Docker moves the interface into it) and for teardown, when the
+    /// namespace may already be gone. Destroying it leaves the namespace.
+    pub fn detached_sandbox(&self, key: &str, allow_own: bool) -> Sandbox<S> {
         Sandbox::detached(Arc::clone(&self.inner.system), key, allow_own)
+    }
+
+    /// Same as [`Controller::detached_sandbox`] (the name the CNI adapter's
+    /// DEL uses).
+    pub fn sandbox_for_teardown(&self, key: &str, allow_own: bool) -> Sandbox<S> {
+        self.detached_sandbox(key, allow_own)
     }
 }
 

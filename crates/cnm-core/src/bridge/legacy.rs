@@ -112,8 +112,9 @@ mod tests {
     use cni_protocol::{CniEnv, NetConf, Plugin, Request};
     use serde_json::json;
 
-    use crate::bridge::BridgePlugin;
+    use crate::cni::CniAdapter;
     use crate::kernel::fake::FakeSystem;
+    use crate::model::Controller;
 
     const NETNS: &str = "/run/netns/test-legacy";
 
@@ -139,8 +140,8 @@ mod tests {
     }
 
     /// Give the host veth a random name, as the reference plugin does.
-    fn rename_host_veth(p: &BridgePlugin<FakeSystem>, to: &str) {
-        let mut st = p.system.state.borrow_mut();
+    fn rename_host_veth(system: &FakeSystem, to: &str) {
+        let mut st = system.state.borrow_mut();
         let ours = st
             .host
             .keys()
@@ -154,20 +155,20 @@ mod tests {
 
     #[test]
     fn check_finds_a_randomly_named_host_veth_through_the_peer_index() {
-        let p = BridgePlugin {
-            system: FakeSystem::new(NETNS),
-        };
+        let controller = Controller::with_system(FakeSystem::new(NETNS));
+        let system = controller.system().clone();
+        let p = CniAdapter::new(controller, "bridge", "test");
         let mut conf = json!({
             "cniVersion": "1.0.0", "name": "n", "type": "bridge",
             "bridge": "br-l", "isGateway": true, "ipam": {"type": "fake"}
         });
         let r = p.add(&request("ADD", &conf)).expect("add");
         conf["prevResult"] = r.to_json("1.0.0").expect("json");
-        rename_host_veth(&p, "veth1befa9f4");
+        rename_host_veth(&system, "veth1befa9f4");
         p.check(&request("CHECK", &conf)).expect("check");
 
         // A host link with the peer's index that is not the peer is refused.
-        p.system
+        system
             .state
             .borrow_mut()
             .host

@@ -13,6 +13,7 @@ mod ext_ack;
 mod handle;
 mod link;
 mod link_ops;
+mod pipeline;
 mod route;
 
 pub use addr::{
@@ -23,6 +24,7 @@ pub use error::NetlinkError;
 pub use handle::Handle;
 pub use link::{LinkInfo, LinkRef, OperState, MAX_IFNAME_LEN};
 pub use link_ops::VethSpec;
+pub use pipeline::{Reply, Request};
 pub use route::{
     IpFamily, RouteSpec, SCOPE_HOST, SCOPE_LINK, SCOPE_UNIVERSE, TABLE_LOCAL, TABLE_MAIN,
 };

@@ -8,6 +8,7 @@ use cni_protocol::{code, CniError, CniResult, Interface, IpConfig, Request, Rout
 use ipnet::IpNet;
 
 use super::config::BridgeConfig;
+use super::ipv6::container_ipv6;
 use super::names::{derived_mac, format_mac, host_veth_name, owner_alias};
 use super::txn::{Txn, Undo};
 use super::{attachment, kernel_error, System};
@@ -43,17 +44,6 @@ pub(super) fn add(sys: &dyn System, req: &Request) -> Result<CniResult, CniError
     let mut kernel = sys
         .kernel(Some(netns), req.env.netns_override)
         .map_err(|e| e.into_cni())?;
-    if kernel
-        .container_link(ifname)
-        .map_err(|e| kernel_error("look up container interface", &e))?
-        .is_some()
-    {
-        return Err(CniError::new(
-            code::KERNEL,
-            format!("container interface {ifname:?} already exists"),
-            format!("an interface named {ifname:?} is already in {netns}"),
-        ));
-    }
 
     let ipam = cfg.ipam_type.as_deref().map(|t| sys.ipam(t));
     let ctx = AddCtx {
@@ -117,19 +107,40 @@ fn build(ctx: &AddCtx<'_>, kernel: &mut dyn Kernel, txn: &mut Txn) -> Result<Cni
         })
         .map_err(|e| kernel_error("failed to set up bridge", &e))?;
 
+    let addrs: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
     let veth = VethSpec {
         host_name: ctx.host_name.clone(),
         container_name: ctx.ifname.to_string(),
         mtu: cfg.mtu,
         container_mac: cfg.mac,
         host_alias: Some(owner_alias(&cfg.network)),
+        master: Some(cfg.bridge.clone()),
+        container_ipv6: container_ipv6(cfg, &addrs),
     };
-    // Deleting by our derived name is idempotent, so the undo goes first: a
-    // pair created by a call that then failed is removed too.
+    let created = kernel.create_veth(&veth);
+    let exists = matches!(&created, Err(e) if e.errno == Some(libc::EEXIST));
+    if exists
+        && kernel
+            .container_link(ctx.ifname)
+            .map_err(|e| kernel_error("look up container interface", &e))?
+            .is_some()
+    {
+        // Not ours to undo: the interface (and its host end) may be live.
+        return Err(CniError::new(
+            code::KERNEL,
+            format!("container interface {:?} already exists", ctx.ifname),
+            format!(
+                "an interface named {:?} is already in {}",
+                ctx.ifname, ctx.netns
+            ),
+        ));
+    }
+    // Deleting by our derived name is idempotent, so the undo covers a pair
+    // created by a call that then failed too.
     txn.record(Undo::DeleteHostLink(ctx.host_name.clone()));
-    let (_, container) = match kernel.create_veth(&veth) {
+    let (_, container) = match created {
         Ok(pair) => pair,
-        Err(e) if e.errno == Some(libc::EEXIST) => {
+        Err(_) if exists => {
             // The name is ours for this attachment: a leftover from an ADD
             // that crashed before its DEL. Replace it once.
             kernel
@@ -155,7 +166,6 @@ fn build(ctx: &AddCtx<'_>, kernel: &mut dyn Kernel, txn: &mut Txn) -> Result<Cni
         .map_err(|e| kernel_error("failed to attach host veth to bridge", &e))?;
     sys.fault_point("after-port");
 
-    let addrs: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
     kernel
         .configure_container(&IfaceSpec {
             name: ctx.ifname.to_string(),

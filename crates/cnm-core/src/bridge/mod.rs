@@ -10,6 +10,7 @@ mod check;
 pub mod config;
 mod del;
 mod gc;
+mod ipv6;
 pub mod names;
 mod txn;
 

@@ -1,25 +1,43 @@
 //! The real [`Kernel`]: one netlink socket in the host namespace and one
-//! bound to the sandbox (created on a short-lived thread inside it), plus
-//! sysctls under /proc/sys/net.
+//! bound to the sandbox (created on a short-lived thread inside it, opened
+//! when first needed), plus sysctls under /proc/sys/net.
+//!
+//! ADD's chain of changes is pipelined: the veth is created already attached
+//! and up with its alias in one datagram, and the container side (link
+//! settings, addresses, up) in another; links created here are not looked
+//! up again.
 
 use std::collections::HashMap;
 
-use cnm_netlink::{Handle, IpFamily, LinkInfo, NetlinkError, RouteSpec};
+use cnm_netlink::{Handle, IpFamily, LinkInfo, NetlinkError, Request, RouteSpec};
 use ipnet::IpNet;
 use netns::NetNs;
 
 use super::{
-    BridgeSpec, IfaceSpec, Kernel, KernelError, LinkState, PortSpec, RouteState, VethSpec,
+    BridgeSpec, ContainerIpv6, IfaceSpec, Kernel, KernelError, LinkState, PortSpec, RouteState,
+    VethSpec,
 };
 use crate::bridge::names::{validate_link_name, vlan_gateway_peer_name};
 
 /// The main routing table.
 const MAIN_TABLE: u32 = 254;
 
+/// The container namespace and, once opened, a socket bound to it.
+struct Sandbox {
+    ns: NetNs,
+    handle: Option<Handle>,
+    /// IPv6 sysctls of the container interface already written (by the
+    /// thread that opened the socket).
+    ipv6_done: bool,
+}
+
 /// Kernel access for one plugin invocation.
 pub struct LinuxKernel {
     host: Handle,
-    sandbox: Option<(NetNs, Handle)>,
+    sandbox: Option<Sandbox>,
+    /// Host veths this invocation created already attached (to the bridge
+    /// with this index) and up, with their state.
+    attached: HashMap<String, (u32, LinkState)>,
     /// Indexes of host links this invocation already looked up or created,
     /// so each link is looked up once per ADD.
     host_links: HashMap<String, u32>,
@@ -33,6 +51,7 @@ impl LinuxKernel {
         Ok(LinuxKernel {
             host: Handle::new().map_err(|e| nl("open netlink socket", "host namespace", e))?,
             sandbox: None,
+            attached: HashMap::new(),
             host_links: HashMap::new(),
             sandbox_links: HashMap::new(),
         })
@@ -41,21 +60,58 @@ impl LinuxKernel {
     /// Host access plus the sandbox `ns`.
     pub fn with_sandbox(ns: NetNs) -> Result<Self, KernelError> {
         let host = Handle::new().map_err(|e| nl("open netlink socket", "host namespace", e))?;
-        let target = ns.path().display().to_string();
-        let handle = Handle::new_in(&ns).map_err(|e| nl("open netlink socket", &target, e))?;
         Ok(LinuxKernel {
             host,
-            sandbox: Some((ns, handle)),
+            sandbox: Some(Sandbox {
+                ns,
+                handle: None,
+                ipv6_done: false,
+            }),
+            attached: HashMap::new(),
             host_links: HashMap::new(),
             sandbox_links: HashMap::new(),
         })
     }
 
-    fn sandbox(&mut self, op: &str) -> Result<&mut Handle, KernelError> {
-        self.sandbox
+    /// The sandbox socket, opened on first use; `ipv6` (for the container
+    /// interface `ifname`) is applied by the same thread when it opens it.
+    fn sandbox_with(
+        &mut self,
+        op: &str,
+        ifname: &str,
+        ipv6: ContainerIpv6,
+    ) -> Result<&mut Handle, KernelError> {
+        let sb = self
+            .sandbox
             .as_mut()
-            .map(|(_, h)| h)
-            .ok_or_else(|| KernelError::new(op, "sandbox", "no container namespace was given"))
+            .ok_or_else(|| KernelError::new(op, "sandbox", "no container namespace was given"))?;
+        let target = sb.ns.path().display().to_string();
+        let wants_ipv6 = ipv6 != ContainerIpv6::Default && !sb.ipv6_done;
+        match sb.handle.as_mut() {
+            None => {
+                let name = ifname.to_string();
+                let (h, res) = Handle::new_in_then(&sb.ns, move || container_ipv6(&name, ipv6))
+                    .map_err(|e| nl("open netlink socket", &target, e))?;
+                sb.handle = Some(h);
+                res?;
+                sb.ipv6_done |= wants_ipv6;
+            }
+            Some(_) if wants_ipv6 => {
+                let name = ifname.to_string();
+                sb.ns
+                    .run_in(move || container_ipv6(&name, ipv6))
+                    .map_err(|e| KernelError::new("enter sandbox", &target, e))??;
+                sb.ipv6_done = true;
+            }
+            Some(_) => {}
+        }
+        sb.handle
+            .as_mut()
+            .ok_or_else(|| KernelError::new(op, &target, "sandbox socket not open"))
+    }
+
+    fn sandbox(&mut self, op: &str) -> Result<&mut Handle, KernelError> {
+        self.sandbox_with(op, "", ContainerIpv6::Default)
     }
 
     fn host_index(&mut self, op: &str, name: &str) -> Result<u32, KernelError> {
@@ -126,6 +182,61 @@ fn sysctl_set(key: &str, value: &str) -> Result<(), KernelError> {
     }
     std::fs::write(&path, value)
         .map_err(|e| KernelError::new("write sysctl", path.display().to_string(), e))
+}
+
+/// Write a sysctl of the calling thread's namespace without reading it
+/// first (for a link just created, whose value is the default).
+fn sysctl_write(key: &str, value: &str) -> Result<(), KernelError> {
+    let path = netns::sysctl_path(key).map_err(|e| KernelError::new("sysctl", key, e))?;
+    std::fs::write(&path, value)
+        .map_err(|e| KernelError::new("write sysctl", path.display().to_string(), e))
+}
+
+/// IPv6 settings of the container interface `ifname`, run on a thread
+/// inside the sandbox before the interface comes up (IPv6 sysctls have no
+/// netlink setter).
+fn container_ipv6(ifname: &str, mode: ContainerIpv6) -> Result<(), KernelError> {
+    match mode {
+        ContainerIpv6::Default => Ok(()),
+        ContainerIpv6::Off => {
+            // No link-local address, no DAD, router solicitation or MLD
+            // report, and no processing of the neighbours' IPv6 multicast.
+            // A kernel without IPv6 has no such file: nothing to turn off.
+            match sysctl_write(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "1") {
+                Err(_) if !std::path::Path::new("/proc/sys/net/ipv6").exists() => Ok(()),
+                other => other,
+            }
+        }
+        ContainerIpv6::On { dad } => {
+            sysctl_set("net/ipv6/conf/lo/disable_ipv6", "0")?;
+            sysctl_set(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "0")?;
+            let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/keep_addr_on_down"), "1");
+            if dad {
+                let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/enhanced_dad"), "1");
+                let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/accept_dad"), "1");
+            } else {
+                let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/accept_dad"), "0");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A random locally administered unicast MAC (what the kernel picks for a
+/// veth end given none), chosen here so the reply needs no lookup.
+fn random_mac() -> Result<[u8; 6], KernelError> {
+    let mut mac = [0u8; 6];
+    // SAFETY: getrandom writes at most mac.len() bytes into the live buffer.
+    let n = unsafe { libc::getrandom(mac.as_mut_ptr().cast(), mac.len(), 0) };
+    if n != mac.len() as isize {
+        return Err(KernelError::new(
+            "create veth",
+            "MAC address",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    mac[0] = (mac[0] & 0xfe) | 0x02;
+    Ok(mac)
 }
 
 fn overlaps(a: &IpNet, b: &IpNet) -> bool {
@@ -219,7 +330,16 @@ impl Kernel for LinuxKernel {
     }
 
     fn create_veth(&mut self, spec: &VethSpec) -> Result<(LinkState, LinkState), KernelError> {
-        let Some((ns, sandbox)) = self.sandbox.as_mut() else {
+        let what = format!("{} (peer {})", spec.host_name, spec.container_name);
+        let master = match &spec.master {
+            Some(b) => Some(self.host_index("create veth", b)?),
+            None => None,
+        };
+        let container_mac = match spec.container_mac {
+            Some(m) => m,
+            None => random_mac()?,
+        };
+        let Some(sb) = self.sandbox.as_ref() else {
             return Err(KernelError::new(
                 "create veth",
                 &spec.host_name,
@@ -231,59 +351,95 @@ impl Kernel for LinuxKernel {
             peer_name: &spec.container_name,
             mtu: spec.mtu,
             mac: None,
-            peer_mac: spec.container_mac,
-            peer_netns: Some(ns.fd()),
-            // Set below with the index we look up anyway.
+            peer_mac: Some(container_mac),
+            peer_netns: Some(sb.ns.fd()),
             alias: None,
         };
-        self.host.create_veth(&nlspec).map_err(|e| {
-            nl(
-                "create veth",
-                &format!("{} (peer {})", spec.host_name, spec.container_name),
-                e,
-            )
-        })?;
-        let cont = sandbox
-            .link_by_name(&spec.container_name)
-            .map_err(|e| nl("look up container veth", &spec.container_name, e))?
-            .ok_or_else(|| {
-                KernelError::new(
-                    "create veth",
-                    &spec.container_name,
-                    "not found in the sandbox after creation",
-                )
-            })?;
-        let host = self
+        // One datagram: the pair (host end attached and up, echoed back so
+        // its index and MAC need no lookup), then, by name, the alias and no
+        // IPv6 link-local address on the host end: a bridge port needs none,
+        // so it sends no DAD, router solicitation or MLD into the container.
+        let reqs = vec![
+            Request::create_veth(&nlspec, master, master.is_some())
+                .map_err(|e| nl("create veth", &what, e))?
+                .echo(),
+            Request::configure_by_name(&spec.host_name, spec.host_alias.as_deref(), true)
+                .map_err(|e| nl("create veth", &what, e))?,
+        ];
+        let replies = self
             .host
-            .link_by_name(&spec.host_name)
-            .map_err(|e| nl("look up host veth", &spec.host_name, e))?
-            .ok_or_else(|| {
-                KernelError::new("create veth", &spec.host_name, "not found after creation")
-            })?;
-        let mut host = host;
-        if let Some(alias) = &spec.host_alias {
-            self.host
-                .set_alias(host.index, alias)
-                .map_err(|e| nl("set alias", &spec.host_name, e))?;
-            host.alias = Some(alias.clone());
-        }
-        let _ = sysctl_set(&format!("net/ipv6/conf/{}/accept_ra", spec.host_name), "0");
+            .pipeline(reqs)
+            .map_err(|e| nl("create veth", &what, e))?;
+        let echoed = replies.into_iter().next().and_then(|r| r.link);
+        // The socket in the sandbox, and the container end's IPv6 settings,
+        // from one thread, before anything brings the end up.
+        self.sandbox_with("create veth", &spec.container_name, spec.container_ipv6)?;
+        let mut host = match echoed {
+            Some(l) if l.index != 0 && l.mac.is_some() => l,
+            // Kernels before 6.2 do not echo a new link.
+            _ => self
+                .host
+                .link_by_name(&spec.host_name)
+                .map_err(|e| nl("look up host veth", &spec.host_name, e))?
+                .ok_or_else(|| {
+                    KernelError::new("create veth", &spec.host_name, "not found after creation")
+                })?,
+        };
+        let cont_index = match (host.link, host.link_netnsid) {
+            (Some(i), Some(_)) => i,
+            _ => {
+                self.sandbox("look up container veth")?
+                    .link_by_name(&spec.container_name)
+                    .map_err(|e| nl("look up container veth", &spec.container_name, e))?
+                    .ok_or_else(|| {
+                        KernelError::new(
+                            "create veth",
+                            &spec.container_name,
+                            "not found in the sandbox after creation",
+                        )
+                    })?
+                    .index
+            }
+        };
+        host.alias = spec.host_alias.clone();
+        host.master = master.or(host.master);
+        host.up = host.up || master.is_some();
+        let cont = LinkState {
+            index: cont_index,
+            name: spec.container_name.clone(),
+            kind: Some("veth".to_string()),
+            mac: container_mac,
+            mtu: host.mtu,
+            ..LinkState::default()
+        };
+        let host = state(host);
         self.host_links.insert(spec.host_name.clone(), host.index);
         self.sandbox_links
             .insert(spec.container_name.clone(), cont.index);
-        Ok((state(host), state(cont)))
+        if let Some(m) = master {
+            self.attached
+                .insert(spec.host_name.clone(), (m, host.clone()));
+        }
+        Ok((host, cont))
     }
 
     fn attach_port(&mut self, spec: &PortSpec) -> Result<LinkState, KernelError> {
         let bridge = self.host_index("attach port", &spec.bridge)?;
         let port = self.host_index("attach port", &spec.port)?;
-        self.host.set_master(port, bridge).map_err(|e| {
-            nl(
-                "attach to bridge",
-                &format!("{} -> {}", spec.port, spec.bridge),
-                e,
-            )
-        })?;
+        // Created attached and up by create_veth: only the extras remain.
+        let known = match self.attached.get(&spec.port) {
+            Some((m, st)) if *m == bridge => Some(st.clone()),
+            _ => None,
+        };
+        if known.is_none() {
+            self.host.set_master(port, bridge).map_err(|e| {
+                nl(
+                    "attach to bridge",
+                    &format!("{} -> {}", spec.port, spec.bridge),
+                    e,
+                )
+            })?;
+        }
         if spec.hairpin {
             self.host
                 .set_brport_hairpin(port, true)
@@ -305,6 +461,13 @@ impl Kernel for LinuxKernel {
             self.host
                 .bridge_vlan_add(port, v.vid, v.pvid, v.untagged)
                 .map_err(|e| nl("add VLAN", &format!("{} vid {}", spec.port, v.vid), e))?;
+        }
+        if let Some(st) = known {
+            return Ok(LinkState {
+                hairpin: Some(spec.hairpin),
+                isolated: Some(spec.isolated),
+                ..st
+            });
         }
         self.host
             .set_up(port)
@@ -388,6 +551,7 @@ impl Kernel for LinuxKernel {
 
     fn delete_host_link(&mut self, name: &str) -> Result<bool, KernelError> {
         self.host_links.remove(name);
+        self.attached.remove(name);
         self.host
             .delete_link(name)
             .map_err(|e| nl("delete link", name, e))
@@ -470,49 +634,29 @@ impl Kernel for LinuxKernel {
         let has_v4 = spec.addrs.iter().any(|a| a.addr().is_ipv4());
         let has_v6 = spec.addrs.iter().any(|a| a.addr().is_ipv6());
         let index = self.sandbox_index("configure", &spec.name)?;
-        let Some((ns, h)) = self.sandbox.as_mut() else {
-            return Err(KernelError::new(
-                "configure",
-                &spec.name,
-                "no container namespace was given",
-            ));
+        // IPv6 settings: normally applied when create_veth opened the
+        // sandbox; otherwise now, on one thread.
+        let ipv6 = if has_v6 {
+            ContainerIpv6::On { dad: spec.dad }
+        } else {
+            ContainerIpv6::Default
         };
-
+        let h = self.sandbox_with("configure", &spec.name, ipv6)?;
+        let mut reqs = Vec::with_capacity(spec.addrs.len() + 2);
         if has_v4 {
             // Gratuitous ARP when the link comes up, so neighbours forget a
             // previous owner of the address; over netlink, no thread needed.
-            h.set_arp_notify(index)
-                .map_err(|e| nl("set arp_notify", &spec.name, e))?;
-        }
-        if has_v6 {
-            // IPv6 sysctls have no netlink setter: one short-lived thread in
-            // the sandbox writes them all.
-            let ifname = spec.name.clone();
-            let dad = spec.dad;
-            let target = ns.path().display().to_string();
-            ns.run_in(move || -> Result<(), KernelError> {
-                sysctl_set("net/ipv6/conf/lo/disable_ipv6", "0")?;
-                sysctl_set(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "0")?;
-                let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/keep_addr_on_down"), "1");
-                if dad {
-                    let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/enhanced_dad"), "1");
-                    let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/accept_dad"), "1");
-                } else {
-                    let _ = sysctl_set(&format!("net/ipv6/conf/{ifname}/accept_dad"), "0");
-                }
-                Ok(())
-            })
-            .map_err(|e| KernelError::new("enter sandbox", &target, e))??;
+            reqs.push(Request::link_conf(index, true, false));
         }
         for addr in &spec.addrs {
             // IFA_F_NODAD unless `enabledad`: usable when ADD returns.
-            h.add_addr(index, *addr, !spec.dad)
-                .map_err(|e| nl("add address", &format!("{addr} on {}", spec.name), e))?;
+            reqs.push(Request::add_addr(index, *addr, !spec.dad));
         }
         if spec.up {
-            h.set_up(index)
-                .map_err(|e| nl("set link up", &spec.name, e))?;
+            reqs.push(Request::set_up(index));
         }
+        h.pipeline(reqs)
+            .map_err(|e| nl("configure", &format!("{} (addresses, up)", spec.name), e))?;
         Ok(())
     }
 
@@ -525,7 +669,7 @@ impl Kernel for LinuxKernel {
             return Ok(());
         }
         let index = self.sandbox_index("add route", name)?;
-        let h = self.sandbox("add route")?;
+        let mut reqs = Vec::with_capacity(routes.len());
         for r in routes {
             let route = RouteSpec {
                 dst: r.dst,
@@ -537,14 +681,17 @@ impl Kernel for LinuxKernel {
                 mtu: r.mtu,
                 advmss: r.advmss,
             };
-            h.add_route(&route).map_err(|e| {
+            reqs.push(Request::add_route(&route).map_err(|e| {
                 nl(
                     "add route",
                     &format!("{} via {:?} dev {name}", r.dst, r.gw),
                     e,
                 )
-            })?;
+            })?);
         }
+        self.sandbox("add route")?
+            .pipeline(reqs)
+            .map_err(|e| nl("add route", &format!("dev {name}"), e))?;
         Ok(())
     }
 
@@ -590,12 +737,12 @@ impl Kernel for LinuxKernel {
 
     fn delete_container_link(&mut self, name: &str) -> Result<bool, KernelError> {
         self.sandbox_links.remove(name);
-        match self.sandbox.as_mut() {
-            None => Ok(false),
-            Some((_, h)) => h
-                .delete_link(name)
-                .map_err(|e| nl("delete container link", name, e)),
+        if self.sandbox.is_none() {
+            return Ok(false);
         }
+        self.sandbox("delete container link")?
+            .delete_link(name)
+            .map_err(|e| nl("delete container link", name, e))
     }
 
     fn bridge_ports(&mut self, bridge: &str) -> Result<Vec<LinkState>, KernelError> {

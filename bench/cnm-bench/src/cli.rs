@@ -10,9 +10,12 @@ usage: cnm-bench [options]   (root; run by hand, not part of the test suite)
   --burst-rounds R  burst rounds, sides alternating (default 3)
   --ours-dir DIR    our release binaries (default: target/dist, from scripts/build-release.sh)
   --ref-dir DIR     reference plugins (default /usr/lib/cni)
+  --before-dir DIR  our binaries from before a change, timed alongside in the
+                    cycles and the scale run (e.g. target/dist-before)
+  --floor PATH      the floor program (default: target/dist/cnm-floor if built)
   --doc PATH        markdown file whose generated section is replaced
                     (default: docs/performance.md of the workspace)
-  --no-doc          print only
+  --no-doc          print only (no chart either)
 ";
 
 /// Parsed options.
@@ -24,6 +27,8 @@ pub struct Options {
     pub burst_rounds: usize,
     pub ours_dir: PathBuf,
     pub ref_dir: PathBuf,
+    pub before_dir: Option<PathBuf>,
+    pub floor: Option<PathBuf>,
     pub doc: Option<PathBuf>,
 }
 
@@ -38,6 +43,8 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         burst_rounds: 3,
         ours_dir,
         ref_dir: PathBuf::from("/usr/lib/cni"),
+        before_dir: None,
+        floor: Some(PathBuf::from("target/dist/cnm-floor")).filter(|p| p.is_file()),
         doc: Some(PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../docs/performance.md"
@@ -61,6 +68,8 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--burst-rounds" => o.burst_rounds = num(a, val(a)?)?.max(1),
             "--ours-dir" => o.ours_dir = PathBuf::from(val(a)?),
             "--ref-dir" => o.ref_dir = PathBuf::from(val(a)?),
+            "--before-dir" => o.before_dir = Some(PathBuf::from(val(a)?)),
+            "--floor" => o.floor = Some(PathBuf::from(val(a)?)),
             "--doc" => o.doc = Some(PathBuf::from(val(a)?)),
             "--no-doc" => o.doc = None,
             "-h" | "--help" => return Err(USAGE.to_owned()),

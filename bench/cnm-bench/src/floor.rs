@@ -1,6 +1,7 @@
 //! The kernel floor: the veth work of an ADD done with `ip` commands and no
 //! plugin around it (one `ip -batch` in the host namespace, one in the
-//! container), and the DEL floor: `ip link del` of one veth.
+//! container), the same work by the lean `cnm-floor` program (one static
+//! binary, bench/cnm-floor), and the DEL floor: `ip link del` of one veth.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -78,6 +79,27 @@ impl Floor {
             "floor ADD (container side)",
         )?;
         Ok(a + b)
+    }
+
+    /// The ADD floor program: `cnm-floor <bridge> <veth> <netns> <addr> <gw>`.
+    pub fn program(
+        &self,
+        bin: &Path,
+        veth: &str,
+        container_ns: &str,
+        addr_cidr: &str,
+    ) -> Result<Duration, String> {
+        let netns = crate::ns::path(container_ns).to_string_lossy().into_owned();
+        let o = run_ok(
+            &Spec {
+                program: bin,
+                args: &[&self.bridge, veth, &netns, addr_cidr, &self.gateway],
+                env: &self.env,
+                stdin: b"",
+            },
+            "floor program ADD",
+        )?;
+        Ok(o.wall)
     }
 
     /// The DEL floor: `ip link del <veth>` (the peer goes with it).

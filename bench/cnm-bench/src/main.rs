@@ -3,6 +3,7 @@
 //! host namespace; prints medians, p95 and ratios and writes them to
 //! docs/performance.md. Run by hand as root; not part of the test suite.
 
+mod chart;
 mod cli;
 mod doc;
 mod floor;
@@ -96,6 +97,24 @@ fn bench(opts: &cli::Options, command: &str) -> Result<(), String> {
         };
         sizes.push((name(o), ob, name(r), rb));
     }
+    let before = match &opts.before_dir {
+        Some(d) => {
+            let b = Side::before(d);
+            require_file(
+                &b.plugin,
+                "--before-dir must hold simplebridge and ipam-host-local",
+            )?;
+            require_file(
+                &b.ipam_bin,
+                "--before-dir must hold simplebridge and ipam-host-local",
+            )?;
+            Some(b)
+        }
+        None => None,
+    };
+    if let Some(f) = &opts.floor {
+        require_file(f, "build with: bash scripts/build-release.sh")?;
+    }
     let ip = floor::which("ip").ok_or("`ip` (iproute2) not found in PATH")?;
     ns::remove_stale();
 
@@ -107,6 +126,8 @@ fn bench(opts: &cli::Options, command: &str) -> Result<(), String> {
         ns: &mut namespaces,
         mover: &mover,
         sides: [&ours, &refs],
+        before: before.as_ref(),
+        floor_bin: opts.floor.as_deref(),
         tmp: &tmp.0,
         ip: &ip,
     };
@@ -156,12 +177,18 @@ fn bench(opts: &cli::Options, command: &str) -> Result<(), String> {
         scale,
         burst,
         sizes,
+        before: opts.before_dir.is_some(),
     };
     let md = report::render(&results);
     println!("{md}");
     if let Some(path) = &opts.doc {
         doc::write(path, &md)?;
         eprintln!("cnm-bench: wrote {}", path.display());
+        if let Ok(s) = &results.scale {
+            let svg = path.with_file_name(chart::FILE_NAME);
+            chart::write(&svg, s)?;
+            eprintln!("cnm-bench: wrote {}", svg.display());
+        }
     }
     Ok(())
 }

@@ -19,6 +19,8 @@ pub struct Results {
     pub burst: Result<Burst, String>,
     /// (ours name, bytes, reference name, bytes)
     pub sizes: Vec<(String, u64, String, u64)>,
+    /// Our binaries before a change were timed too (`--before-dir`).
+    pub before: bool,
 }
 
 struct Target {
@@ -99,9 +101,9 @@ pub fn render(r: &Results) -> String {
         }
     };
     t.push(Target {
-        name: "ADD ipMasq=false <= 0.35x ref",
+        name: "ADD ipMasq=false <= 0.30x ref",
         value: add_plain,
-        limit: 0.35,
+        limit: 0.30,
         note: String::new(),
     });
     t.push(Target {
@@ -137,6 +139,25 @@ pub fn render(r: &Results) -> String {
         "| ADD: `ip -batch` in the host (veth with peer in the container netns, master, up) + `ip -n <c> -batch` (addr, up, default route); 2 processes | {} | {} | {} | {} |",
         fa.n, ms(&fa), fmt_ratio(ratio(oa.median_ms, fa.median_ms)), fmt_ratio(ratio(ra.median_ms, fa.median_ms))
     );
+    let pf = summarize(&p.prog_add);
+    let prog_floor = ratio(oa.median_ms, pf.median_ms);
+    if pf.n > 0 {
+        let _ = writeln!(
+            o,
+            "| ADD: the floor program `cnm-floor` (bench/cnm-floor: one static binary; bridge lookup, veth created attached and up, IPv6 off, address + up + route in one datagram; no config, no IPAM) | {} | {} | {} | {} |",
+            pf.n, ms(&pf), fmt_ratio(prog_floor), fmt_ratio(ratio(ra.median_ms, pf.median_ms))
+        );
+    }
+    t.push(Target {
+        name: "ADD ipMasq=false <= 1.50x floor program",
+        value: prog_floor,
+        limit: 1.50,
+        note: if pf.n > 0 {
+            String::new()
+        } else {
+            "skipped: no floor program (scripts/build-release.sh builds it)".to_owned()
+        },
+    });
     let del_floor = ratio(od.median_ms, fd.median_ms);
     let _ = writeln!(
         o,
@@ -153,62 +174,26 @@ pub fn render(r: &Results) -> String {
         note: String::new(),
     });
 
+    if r.before {
+        before_table(&mut o, &mut t, p, r.masq.as_ref().ok());
+    }
+
     let _ = writeln!(o, "\n### Scale: containers attached to one bridge\n");
     match &r.scale {
-        Ok(s) => {
-            let _ = writeln!(o, "{} containers per implementation; first/last {} of the ADDs and of the DELs (DELs in ADD order, so the first DELs run with the bridge full).\n\n{HEAD}", s.n, s.k);
-            row(
-                &mut o,
-                &format!("ADD first {} (0..{} attached)", s.k, s.k),
-                &s.add_first[0],
-                &s.add_first[1],
-            );
-            row(
-                &mut o,
-                &format!("ADD last {} ({}..{} attached)", s.k, s.n - s.k, s.n),
-                &s.add_last[0],
-                &s.add_last[1],
-            );
-            row(
-                &mut o,
-                &format!("DEL first {} (bridge full)", s.k),
-                &s.del_first[0],
-                &s.del_first[1],
-            );
-            row(
-                &mut o,
-                &format!("DEL last {} (bridge nearly empty)", s.k),
-                &s.del_last[0],
-                &s.del_last[1],
-            );
-            let g = |a: &[Duration], b: &[Duration]| {
-                ratio(summarize(a).median_ms, summarize(b).median_ms)
-            };
-            let add_g = [
-                g(&s.add_last[0], &s.add_first[0]),
-                g(&s.add_last[1], &s.add_first[1]),
-            ];
-            let del_g = [
-                g(&s.del_first[0], &s.del_last[0]),
-                g(&s.del_first[1], &s.del_last[1]),
-            ];
-            let _ = writeln!(o, "\nGrowth, ADD last/first: ours {}, reference {}. DEL full/empty: ours {}, reference {}.",
-                fmt_ratio(add_g[0]), fmt_ratio(add_g[1]), fmt_ratio(del_g[0]), fmt_ratio(del_g[1]));
-            t.push(Target {
-                name: "ADD with N attached <= 1.10x ADD with none",
-                value: add_g[0],
-                limit: 1.10,
-                note: format!("N = {}", s.n),
-            });
-        }
+        Ok(s) => scale_section(&mut o, &mut t, s),
         Err(e) => {
             let _ = writeln!(o, "skipped: {e}");
-            t.push(Target {
-                name: "ADD with N attached <= 1.10x ADD with none",
-                value: None,
-                limit: 1.10,
-                note: format!("skipped: {e}"),
-            });
+            for name in [
+                "ADD with N attached <= 1.30x ADD with none",
+                "DEL with N attached <= 1.30x DEL with none",
+            ] {
+                t.push(Target {
+                    name,
+                    value: None,
+                    limit: 1.30,
+                    note: format!("skipped: {e}"),
+                });
+            }
         }
     }
 
@@ -287,8 +272,18 @@ pub fn render(r: &Results) -> String {
         o,
         "| metric | ours | reference | ours/ref |\n|---|---|---|---|"
     );
-    for (name, rss) in [("ADD", &p.add_rss_kb), ("DEL", &p.del_rss_kb)] {
+    for (name, rss, before) in [
+        ("ADD", &p.add_rss_kb, &p.before_add_rss_kb),
+        ("DEL", &p.del_rss_kb, &p.before_del_rss_kb),
+    ] {
         let (a, b) = (median_u64(&rss[0]), median_u64(&rss[1]));
+        if !before.is_empty() {
+            let _ = writeln!(
+                o,
+                "| peak RSS of one {name}, ours before (KiB) | {} | | |",
+                median_u64(before)
+            );
+        }
         let q = ratio(a as f64, b as f64);
         let _ = writeln!(
             o,
@@ -330,4 +325,102 @@ pub fn render(r: &Results) -> String {
         );
     }
     o
+}
+
+/// Ours now against our binaries before the change, same cycles.
+fn before_table(o: &mut String, t: &mut Vec<Target>, p: &Cycles, masq: Option<&Cycles>) {
+    let _ = writeln!(
+        o,
+        "\n### Ours before and after the change (same cycles)\n\n\
+         | metric | n | before median / p95 (ms) | after median / p95 (ms) | after/before (median) |\n|---|---|---|---|---|"
+    );
+    let mut rows = vec![
+        ("ADD ipMasq=false", &p.before_add, &p.add[0]),
+        ("DEL ipMasq=false", &p.before_del, &p.del[0]),
+    ];
+    if let Some(m) = masq {
+        rows.push(("ADD ipMasq=true", &m.before_add, &m.add[0]));
+        rows.push(("DEL ipMasq=true", &m.before_del, &m.del[0]));
+    }
+    for (name, b, a) in rows {
+        let (sb, sa) = (summarize(b), summarize(a));
+        let q = ratio(sa.median_ms, sb.median_ms);
+        let _ = writeln!(
+            o,
+            "| {name} | {} | {} | {} | {} |",
+            sa.n,
+            ms(&sb),
+            ms(&sa),
+            fmt_ratio(q)
+        );
+        if name.starts_with("DEL") || name.ends_with("true") {
+            t.push(Target {
+                name: match name {
+                    "DEL ipMasq=false" => "DEL ipMasq=false no slower than before (<= 1.05x)",
+                    "ADD ipMasq=true" => "ADD ipMasq=true no slower than before (<= 1.05x)",
+                    _ => "DEL ipMasq=true no slower than before (<= 1.05x)",
+                },
+                value: q,
+                limit: 1.05,
+                note: String::new(),
+            });
+        }
+    }
+}
+
+/// First/last K of the scale run per participant, growth and targets.
+fn scale_section(o: &mut String, t: &mut Vec<Target>, s: &Scale) {
+    let k = s.k;
+    let n = s.n;
+    let first = |v: &[Duration]| v[..k.min(v.len())].to_vec();
+    let last = |v: &[Duration]| v[v.len().saturating_sub(k)..].to_vec();
+    let _ = writeln!(o, "{n} containers per participant, alternating per container; first/last {k} of the ADDs and of the DELs (DELs in ADD order, so the first DELs run with the bridge full). Chart: [performance-scale.svg](performance-scale.svg) (every call, median per bin).\n");
+    let _ = writeln!(o, "| participant | ADD first {k} (0..{k} attached) | ADD last {k} ({}..{n} attached) | ADD last/first | DEL first {k} (bridge full) | DEL last {k} (nearly empty) | DEL full/empty |\n|---|---|---|---|---|---|---|", n - k);
+    let mut parts: Vec<(&str, &[Duration], &[Duration])> = vec![
+        ("ours", &s.add[0], &s.del[0]),
+        ("reference", &s.add[1], &s.del[1]),
+    ];
+    if !s.before_add.is_empty() {
+        parts.push(("ours before", &s.before_add, &s.before_del));
+    }
+    if !s.floor_add.is_empty() {
+        parts.push((
+            "floor program (DEL: `ip link del`)",
+            &s.floor_add,
+            &s.floor_del,
+        ));
+    }
+    let mut growth = (None, None);
+    for (name, add, del) in parts {
+        let (af, al) = (summarize(&first(add)), summarize(&last(add)));
+        let (df, dl) = (summarize(&first(del)), summarize(&last(del)));
+        let ga = ratio(al.median_ms, af.median_ms);
+        let gd = ratio(df.median_ms, dl.median_ms);
+        if name == "ours" {
+            growth = (ga, gd);
+        }
+        let _ = writeln!(
+            o,
+            "| {name} | {} | {} | {} | {} | {} | {} |",
+            ms(&af),
+            ms(&al),
+            fmt_ratio(ga),
+            ms(&df),
+            ms(&dl),
+            fmt_ratio(gd)
+        );
+    }
+    let _ = writeln!(o, "\n(median / p95 in ms)");
+    t.push(Target {
+        name: "ADD with N attached <= 1.30x ADD with none",
+        value: growth.0,
+        limit: 1.30,
+        note: format!("N = {n}"),
+    });
+    t.push(Target {
+        name: "DEL with N attached <= 1.30x DEL with none",
+        value: growth.1,
+        limit: 1.30,
+        note: format!("N = {n}"),
+    });
 }

@@ -15,6 +15,10 @@ pub struct Ctx<'a> {
     pub mover: &'a Mover,
     /// ours first, reference second.
     pub sides: [&'a Side; 2],
+    /// Our binaries before a change, timed alongside (cycles and scale).
+    pub before: Option<&'a Side>,
+    /// The floor program (bench/cnm-floor), when built.
+    pub floor_bin: Option<&'a Path>,
     pub tmp: &'a Path,
     pub ip: &'a Path,
 }

@@ -29,6 +29,9 @@ struct Sandbox {
     /// IPv6 sysctls of the container interface already written (by the
     /// thread that opened the socket).
     ipv6_done: bool,
+    /// Container interface that gets no IPv6 link-local address
+    /// ([`ContainerIpv6::Off`]), set with its other link settings.
+    no_link_local: Option<String>,
 }
 
 /// Kernel access for one plugin invocation.
@@ -66,6 +69,7 @@ impl LinuxKernel {
                 ns,
                 handle: None,
                 ipv6_done: false,
+                no_link_local: None,
             }),
             attached: HashMap::new(),
             host_links: HashMap::new(),
@@ -199,10 +203,15 @@ fn container_ipv6(ifname: &str, mode: ContainerIpv6) -> Result<(), KernelError> 
     match mode {
         ContainerIpv6::Default => Ok(()),
         ContainerIpv6::Off => {
-            // No link-local address, no DAD, router solicitation or MLD
-            // report, and no processing of the neighbours' IPv6 multicast.
+            // The address generation mode none (no link-local address, so no
+            // DAD, router solicitation or MLD report) goes with the link
+            // settings over netlink; here: router advertisements from the
+            // bridge cannot configure an address either. Not `disable_ipv6`:
+            // its handler only try-locks RTNL and restarts the write until
+            // it gets it, spinning for as long as any other netlink user
+            // (a DEL waiting out an RCU grace period) holds the lock.
             // A kernel without IPv6 has no such file: nothing to turn off.
-            match sysctl_write(&format!("net/ipv6/conf/{ifname}/disable_ipv6"), "1") {
+            match sysctl_write(&format!("net/ipv6/conf/{ifname}/accept_ra"), "0") {
                 Err(_) if !std::path::Path::new("/proc/sys/net/ipv6").exists() => Ok(()),
                 other => other,
             }
@@ -374,6 +383,10 @@ impl Kernel for LinuxKernel {
         // The socket in the sandbox, and the container end's IPv6 settings,
         // from one thread, before anything brings the end up.
         self.sandbox_with("create veth", &spec.container_name, spec.container_ipv6)?;
+        if let Some(sb) = self.sandbox.as_mut() {
+            sb.no_link_local =
+                (spec.container_ipv6 == ContainerIpv6::Off).then(|| spec.container_name.clone());
+        }
         let mut host = match echoed {
             Some(l) if l.index != 0 && l.mac.is_some() => l,
             // Kernels before 6.2 do not echo a new link.
@@ -641,12 +654,17 @@ impl Kernel for LinuxKernel {
         } else {
             ContainerIpv6::Default
         };
+        let no_ll = self
+            .sandbox
+            .as_ref()
+            .is_some_and(|sb| sb.no_link_local.as_deref() == Some(spec.name.as_str()));
         let h = self.sandbox_with("configure", &spec.name, ipv6)?;
         let mut reqs = Vec::with_capacity(spec.addrs.len() + 2);
-        if has_v4 {
+        if has_v4 || no_ll {
             // Gratuitous ARP when the link comes up, so neighbours forget a
-            // previous owner of the address; over netlink, no thread needed.
-            reqs.push(Request::link_conf(index, true, false));
+            // previous owner of the address; no IPv6 link-local address for
+            // an IPv4-only endpoint. Over netlink, before the link is up.
+            reqs.push(Request::link_conf(index, has_v4, no_ll));
         }
         for addr in &spec.addrs {
             // IFA_F_NODAD unless `enabledad`: usable when ADD returns.

@@ -120,6 +120,41 @@ impl Handle {
         Ok((Handle::setup(sock)?, extra))
     }
 
+    /// Like [`Handle::new_in_then`] without a thread: the calling thread
+    /// enters `ns`, opens the socket, runs `then` and returns to its own
+    /// namespace (one `setns` each way instead of spawning and joining a
+    /// thread). The caller must be the only user of its thread's namespace
+    /// meanwhile (a single-threaded plugin). If the way back fails the
+    /// process aborts: nothing may run in the wrong namespace.
+    pub fn new_in_here<T>(
+        ns: &netns::NetNs,
+        then: impl FnOnce() -> T,
+    ) -> Result<(Handle, T), NetlinkError> {
+        use std::os::fd::AsRawFd;
+        let sock_err = |what: &str, e: std::io::Error| {
+            NetlinkError::socket(format!("{what} {}", ns.path().display()), e)
+        };
+        let home = std::fs::File::open("/proc/thread-self/ns/net")
+            .map_err(|e| sock_err("open own namespace to enter", e))?;
+        // SAFETY: setns on an open namespace fd; it changes only this thread.
+        if unsafe { libc::setns(ns.fd().as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(sock_err("enter", std::io::Error::last_os_error()));
+        }
+        let sock = Socket::new(NETLINK_ROUTE);
+        let extra = then();
+        // SAFETY: as above, back to the namespace this thread came from.
+        if unsafe { libc::setns(home.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            let e = std::io::Error::last_os_error();
+            eprintln!(
+                "fatal: cannot return from network namespace {}: {e}",
+                ns.path().display()
+            );
+            std::process::abort();
+        }
+        let sock = sock.map_err(|e| sock_err("create NETLINK_ROUTE socket in", e))?;
+        Ok((Handle::setup(sock)?, extra))
+    }
+
     fn setup(mut sock: Socket) -> Result<Handle, NetlinkError> {
         sock.bind_auto()
             .map_err(|e| NetlinkError::socket("bind", e))?;

@@ -1,6 +1,6 @@
 //! The real [`Kernel`]: one netlink socket in the host namespace and one
-//! bound to the sandbox (created on a short-lived thread inside it, opened
-//! when first needed), plus sysctls under /proc/sys/net.
+//! bound to the sandbox (opened when first needed, by the calling thread
+//! entering the sandbox and coming back), plus sysctls under /proc/sys/net.
 //!
 //! ADD's chain of changes is pipelined: the veth is created already attached
 //! and up with its alias in one datagram, and the container side (link
@@ -94,7 +94,8 @@ impl LinuxKernel {
         match sb.handle.as_mut() {
             None => {
                 let name = ifname.to_string();
-                let (h, res) = Handle::new_in_then(&sb.ns, move || container_ipv6(&name, ipv6))
+                // On this thread (a setns there and back, no thread to spawn).
+                let (h, res) = Handle::new_in_here(&sb.ns, move || container_ipv6(&name, ipv6))
                     .map_err(|e| nl("open netlink socket", &target, e))?;
                 sb.handle = Some(h);
                 res?;

@@ -88,9 +88,9 @@ impl Floor {
         veth: &str,
         container_ns: &str,
         addr_cidr: &str,
-    ) -> Result<Duration, String> {
+    ) -> Result<crate::run::Outcome, String> {
         let netns = crate::ns::path(container_ns).to_string_lossy().into_owned();
-        let o = run_ok(
+        run_ok(
             &Spec {
                 program: bin,
                 args: &[&self.bridge, veth, &netns, addr_cidr, &self.gateway],
@@ -98,8 +98,7 @@ impl Floor {
                 stdin: b"",
             },
             "floor program ADD",
-        )?;
-        Ok(o.wall)
+        )
     }
 
     /// The DEL floor: `ip link del <veth>` (the peer goes with it).

@@ -148,6 +148,19 @@ pub fn render(r: &Results) -> String {
             pf.n, ms(&pf), fmt_ratio(prog_floor), fmt_ratio(ratio(ra.median_ms, pf.median_ms))
         );
     }
+    let cpu: Vec<Summary> = p.add_cpu.iter().map(|v| summarize(v)).collect();
+    if cpu[3].n > 0 {
+        let _ = writeln!(
+            o,
+            "\nCPU time (user + system, from wait4) of one ADD, median: ours {:.2} ms, reference {:.2} ms{}, floor program {:.2} ms; ours/floor {}, ours/ref {}. Unlike wall time it does not include waiting for a CPU, so it is the steadier figure when other jobs load the machine.",
+            cpu[0].median_ms,
+            cpu[1].median_ms,
+            if cpu[2].n > 0 { format!(", ours before {:.2} ms", cpu[2].median_ms) } else { String::new() },
+            cpu[3].median_ms,
+            fmt_ratio(ratio(cpu[0].median_ms, cpu[3].median_ms)),
+            fmt_ratio(ratio(cpu[0].median_ms, cpu[1].median_ms)),
+        );
+    }
     t.push(Target {
         name: "ADD ipMasq=false <= 1.50x floor program",
         value: prog_floor,

@@ -85,7 +85,7 @@ pub(crate) fn address_message(index: u32, addr: &IpNet, nodad: bool) -> AddressM
 }
 
 /// Turn a kernel address message into an [`AddrInfo`].
-fn addr_info(msg: &AddressMessage) -> Option<AddrInfo> {
+pub(crate) fn addr_info(msg: &AddressMessage) -> Option<AddrInfo> {
     let mut local = None;
     let mut address = None;
     let mut flags = u32::from(msg.header.flags.bits());

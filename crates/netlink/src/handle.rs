@@ -335,10 +335,10 @@ impl Handle {
         &mut self,
         first: u32,
         ctxs: &[&Ctx],
-    ) -> Result<Vec<Result<Vec<RouteNetlinkMessage>, NetlinkError>>, NetlinkError> {
+    ) -> Result<Vec<PipelineOutcome>, NetlinkError> {
         let n = ctxs.len();
-        let mut out: Vec<Option<Result<Vec<RouteNetlinkMessage>, NetlinkError>>> =
-            (0..n).map(|_| None).collect();
+        let mut out: Vec<Option<PipelineOutcome>> = (0..n).map(|_| None).collect();
+        let mut interrupted = vec![false; n];
         let mut got: Vec<Vec<RouteNetlinkMessage>> = (0..n).map(|_| Vec::new()).collect();
         let mut open = n;
         while open > 0 {
@@ -361,14 +361,26 @@ impl Handle {
                     continue; // stale reply to an earlier request
                 }
                 let ctx = ctxs[i];
+                if nb.flags() & NLM_F_DUMP_INTR != 0 {
+                    interrupted[i] = true;
+                }
                 let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(raw)
                     .map_err(|e| ctx.decode(e))?;
                 let flags = msg.header.flags;
                 match msg.payload {
                     NetlinkPayload::InnerMessage(inner) => got[i].push(inner),
+                    NetlinkPayload::Done(done) => {
+                        out[i] = Some(if done.code != 0 {
+                            let ext = ext_ack::from_tlvs(&done.extended_ack);
+                            Err(ctx.kernel(done.code.saturating_neg(), ext))
+                        } else {
+                            Ok((std::mem::take(&mut got[i]), interrupted[i]))
+                        });
+                        open -= 1;
+                    }
                     NetlinkPayload::Error(err) => {
                         out[i] = Some(match err.code {
-                            None => Ok(std::mem::take(&mut got[i])),
+                            None => Ok((std::mem::take(&mut got[i]), interrupted[i])),
                             Some(code) => {
                                 let ext = ext_ack::from_error(flags, &err.header);
                                 Err(ctx.kernel(code.get().saturating_neg(), ext))
@@ -385,10 +397,14 @@ impl Handle {
         }
         Ok(out
             .into_iter()
-            .map(|o| o.unwrap_or(Ok(Vec::new())))
+            .map(|o| o.unwrap_or(Ok((Vec::new(), false))))
             .collect())
     }
 }
+
+/// What one pipelined request got: its messages and whether its dump was
+/// interrupted, or its kernel error.
+pub(crate) type PipelineOutcome = Result<(Vec<RouteNetlinkMessage>, bool), NetlinkError>;
 
 pub(crate) fn encode(msg: RouteNetlinkMessage, flags: u16) -> Vec<u8> {
     let mut header = NetlinkHeader::default();

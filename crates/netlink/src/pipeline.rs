@@ -7,7 +7,7 @@
 //! datagram are still applied. Callers pipeline only requests whose partial
 //! application their own undo covers (e.g. all on one link they created).
 
-use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST};
 use netlink_packet_route::address::AddressMessage;
 use netlink_packet_route::link::{
     AfSpecInet, AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InetDevConf, LinkAttribute, LinkFlags,
@@ -30,6 +30,8 @@ pub struct Request {
     ctx: Ctx,
     /// EEXIST counts as success (an address or route already present).
     exists_ok: bool,
+    /// A dump: ends with NLMSG_DONE instead of an ack.
+    dump: bool,
 }
 
 /// What a pipelined request brought back besides its ack.
@@ -37,6 +39,9 @@ pub struct Request {
 pub struct Reply {
     /// The link the kernel echoed (RTM_NEWLINK with [`Request::echo`]).
     pub link: Option<LinkInfo>,
+    /// The addresses of a [`Request::addrs`] dump (`None` for other
+    /// requests, or when the dump was interrupted by a concurrent change).
+    pub addrs: Option<Vec<crate::AddrInfo>>,
 }
 
 impl Request {
@@ -46,6 +51,22 @@ impl Request {
             flags,
             ctx,
             exists_ok: false,
+            dump: false,
+        }
+    }
+
+    /// RTM_GETADDR dump of link `index` (see [`Handle::addrs`]), e.g. a
+    /// bridge's addresses fetched with the veth that joins it.
+    pub fn addrs(index: u32) -> Request {
+        let mut msg = AddressMessage::default();
+        msg.header.index = index; // server-side filter with strict checking
+        Request {
+            dump: true,
+            ..Request::new(
+                RouteNetlinkMessage::GetAddress(msg),
+                NLM_F_DUMP,
+                Ctx::new("list addresses of", format!("link {index}")),
+            )
         }
     }
 
@@ -192,7 +213,8 @@ impl Handle {
         let mut bytes = Vec::new();
         let mut first_seq = None;
         for r in &reqs {
-            let mut one = crate::handle::encode(r.msg.clone(), NLM_F_REQUEST | NLM_F_ACK | r.flags);
+            let ack = if r.dump { 0 } else { NLM_F_ACK };
+            let mut one = crate::handle::encode(r.msg.clone(), NLM_F_REQUEST | ack | r.flags);
             let seq = self.next_seq();
             first_seq.get_or_insert(seq);
             if let Some(field) = one.get_mut(8..12) {
@@ -209,10 +231,18 @@ impl Handle {
         let mut first_err = None;
         for (r, out) in reqs.iter().zip(outcomes) {
             match out {
-                Ok(msgs) => replies.push(Reply {
+                Ok((msgs, interrupted)) => replies.push(Reply {
                     link: msgs.iter().find_map(|m| match m {
                         RouteNetlinkMessage::NewLink(l) => Some(LinkInfo::from_message(l)),
                         _ => None,
+                    }),
+                    addrs: (r.dump && !interrupted).then(|| {
+                        msgs.iter()
+                            .filter_map(|m| match m {
+                                RouteNetlinkMessage::NewAddress(a) => crate::addr::addr_info(a),
+                                _ => None,
+                            })
+                            .collect()
                     }),
                 }),
                 Err(e) if r.exists_ok && e.is_exists() => replies.push(Reply::default()),

@@ -30,6 +30,8 @@ pub struct Cycles {
     pub floor_del: Vec<Duration>,
     /// The floor program (bench/cnm-floor).
     pub prog_add: Vec<Duration>,
+    /// CPU time of each ADD: ours, reference, before, floor program.
+    pub add_cpu: [Vec<Duration>; 4],
 }
 
 #[derive(Clone, Copy)]
@@ -106,6 +108,9 @@ pub fn run(
                     match who[p] {
                         Who::Side(s) => {
                             let o = ctx.sides[s].invoke(cmd, &nets[s], &cid, &netns)?;
+                            if keep && phase == 0 {
+                                out.add_cpu[s].push(o.cpu);
+                            }
                             if keep {
                                 let (t, r) = if phase == 0 {
                                     (&mut out.add[s], &mut out.add_rss_kb[s])
@@ -121,6 +126,9 @@ pub fn run(
                                 continue;
                             };
                             let o = b.invoke(cmd, net, &cid, &netns)?;
+                            if keep && phase == 0 {
+                                out.add_cpu[2].push(o.cpu);
+                            }
                             if keep {
                                 let (t, r) = if phase == 0 {
                                     (&mut out.before_add, &mut out.before_add_rss_kb)
@@ -135,7 +143,12 @@ pub fn run(
                             let prog = matches!(who[p], Who::Program);
                             let d = match (phase, prog, ctx.floor_bin) {
                                 (0, true, Some(bin)) => {
-                                    floor.program(bin, "vfloor", &conts[p], "10.88.0.2/16")?
+                                    let o =
+                                        floor.program(bin, "vfloor", &conts[p], "10.88.0.2/16")?;
+                                    if keep {
+                                        out.add_cpu[3].push(o.cpu);
+                                    }
+                                    o.wall
                                 }
                                 (0, _, _) => floor.add("vfloor", &conts[p], "10.88.0.2/16")?,
                                 _ => floor.del("vfloor")?,

@@ -117,8 +117,8 @@ pub fn run(ctx: &mut Ctx, n: usize) -> Result<Scale, String> {
                         Who::Floor => {
                             let Some(bin) = ctx.floor_bin else { continue };
                             if phase == 0 {
-                                let d = floor.program(bin, &veth, &conts[p][i], &floor_addr(i))?;
-                                (d, &mut out.floor_add)
+                                let o = floor.program(bin, &veth, &conts[p][i], &floor_addr(i))?;
+                                (o.wall, &mut out.floor_add)
                             } else {
                                 (floor.del(&veth)?, &mut out.floor_del)
                             }

@@ -41,6 +41,9 @@ pub struct LinuxKernel {
     /// Host veths this invocation created already attached (to the bridge
     /// with this index) and up, with their state.
     attached: HashMap<String, (u32, LinkState)>,
+    /// Addresses of a bridge (by index) read in the datagram that created a
+    /// port of it: ADD checks the gateway address next.
+    bridge_addrs: Option<(u32, Vec<cnm_netlink::AddrInfo>)>,
     /// Indexes of host links this invocation already looked up or created,
     /// so each link is looked up once per ADD.
     host_links: HashMap<String, u32>,
@@ -55,6 +58,7 @@ impl LinuxKernel {
             host: Handle::new().map_err(|e| nl("open netlink socket", "host namespace", e))?,
             sandbox: None,
             attached: HashMap::new(),
+            bridge_addrs: None,
             host_links: HashMap::new(),
             sandbox_links: HashMap::new(),
         })
@@ -72,6 +76,7 @@ impl LinuxKernel {
                 no_link_local: None,
             }),
             attached: HashMap::new(),
+            bridge_addrs: None,
             host_links: HashMap::new(),
             sandbox_links: HashMap::new(),
         })
@@ -369,17 +374,24 @@ impl Kernel for LinuxKernel {
         // its index and MAC need no lookup), then, by name, the alias and no
         // IPv6 link-local address on the host end: a bridge port needs none,
         // so it sends no DAD, router solicitation or MLD into the container.
-        let reqs = vec![
+        // The bridge's addresses come along (the gateway is checked next).
+        let mut reqs = vec![
             Request::create_veth(&nlspec, master, master.is_some())
                 .map_err(|e| nl("create veth", &what, e))?
                 .echo(),
             Request::configure_by_name(&spec.host_name, spec.host_alias.as_deref(), true)
                 .map_err(|e| nl("create veth", &what, e))?,
         ];
-        let replies = self
+        if let Some(m) = master {
+            reqs.push(Request::addrs(m));
+        }
+        let mut replies = self
             .host
             .pipeline(reqs)
             .map_err(|e| nl("create veth", &what, e))?;
+        if let (Some(m), Some(addrs)) = (master, replies.get_mut(2).and_then(|r| r.addrs.take())) {
+            self.bridge_addrs = Some((m, addrs));
+        }
         let echoed = replies.into_iter().next().and_then(|r| r.link);
         // The socket in the sandbox, and the container end's IPv6 settings,
         // from one thread, before anything brings the end up.
@@ -578,10 +590,13 @@ impl Kernel for LinuxKernel {
         force: bool,
     ) -> Result<(), KernelError> {
         let index = self.host_index("add address", link)?;
-        let have = self
-            .host
-            .addrs(index)
-            .map_err(|e| nl("list addresses", link, e))?;
+        let have = match self.bridge_addrs.take() {
+            Some((i, addrs)) if i == index => addrs,
+            _ => self
+                .host
+                .addrs(index)
+                .map_err(|e| nl("list addresses", link, e))?,
+        };
         if have.iter().any(|a| a.addr == addr) {
             return Ok(());
         }

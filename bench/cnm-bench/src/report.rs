@@ -76,9 +76,11 @@ pub fn render(r: &Results) -> String {
         o,
         "Each implementation runs in its own throwaway host namespace (the harness setns()es its \
          main thread there, so plugins are plain fork/exec children, no nsenter); ours, the \
-         reference and the `ip` floor alternate within every cycle, with the order rotating. \
-         Times are wall time from spawn to reap of the plugin process (the reference's includes \
-         its host-local child). cniVersion 1.0.0, isGateway, one IPv4 /16 range.\n"
+         reference, our binaries from before the change (when `--before-dir` is given) and the \
+         floors (`ip` and the floor program, bench/cnm-floor) alternate within every cycle, with \
+         the order rotating. Times are wall time from spawn to reap of the plugin process (the \
+         reference's includes its host-local child). cniVersion 1.0.0, isGateway, one IPv4 /16 \
+         range.\n"
     );
 
     let _ = writeln!(

@@ -13,6 +13,10 @@ usage: cnm-bench [options]   (root; run by hand, not part of the test suite)
   --before-dir DIR  our binaries from before a change, timed alongside in the
                     cycles and the scale run (e.g. target/dist-before)
   --floor PATH      the floor program (default: target/dist/cnm-floor if built)
+  --scale-with LIST who takes part in the scale run, comma-separated from
+                    ours,ref,before,floor (default: all available); e.g.
+                    ours,floor to time ours without the reference's (and the
+                    old binaries') IPv6 multicast loading the same CPUs
   --doc PATH        markdown file whose generated section is replaced
                     (default: docs/performance.md of the workspace)
   --no-doc          print only (no chart either)
@@ -30,6 +34,8 @@ pub struct Options {
     pub before_dir: Option<PathBuf>,
     pub floor: Option<PathBuf>,
     pub doc: Option<PathBuf>,
+    /// Participants of the scale run (None: all available).
+    pub scale_with: Option<Vec<String>>,
 }
 
 /// Parse `args` (without the program name).
@@ -44,6 +50,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         ours_dir,
         ref_dir: PathBuf::from("/usr/lib/cni"),
         before_dir: None,
+        scale_with: None,
         floor: Some(PathBuf::from("target/dist/cnm-floor")).filter(|p| p.is_file()),
         doc: Some(PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -70,6 +77,16 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--ref-dir" => o.ref_dir = PathBuf::from(val(a)?),
             "--before-dir" => o.before_dir = Some(PathBuf::from(val(a)?)),
             "--floor" => o.floor = Some(PathBuf::from(val(a)?)),
+            "--scale-with" => {
+                let list: Vec<String> = val(a)?.split(',').map(str::to_owned).collect();
+                if let Some(bad) = list
+                    .iter()
+                    .find(|w| !["ours", "ref", "before", "floor"].contains(&w.as_str()))
+                {
+                    return Err(format!("--scale-with: unknown participant {bad:?}\n{USAGE}"));
+                }
+                o.scale_with = Some(list);
+            }
             "--doc" => o.doc = Some(PathBuf::from(val(a)?)),
             "--no-doc" => o.doc = None,
             "-h" | "--help" => return Err(USAGE.to_owned()),
@@ -102,5 +119,8 @@ mod tests {
         assert!(parse(&s(&["--cycles", "x"])).is_err());
         assert!(parse(&s(&["--bogus"])).is_err());
         assert!(parse(&s(&["--scale", "1"])).is_err());
+        let o = parse(&s(&["--scale-with", "ours,floor"])).unwrap();
+        assert_eq!(o.scale_with, Some(vec!["ours".to_owned(), "floor".to_owned()]));
+        assert!(parse(&s(&["--scale-with", "ours,x"])).is_err());
     }
 }

@@ -103,7 +103,12 @@ impl Floor {
 
     /// The DEL floor: `ip link del <veth>` (the peer goes with it).
     pub fn del(&self, veth: &str) -> Result<Duration, String> {
-        let o = run_ok(
+        self.del_outcome(veth).map(|o| o.wall)
+    }
+
+    /// [`Floor::del`] with the whole outcome (CPU time too).
+    pub fn del_outcome(&self, veth: &str) -> Result<crate::run::Outcome, String> {
+        run_ok(
             &Spec {
                 program: &self.ip,
                 args: &["link", "del", veth],
@@ -111,7 +116,6 @@ impl Floor {
                 stdin: b"",
             },
             "floor DEL",
-        )?;
-        Ok(o.wall)
+        )
     }
 }

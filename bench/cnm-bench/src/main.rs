@@ -128,6 +128,7 @@ fn bench(opts: &cli::Options, command: &str) -> Result<(), String> {
         sides: [&ours, &refs],
         before: before.as_ref(),
         floor_bin: opts.floor.as_deref(),
+        scale_with: opts.scale_with.as_deref(),
         tmp: &tmp.0,
         ip: &ip,
     };

@@ -407,6 +407,9 @@ fn scale_section(o: &mut String, t: &mut Vec<Target>, s: &Scale) {
     }
     let mut growth = (None, None);
     for (name, add, del) in parts {
+        if add.is_empty() {
+            continue; // not in this run (--scale-with)
+        }
         let (af, al) = (summarize(&first(add)), summarize(&last(add)));
         let (df, dl) = (summarize(&first(del)), summarize(&last(del)));
         let ga = ratio(al.median_ms, af.median_ms);
@@ -426,6 +429,28 @@ fn scale_section(o: &mut String, t: &mut Vec<Target>, s: &Scale) {
         );
     }
     let _ = writeln!(o, "\n(median / p95 in ms)");
+    let names = ["ours", "reference", "ours before", "floor program"];
+    if s.add_cpu.iter().any(|v| !v.is_empty()) {
+        let _ = writeln!(o, "\nCPU time (user + system, from wait4) of the same calls, medians in ms: it leaves out waiting for a CPU, so it shows the growth of the work itself when the machine is loaded.\n\n| participant | ADD first {k} | ADD last {k} | last/first | DEL first {k} (full) | DEL last {k} | full/empty |\n|---|---|---|---|---|---|---|");
+        for (i, name) in names.iter().enumerate() {
+            let (a, d) = (&s.add_cpu[i], &s.del_cpu[i]);
+            if a.is_empty() {
+                continue;
+            }
+            let (af, al) = (summarize(&first(a)), summarize(&last(a)));
+            let (df, dl) = (summarize(&first(d)), summarize(&last(d)));
+            let _ = writeln!(
+                o,
+                "| {name} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} |",
+                af.median_ms,
+                al.median_ms,
+                fmt_ratio(ratio(al.median_ms, af.median_ms)),
+                df.median_ms,
+                dl.median_ms,
+                fmt_ratio(ratio(df.median_ms, dl.median_ms))
+            );
+        }
+    }
     t.push(Target {
         name: "ADD with N attached <= 1.30x ADD with none",
         value: growth.0,

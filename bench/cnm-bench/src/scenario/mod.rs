@@ -19,6 +19,8 @@ pub struct Ctx<'a> {
     pub before: Option<&'a Side>,
     /// The floor program (bench/cnm-floor), when built.
     pub floor_bin: Option<&'a Path>,
+    /// Participants of the scale run by name (None: all available).
+    pub scale_with: Option<&'a [String]>,
     pub tmp: &'a Path,
     pub ip: &'a Path,
 }

@@ -24,6 +24,10 @@ pub struct Scale {
     /// The floor program's ADD and `ip link del` (empty without it).
     pub floor_add: Vec<Duration>,
     pub floor_del: Vec<Duration>,
+    /// CPU time (user + system, wait4) of every ADD and DEL: ours,
+    /// reference, before, floor program (its DEL is `ip link del`).
+    pub add_cpu: [Vec<Duration>; 4],
+    pub del_cpu: [Vec<Duration>; 4],
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -49,6 +53,20 @@ pub fn run(ctx: &mut Ctx, n: usize) -> Result<Scale, String> {
         }
         if ctx.floor_bin.is_some() {
             who.push(Who::Floor);
+        }
+        if let Some(names) = ctx.scale_with {
+            who.retain(|w| {
+                let name = match w {
+                    Who::Side(0) => "ours",
+                    Who::Side(_) => "ref",
+                    Who::Before => "before",
+                    Who::Floor => "floor",
+                };
+                names.iter().any(|n| n == name)
+            });
+        }
+        if who.is_empty() {
+            return Err("--scale-with selects nobody available".to_owned());
         }
         let mut hosts = Vec::new();
         for (p, _) in who.iter().enumerate() {
@@ -92,7 +110,7 @@ pub fn run(ctx: &mut Ctx, n: usize) -> Result<Scale, String> {
                     let netns = crate::ns::path(&conts[p][i]).to_string_lossy().into_owned();
                     let cid = format!("cnmb-scale-{i}");
                     let veth = format!("vf{i}");
-                    let (wall, series) = match who[p] {
+                    let (wall, cpu, slot, series) = match who[p] {
                         Who::Side(s) => {
                             let o = ctx.sides[s].invoke(cmd, &nets[s], &cid, &netns)?;
                             let t = if phase == 0 {
@@ -100,7 +118,7 @@ pub fn run(ctx: &mut Ctx, n: usize) -> Result<Scale, String> {
                             } else {
                                 &mut out.del[s]
                             };
-                            (o.wall, t)
+                            (o.wall, o.cpu, s, t)
                         }
                         Who::Before => {
                             let (Some(b), Some(net)) = (ctx.before, before_net.as_ref()) else {
@@ -112,19 +130,25 @@ pub fn run(ctx: &mut Ctx, n: usize) -> Result<Scale, String> {
                             } else {
                                 &mut out.before_del
                             };
-                            (o.wall, t)
+                            (o.wall, o.cpu, 2, t)
                         }
                         Who::Floor => {
                             let Some(bin) = ctx.floor_bin else { continue };
                             if phase == 0 {
                                 let o = floor.program(bin, &veth, &conts[p][i], &floor_addr(i))?;
-                                (o.wall, &mut out.floor_add)
+                                (o.wall, o.cpu, 3, &mut out.floor_add)
                             } else {
-                                (floor.del(&veth)?, &mut out.floor_del)
+                                let o = floor.del_outcome(&veth)?;
+                                (o.wall, o.cpu, 3, &mut out.floor_del)
                             }
                         }
                     };
                     series.push(wall);
+                    if phase == 0 {
+                        out.add_cpu[slot].push(cpu);
+                    } else {
+                        out.del_cpu[slot].push(cpu);
+                    }
                 }
                 progress(&format!("scale {cmd}"), i, n, 100);
             }

@@ -83,7 +83,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                     .iter()
                     .find(|w| !["ours", "ref", "before", "floor"].contains(&w.as_str()))
                 {
-                    return Err(format!("--scale-with: unknown participant {bad:?}\n{USAGE}"));
+                    return Err(format!(
+                        "--scale-with: unknown participant {bad:?}\n{USAGE}"
+                    ));
                 }
                 o.scale_with = Some(list);
             }
@@ -120,7 +122,10 @@ mod tests {
         assert!(parse(&s(&["--bogus"])).is_err());
         assert!(parse(&s(&["--scale", "1"])).is_err());
         let o = parse(&s(&["--scale-with", "ours,floor"])).unwrap();
-        assert_eq!(o.scale_with, Some(vec!["ours".to_owned(), "floor".to_owned()]));
+        assert_eq!(
+            o.scale_with,
+            Some(vec!["ours".to_owned(), "floor".to_owned()])
+        );
         assert!(parse(&s(&["--scale-with", "ours,x"])).is_err());
     }
 }

@@ -6,8 +6,8 @@
 //! address, up and default route in one datagram.
 //!
 //! usage: cnm-floor <bridge> <host-veth> <netns-path> <addr/prefix> <gateway> [off|disable|on]
-//!   off      IFLA_INET6_ADDR_GEN_MODE none + accept_ra=0 on the container
-//!            interface (simplebridge's default for IPv4-only endpoints)
+//!   off      IFLA_INET6_ADDR_GEN_MODE none on the container interface
+//!            (simplebridge's default for IPv4-only endpoints)
 //!   disable  disable_ipv6=1 instead (what libnetwork writes)
 //!   on       the kernel's default (link-local address, DAD, RS, MLD)
 //!
@@ -88,14 +88,9 @@ fn run(args: &[String]) -> Result<(), String> {
         ));
     }
     let mut cont = Handle::new().map_err(|e| e.to_string())?;
-    let sysctl = match ipv6 {
-        Ipv6::Off => Some(("accept_ra", "0")),
-        Ipv6::Disable => Some(("disable_ipv6", "1")),
-        Ipv6::On => None,
-    };
-    if let Some((key, value)) = sysctl {
-        std::fs::write(format!("/proc/sys/net/ipv6/conf/eth0/{key}"), value)
-            .map_err(|e| format!("{key}: {e}"))?;
+    if ipv6 == Ipv6::Disable {
+        std::fs::write("/proc/sys/net/ipv6/conf/eth0/disable_ipv6", "1")
+            .map_err(|e| format!("disable_ipv6: {e}"))?;
     }
     let mut route =
         RouteSpec::new(IpNet::new(IpAddr::from([0u8; 4]), 0).map_err(|e| e.to_string())?);

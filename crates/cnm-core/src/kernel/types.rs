@@ -72,9 +72,8 @@ pub enum ContainerIpv6 {
     Default,
     /// IPv4-only endpoint: no IPv6 address on the interface, as libnetwork
     /// does (it writes `disable_ipv6`; we set the address generation mode
-    /// to none over netlink and stop router advertisements from adding one,
-    /// see docs/simplebridge.md): the interface sends no IPv6 when it comes
-    /// up and never configures an address from the wire.
+    /// to none over netlink, see docs/simplebridge.md): the interface sends
+    /// no IPv6 when it comes up.
     Off,
     /// The endpoint has IPv6 addresses: IPv6 on (also on `lo`), addresses
     /// kept on down, duplicate-address detection only with `dad`.

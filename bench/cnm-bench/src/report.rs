@@ -237,6 +237,17 @@ pub fn render(r: &Results) -> String {
                 rdl.median_ms,
                 fmt_ratio(ratio(odl.median_ms, rdl.median_ms))
             );
+            if !b.add_wall[2].is_empty() {
+                let (ba, bd) = (summarize(&b.add_wall[2]), summarize(&b.del_wall[2]));
+                let _ = writeln!(
+                    o,
+                    "| ADD / DEL burst wall, ours before (ms) | {:.1} / {:.1} | | after/before {} / {} |",
+                    ba.median_ms,
+                    bd.median_ms,
+                    fmt_ratio(ratio(oa.median_ms, ba.median_ms)),
+                    fmt_ratio(ratio(odl.median_ms, bd.median_ms))
+                );
+            }
             let total = b.m * b.rounds;
             let _ = writeln!(
                 o,
@@ -251,11 +262,8 @@ pub fn render(r: &Results) -> String {
             );
             for (s, e) in b.first_error.iter().enumerate() {
                 if let Some(e) = e {
-                    let _ = writeln!(
-                        o,
-                        "\nFirst {} failure: `{e}`",
-                        if s == 0 { "ours" } else { "reference" }
-                    );
+                    let who = ["ours", "reference", "ours before"][s];
+                    let _ = writeln!(o, "\nFirst {who} failure: `{e}`");
                 }
             }
             let ok = b.add_failed[0] == 0 && b.duplicate_rounds[0] == 0;

@@ -4,7 +4,8 @@
 //! ([`Handle::new`] for the current one, [`Handle::new_in`] for another) and
 //! can then be used from any thread. Every operation sends one request,
 //! waits for the kernel's ack and reports failures as [`NetlinkError`]
-//! naming the operation and the link, address or route involved.
+//! naming the operation and the link, address or route involved;
+//! [`Handle::pipeline`] sends several [`Request`]s in one datagram.
 
 mod addr;
 mod bridge;

@@ -13,4 +13,8 @@ mkdir -p target/dist
 for b in simplebridge ipam-host-local portmap cnm; do
     install -m 0755 "target/$host/release/$b" "target/dist/$b"
 done
+# The benchmark's floor (bench/cnm-floor), built the same way; not installed.
+RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+    cargo build --release --target "$host" -p cnm-floor
+install -m 0755 "target/$host/release/cnm-floor" "target/dist/cnm-floor"
 echo "build-release.sh: binaries in target/dist/"

@@ -10,12 +10,16 @@ usage: cnm-bench [options]   (root; run by hand, not part of the test suite)
   --burst-rounds R  burst rounds, sides alternating (default 3)
   --ours-dir DIR    our release binaries (default: target/dist, from scripts/build-release.sh)
   --ref-dir DIR     reference plugins (default /usr/lib/cni)
-  --baseline-dir DIR  compare against an earlier build of ours in DIR (same
-                    configs, e.g. a static build of another commit) instead
-                    of the reference: before/after; implies --no-doc
+  --before-dir DIR  our binaries from before a change, timed alongside in the
+                    cycles and the scale run (e.g. target/dist-before)
+  --floor PATH      the floor program (default: target/dist/cnm-floor if built)
+  --scale-with LIST who takes part in the scale run, comma-separated from
+                    ours,ref,before,floor (default: all available); e.g.
+                    ours,floor to time ours without the reference's (and the
+                    old binaries') IPv6 multicast loading the same CPUs
   --doc PATH        markdown file whose generated section is replaced
                     (default: docs/performance.md of the workspace)
-  --no-doc          print only
+  --no-doc          print only (no chart either)
 ";
 
 /// Parsed options.
@@ -27,9 +31,11 @@ pub struct Options {
     pub burst_rounds: usize,
     pub ours_dir: PathBuf,
     pub ref_dir: PathBuf,
-    /// Our earlier build to compare against instead of the reference.
-    pub baseline_dir: Option<PathBuf>,
+    pub before_dir: Option<PathBuf>,
+    pub floor: Option<PathBuf>,
     pub doc: Option<PathBuf>,
+    /// Participants of the scale run (None: all available).
+    pub scale_with: Option<Vec<String>>,
 }
 
 /// Parse `args` (without the program name).
@@ -43,7 +49,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         burst_rounds: 3,
         ours_dir,
         ref_dir: PathBuf::from("/usr/lib/cni"),
-        baseline_dir: None,
+        before_dir: None,
+        scale_with: None,
+        floor: Some(PathBuf::from("target/dist/cnm-floor")).filter(|p| p.is_file()),
         doc: Some(PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../docs/performance.md"
@@ -67,7 +75,20 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--burst-rounds" => o.burst_rounds = num(a, val(a)?)?.max(1),
             "--ours-dir" => o.ours_dir = PathBuf::from(val(a)?),
             "--ref-dir" => o.ref_dir = PathBuf::from(val(a)?),
-            "--baseline-dir" => o.baseline_dir = Some(PathBuf::from(val(a)?)),
+            "--before-dir" => o.before_dir = Some(PathBuf::from(val(a)?)),
+            "--floor" => o.floor = Some(PathBuf::from(val(a)?)),
+            "--scale-with" => {
+                let list: Vec<String> = val(a)?.split(',').map(str::to_owned).collect();
+                if let Some(bad) = list
+                    .iter()
+                    .find(|w| !["ours", "ref", "before", "floor"].contains(&w.as_str()))
+                {
+                    return Err(format!(
+                        "--scale-with: unknown participant {bad:?}\n{USAGE}"
+                    ));
+                }
+                o.scale_with = Some(list);
+            }
             "--doc" => o.doc = Some(PathBuf::from(val(a)?)),
             "--no-doc" => o.doc = None,
             "-h" | "--help" => return Err(USAGE.to_owned()),
@@ -76,9 +97,6 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     }
     if o.scale == 1 {
         return Err("--scale must be 0 or at least 2".to_owned());
-    }
-    if o.baseline_dir.is_some() {
-        o.doc = None;
     }
     Ok(o)
 }
@@ -103,5 +121,11 @@ mod tests {
         assert!(parse(&s(&["--cycles", "x"])).is_err());
         assert!(parse(&s(&["--bogus"])).is_err());
         assert!(parse(&s(&["--scale", "1"])).is_err());
+        let o = parse(&s(&["--scale-with", "ours,floor"])).unwrap();
+        assert_eq!(
+            o.scale_with,
+            Some(vec!["ours".to_owned(), "floor".to_owned()])
+        );
+        assert!(parse(&s(&["--scale-with", "ours,x"])).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! The kernel floor: the veth work of an ADD done with `ip` commands and no
 //! plugin around it (one `ip -batch` in the host namespace, one in the
-//! container), and the DEL floor: `ip link del` of one veth.
+//! container), the same work by the lean `cnm-floor` program (one static
+//! binary, bench/cnm-floor), and the DEL floor: `ip link del` of one veth.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -80,9 +81,34 @@ impl Floor {
         Ok(a + b)
     }
 
+    /// The ADD floor program: `cnm-floor <bridge> <veth> <netns> <addr> <gw>`.
+    pub fn program(
+        &self,
+        bin: &Path,
+        veth: &str,
+        container_ns: &str,
+        addr_cidr: &str,
+    ) -> Result<crate::run::Outcome, String> {
+        let netns = crate::ns::path(container_ns).to_string_lossy().into_owned();
+        run_ok(
+            &Spec {
+                program: bin,
+                args: &[&self.bridge, veth, &netns, addr_cidr, &self.gateway],
+                env: &self.env,
+                stdin: b"",
+            },
+            "floor program ADD",
+        )
+    }
+
     /// The DEL floor: `ip link del <veth>` (the peer goes with it).
     pub fn del(&self, veth: &str) -> Result<Duration, String> {
-        let o = run_ok(
+        self.del_outcome(veth).map(|o| o.wall)
+    }
+
+    /// [`Floor::del`] with the whole outcome (CPU time too).
+    pub fn del_outcome(&self, veth: &str) -> Result<crate::run::Outcome, String> {
+        run_ok(
             &Spec {
                 program: &self.ip,
                 args: &["link", "del", veth],
@@ -90,7 +116,6 @@ impl Floor {
                 stdin: b"",
             },
             "floor DEL",
-        )?;
-        Ok(o.wall)
+        )
     }
 }

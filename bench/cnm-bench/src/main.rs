@@ -3,6 +3,7 @@
 //! host namespace; prints medians, p95 and ratios and writes them to
 //! docs/performance.md. Run by hand as root; not part of the test suite.
 
+mod chart;
 mod cli;
 mod doc;
 mod floor;
@@ -81,30 +82,38 @@ fn bench(opts: &cli::Options, command: &str) -> Result<(), String> {
     signal::install()?;
     let build_hint = "build with: bash scripts/build-release.sh";
     let ours = Side::ours(&opts.ours_dir);
-    let refs = match &opts.baseline_dir {
-        Some(dir) => Side::baseline(dir),
-        None => Side::reference(&opts.ref_dir),
-    };
+    let refs = Side::reference(&opts.ref_dir);
     let mut sizes = Vec::new();
     for (o, r) in [
         (&ours.plugin, &refs.plugin),
         (&ours.ipam_bin, &refs.ipam_bin),
     ] {
         let ob = require_file(o, build_hint)?;
-        let rb = require_file(
-            r,
-            if opts.baseline_dir.is_some() {
-                "build the baseline with scripts/build-release.sh in its worktree"
-            } else {
-                "install Debian's containernetworking-plugins"
-            },
-        )?;
+        let rb = require_file(r, "install Debian's containernetworking-plugins")?;
         let name = |p: &Path| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         };
         sizes.push((name(o), ob, name(r), rb));
+    }
+    let before = match &opts.before_dir {
+        Some(d) => {
+            let b = Side::before(d);
+            require_file(
+                &b.plugin,
+                "--before-dir must hold simplebridge and ipam-host-local",
+            )?;
+            require_file(
+                &b.ipam_bin,
+                "--before-dir must hold simplebridge and ipam-host-local",
+            )?;
+            Some(b)
+        }
+        None => None,
+    };
+    if let Some(f) = &opts.floor {
+        require_file(f, "build with: bash scripts/build-release.sh")?;
     }
     let ip = floor::which("ip").ok_or("`ip` (iproute2) not found in PATH")?;
     ns::remove_stale();
@@ -117,6 +126,9 @@ fn bench(opts: &cli::Options, command: &str) -> Result<(), String> {
         ns: &mut namespaces,
         mover: &mover,
         sides: [&ours, &refs],
+        before: before.as_ref(),
+        floor_bin: opts.floor.as_deref(),
+        scale_with: opts.scale_with.as_deref(),
         tmp: &tmp.0,
         ip: &ip,
     };
@@ -166,15 +178,18 @@ fn bench(opts: &cli::Options, command: &str) -> Result<(), String> {
         scale,
         burst,
         sizes,
+        before: opts.before_dir.is_some(),
     };
-    let md = match &opts.baseline_dir {
-        Some(dir) => report::relabel_for_baseline(&report::render(&results), dir),
-        None => report::render(&results),
-    };
+    let md = report::render(&results);
     println!("{md}");
     if let Some(path) = &opts.doc {
         doc::write(path, &md)?;
         eprintln!("cnm-bench: wrote {}", path.display());
+        if let Ok(s) = &results.scale {
+            let svg = path.with_file_name(chart::FILE_NAME);
+            chart::write(&svg, s)?;
+            eprintln!("cnm-bench: wrote {}", svg.display());
+        }
     }
     Ok(())
 }

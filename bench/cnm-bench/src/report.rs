@@ -19,6 +19,8 @@ pub struct Results {
     pub burst: Result<Burst, String>,
     /// (ours name, bytes, reference name, bytes)
     pub sizes: Vec<(String, u64, String, u64)>,
+    /// Our binaries before a change were timed too (`--before-dir`).
+    pub before: bool,
 }
 
 struct Target {
@@ -74,9 +76,11 @@ pub fn render(r: &Results) -> String {
         o,
         "Each implementation runs in its own throwaway host namespace (the harness setns()es its \
          main thread there, so plugins are plain fork/exec children, no nsenter); ours, the \
-         reference and the `ip` floor alternate within every cycle, with the order rotating. \
-         Times are wall time from spawn to reap of the plugin process (the reference's includes \
-         its host-local child). cniVersion 1.0.0, isGateway, one IPv4 /16 range.\n"
+         reference, our binaries from before the change (when `--before-dir` is given) and the \
+         floors (`ip` and the floor program, bench/cnm-floor) alternate within every cycle, with \
+         the order rotating. Times are wall time from spawn to reap of the plugin process (the \
+         reference's includes its host-local child). cniVersion 1.0.0, isGateway, one IPv4 /16 \
+         range.\n"
     );
 
     let _ = writeln!(
@@ -99,9 +103,9 @@ pub fn render(r: &Results) -> String {
         }
     };
     t.push(Target {
-        name: "ADD ipMasq=false <= 0.35x ref",
+        name: "ADD ipMasq=false <= 0.30x ref",
         value: add_plain,
-        limit: 0.35,
+        limit: 0.30,
         note: String::new(),
     });
     t.push(Target {
@@ -137,6 +141,38 @@ pub fn render(r: &Results) -> String {
         "| ADD: `ip -batch` in the host (veth with peer in the container netns, master, up) + `ip -n <c> -batch` (addr, up, default route); 2 processes | {} | {} | {} | {} |",
         fa.n, ms(&fa), fmt_ratio(ratio(oa.median_ms, fa.median_ms)), fmt_ratio(ratio(ra.median_ms, fa.median_ms))
     );
+    let pf = summarize(&p.prog_add);
+    let prog_floor = ratio(oa.median_ms, pf.median_ms);
+    if pf.n > 0 {
+        let _ = writeln!(
+            o,
+            "| ADD: the floor program `cnm-floor` (bench/cnm-floor: one static binary; bridge lookup, veth created attached and up, IPv6 off, address + up + route in one datagram; no config, no IPAM) | {} | {} | {} | {} |",
+            pf.n, ms(&pf), fmt_ratio(prog_floor), fmt_ratio(ratio(ra.median_ms, pf.median_ms))
+        );
+    }
+    let cpu: Vec<Summary> = p.add_cpu.iter().map(|v| summarize(v)).collect();
+    if cpu[3].n > 0 {
+        let _ = writeln!(
+            o,
+            "\nCPU time (user + system, from wait4) of one ADD, median: ours {:.2} ms, reference {:.2} ms{}, floor program {:.2} ms; ours/floor {}, ours/ref {}. Unlike wall time it does not include waiting for a CPU, so it is the steadier figure when other jobs load the machine.",
+            cpu[0].median_ms,
+            cpu[1].median_ms,
+            if cpu[2].n > 0 { format!(", ours before {:.2} ms", cpu[2].median_ms) } else { String::new() },
+            cpu[3].median_ms,
+            fmt_ratio(ratio(cpu[0].median_ms, cpu[3].median_ms)),
+            fmt_ratio(ratio(cpu[0].median_ms, cpu[1].median_ms)),
+        );
+    }
+    t.push(Target {
+        name: "ADD ipMasq=false <= 1.50x floor program",
+        value: prog_floor,
+        limit: 1.50,
+        note: if pf.n > 0 {
+            String::new()
+        } else {
+            "skipped: no floor program (scripts/build-release.sh builds it)".to_owned()
+        },
+    });
     let del_floor = ratio(od.median_ms, fd.median_ms);
     let _ = writeln!(
         o,
@@ -153,62 +189,26 @@ pub fn render(r: &Results) -> String {
         note: String::new(),
     });
 
+    if r.before {
+        before_table(&mut o, &mut t, p, r.masq.as_ref().ok());
+    }
+
     let _ = writeln!(o, "\n### Scale: containers attached to one bridge\n");
     match &r.scale {
-        Ok(s) => {
-            let _ = writeln!(o, "{} containers per implementation; first/last {} of the ADDs and of the DELs (DELs in ADD order, so the first DELs run with the bridge full).\n\n{HEAD}", s.n, s.k);
-            row(
-                &mut o,
-                &format!("ADD first {} (0..{} attached)", s.k, s.k),
-                &s.add_first[0],
-                &s.add_first[1],
-            );
-            row(
-                &mut o,
-                &format!("ADD last {} ({}..{} attached)", s.k, s.n - s.k, s.n),
-                &s.add_last[0],
-                &s.add_last[1],
-            );
-            row(
-                &mut o,
-                &format!("DEL first {} (bridge full)", s.k),
-                &s.del_first[0],
-                &s.del_first[1],
-            );
-            row(
-                &mut o,
-                &format!("DEL last {} (bridge nearly empty)", s.k),
-                &s.del_last[0],
-                &s.del_last[1],
-            );
-            let g = |a: &[Duration], b: &[Duration]| {
-                ratio(summarize(a).median_ms, summarize(b).median_ms)
-            };
-            let add_g = [
-                g(&s.add_last[0], &s.add_first[0]),
-                g(&s.add_last[1], &s.add_first[1]),
-            ];
-            let del_g = [
-                g(&s.del_first[0], &s.del_last[0]),
-                g(&s.del_first[1], &s.del_last[1]),
-            ];
-            let _ = writeln!(o, "\nGrowth, ADD last/first: ours {}, reference {}. DEL full/empty: ours {}, reference {}.",
-                fmt_ratio(add_g[0]), fmt_ratio(add_g[1]), fmt_ratio(del_g[0]), fmt_ratio(del_g[1]));
-            t.push(Target {
-                name: "ADD with N attached <= 1.10x ADD with none",
-                value: add_g[0],
-                limit: 1.10,
-                note: format!("N = {}", s.n),
-            });
-        }
+        Ok(s) => scale_section(&mut o, &mut t, s),
         Err(e) => {
             let _ = writeln!(o, "skipped: {e}");
-            t.push(Target {
-                name: "ADD with N attached <= 1.10x ADD with none",
-                value: None,
-                limit: 1.10,
-                note: format!("skipped: {e}"),
-            });
+            for name in [
+                "ADD with N attached <= 1.30x ADD with none",
+                "DEL with N attached <= 1.30x DEL with none",
+            ] {
+                t.push(Target {
+                    name,
+                    value: None,
+                    limit: 1.30,
+                    note: format!("skipped: {e}"),
+                });
+            }
         }
     }
 
@@ -237,6 +237,17 @@ pub fn render(r: &Results) -> String {
                 rdl.median_ms,
                 fmt_ratio(ratio(odl.median_ms, rdl.median_ms))
             );
+            if !b.add_wall[2].is_empty() {
+                let (ba, bd) = (summarize(&b.add_wall[2]), summarize(&b.del_wall[2]));
+                let _ = writeln!(
+                    o,
+                    "| ADD / DEL burst wall, ours before (ms) | {:.1} / {:.1} | | after/before {} / {} |",
+                    ba.median_ms,
+                    bd.median_ms,
+                    fmt_ratio(ratio(oa.median_ms, ba.median_ms)),
+                    fmt_ratio(ratio(odl.median_ms, bd.median_ms))
+                );
+            }
             let total = b.m * b.rounds;
             let _ = writeln!(
                 o,
@@ -251,11 +262,8 @@ pub fn render(r: &Results) -> String {
             );
             for (s, e) in b.first_error.iter().enumerate() {
                 if let Some(e) = e {
-                    let _ = writeln!(
-                        o,
-                        "\nFirst {} failure: `{e}`",
-                        if s == 0 { "ours" } else { "reference" }
-                    );
+                    let who = ["ours", "reference", "ours before"][s];
+                    let _ = writeln!(o, "\nFirst {who} failure: `{e}`");
                 }
             }
             let ok = b.add_failed[0] == 0 && b.duplicate_rounds[0] == 0;
@@ -287,8 +295,18 @@ pub fn render(r: &Results) -> String {
         o,
         "| metric | ours | reference | ours/ref |\n|---|---|---|---|"
     );
-    for (name, rss) in [("ADD", &p.add_rss_kb), ("DEL", &p.del_rss_kb)] {
+    for (name, rss, before) in [
+        ("ADD", &p.add_rss_kb, &p.before_add_rss_kb),
+        ("DEL", &p.del_rss_kb, &p.before_del_rss_kb),
+    ] {
         let (a, b) = (median_u64(&rss[0]), median_u64(&rss[1]));
+        if !before.is_empty() {
+            let _ = writeln!(
+                o,
+                "| peak RSS of one {name}, ours before (KiB) | {} | | |",
+                median_u64(before)
+            );
+        }
         let q = ratio(a as f64, b as f64);
         let _ = writeln!(
             o,
@@ -332,39 +350,125 @@ pub fn render(r: &Results) -> String {
     o
 }
 
-/// The rendered section for a before/after run (`--baseline-dir`): the
-/// reference's columns are the earlier build ("before"), ours the current
-/// one ("after"); the targets (set against the reference) are left out.
-pub fn relabel_for_baseline(md: &str, baseline: &std::path::Path) -> String {
-    let md = match md.find("\n### Targets") {
-        Some(i) => &md[..i],
-        None => md,
-    };
-    let mut out = String::new();
-    for line in md.lines() {
-        let line = if line.starts_with("Machine:") {
-            match line.find(". Reference plugins:") {
-                Some(i) => format!(
-                    "{}. Before: our static release build in {}; after: this tree's (target/dist), \
-                     both simplebridge with ipam-host-local in-process.",
-                    &line[..i],
-                    baseline.display()
-                ),
-                None => line.to_owned(),
-            }
-        } else {
-            line.replace("ours median", "after median")
-                .replace("reference median", "before median")
-                .replace("ours/ref", "after/before")
-                .replace("ref/floor", "before/floor")
-                .replace("ours/floor", "after/floor")
-                .replace("| ours | reference |", "| after | before |")
-                .replace("ours, the reference and", "after, before and")
-                .replace(": ours ", ": after ")
-                .replace(", reference ", ", before ")
-        };
-        out.push_str(&line);
-        out.push('\n');
+/// Ours now against our binaries before the change, same cycles.
+fn before_table(o: &mut String, t: &mut Vec<Target>, p: &Cycles, masq: Option<&Cycles>) {
+    let _ = writeln!(
+        o,
+        "\n### Ours before and after the change (same cycles)\n\n\
+         | metric | n | before median / p95 (ms) | after median / p95 (ms) | after/before (median) |\n|---|---|---|---|---|"
+    );
+    let mut rows = vec![
+        ("ADD ipMasq=false", &p.before_add, &p.add[0]),
+        ("DEL ipMasq=false", &p.before_del, &p.del[0]),
+    ];
+    if let Some(m) = masq {
+        rows.push(("ADD ipMasq=true", &m.before_add, &m.add[0]));
+        rows.push(("DEL ipMasq=true", &m.before_del, &m.del[0]));
     }
-    out
+    for (name, b, a) in rows {
+        let (sb, sa) = (summarize(b), summarize(a));
+        let q = ratio(sa.median_ms, sb.median_ms);
+        let _ = writeln!(
+            o,
+            "| {name} | {} | {} | {} | {} |",
+            sa.n,
+            ms(&sb),
+            ms(&sa),
+            fmt_ratio(q)
+        );
+        if name.starts_with("DEL") || name.ends_with("true") {
+            t.push(Target {
+                name: match name {
+                    "DEL ipMasq=false" => "DEL ipMasq=false no slower than before (<= 1.05x)",
+                    "ADD ipMasq=true" => "ADD ipMasq=true no slower than before (<= 1.05x)",
+                    _ => "DEL ipMasq=true no slower than before (<= 1.05x)",
+                },
+                value: q,
+                limit: 1.05,
+                note: String::new(),
+            });
+        }
+    }
+}
+
+/// First/last K of the scale run per participant, growth and targets.
+fn scale_section(o: &mut String, t: &mut Vec<Target>, s: &Scale) {
+    let k = s.k;
+    let n = s.n;
+    let first = |v: &[Duration]| v[..k.min(v.len())].to_vec();
+    let last = |v: &[Duration]| v[v.len().saturating_sub(k)..].to_vec();
+    let _ = writeln!(o, "{n} containers per participant, alternating per container; first/last {k} of the ADDs and of the DELs (DELs in ADD order, so the first DELs run with the bridge full). Chart: [performance-scale.svg](performance-scale.svg) (every call, median per bin).\n");
+    let _ = writeln!(o, "| participant | ADD first {k} (0..{k} attached) | ADD last {k} ({}..{n} attached) | ADD last/first | DEL first {k} (bridge full) | DEL last {k} (nearly empty) | DEL full/empty |\n|---|---|---|---|---|---|---|", n - k);
+    let mut parts: Vec<(&str, &[Duration], &[Duration])> = vec![
+        ("ours", &s.add[0], &s.del[0]),
+        ("reference", &s.add[1], &s.del[1]),
+    ];
+    if !s.before_add.is_empty() {
+        parts.push(("ours before", &s.before_add, &s.before_del));
+    }
+    if !s.floor_add.is_empty() {
+        parts.push((
+            "floor program (DEL: `ip link del`)",
+            &s.floor_add,
+            &s.floor_del,
+        ));
+    }
+    let mut growth = (None, None);
+    for (name, add, del) in parts {
+        if add.is_empty() {
+            continue; // not in this run (--scale-with)
+        }
+        let (af, al) = (summarize(&first(add)), summarize(&last(add)));
+        let (df, dl) = (summarize(&first(del)), summarize(&last(del)));
+        let ga = ratio(al.median_ms, af.median_ms);
+        let gd = ratio(df.median_ms, dl.median_ms);
+        if name == "ours" {
+            growth = (ga, gd);
+        }
+        let _ = writeln!(
+            o,
+            "| {name} | {} | {} | {} | {} | {} | {} |",
+            ms(&af),
+            ms(&al),
+            fmt_ratio(ga),
+            ms(&df),
+            ms(&dl),
+            fmt_ratio(gd)
+        );
+    }
+    let _ = writeln!(o, "\n(median / p95 in ms)");
+    let names = ["ours", "reference", "ours before", "floor program"];
+    if s.add_cpu.iter().any(|v| !v.is_empty()) {
+        let _ = writeln!(o, "\nCPU time (user + system, from wait4) of the same calls, medians in ms: it leaves out waiting for a CPU, so it shows the growth of the work itself when the machine is loaded.\n\n| participant | ADD first {k} | ADD last {k} | last/first | DEL first {k} (full) | DEL last {k} | full/empty |\n|---|---|---|---|---|---|---|");
+        for (i, name) in names.iter().enumerate() {
+            let (a, d) = (&s.add_cpu[i], &s.del_cpu[i]);
+            if a.is_empty() {
+                continue;
+            }
+            let (af, al) = (summarize(&first(a)), summarize(&last(a)));
+            let (df, dl) = (summarize(&first(d)), summarize(&last(d)));
+            let _ = writeln!(
+                o,
+                "| {name} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} |",
+                af.median_ms,
+                al.median_ms,
+                fmt_ratio(ratio(al.median_ms, af.median_ms)),
+                df.median_ms,
+                dl.median_ms,
+                fmt_ratio(ratio(df.median_ms, dl.median_ms))
+            );
+        }
+    }
+    t.push(Target {
+        name: "ADD with N attached <= 1.30x ADD with none",
+        value: growth.0,
+        limit: 1.30,
+        note: format!("N = {n}"),
+    });
+    t.push(Target {
+        name: "DEL with N attached <= 1.30x DEL with none",
+        value: growth.1,
+        limit: 1.30,
+        note: format!("N = {n}"),
+    });
 }

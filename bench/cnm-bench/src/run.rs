@@ -37,6 +37,9 @@ pub struct Outcome {
     pub stderr: Vec<u8>,
     /// ru_maxrss of the child's whole tree (KiB), from wait4.
     pub maxrss_kb: u64,
+    /// CPU time (user + system) of the child's whole tree, from wait4: less
+    /// sensitive than wall time to other load on the machine.
+    pub cpu: Duration,
 }
 
 impl Outcome {
@@ -125,7 +128,13 @@ pub fn finish(mut r: Running) -> Result<Outcome, String> {
         stdout,
         stderr,
         maxrss_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
     })
+}
+
+fn tv(t: libc::timeval) -> Duration {
+    Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+        + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
 }
 
 /// Start and finish one child.

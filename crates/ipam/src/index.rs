@@ -148,20 +148,27 @@ pub struct IndexDir {
     fd: OwnedFd,
 }
 
+/// Opens `name` under `parent`; with `create`, makes it (0700) when missing
+/// (opened first: the common case costs no failing mkdir).
 fn open_dir(parent: &OwnedFd, name: &str, create: bool) -> Option<OwnedFd> {
-    if create {
-        match mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(_) => return None,
+    let open = || {
+        openat(
+            parent,
+            name,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    match open() {
+        Err(Errno::ENOENT) if create => {
+            match mkdirat(parent, name, Mode::from_bits_truncate(0o700)) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(_) => return None,
+            }
+            open().ok()
         }
+        other => other.ok(),
     }
-    openat(
-        parent,
-        name,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()
 }
 
 impl Locked<'_> {

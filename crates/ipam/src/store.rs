@@ -73,26 +73,38 @@ pub struct Store {
 
 impl Store {
     /// Opens `<data_dir>/<network>`, creating missing directories with mode 0700.
+    /// The directories are opened first and made only when missing, so the
+    /// common case (they exist) costs no failing mkdir.
     pub fn open(data_dir: &Path, network: &str) -> Result<Store, IpamError> {
         validate_network_name(network)?;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(data_dir)
-            .map_err(|e| IpamError::io("creating data directory", data_dir, e))?;
-        let data = open_dir_nofollow(None, data_dir)?;
-        let path = data_dir.join(network);
-        match mkdirat(&data, network, Mode::from_bits_truncate(0o700)) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => {
-                return Err(IpamError::io(
-                    "creating network directory",
-                    &path,
-                    errno_io(e),
-                ))
+        let data = match open_dir_nofollow(None, data_dir) {
+            Err(IpamError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(data_dir)
+                    .map_err(|e| IpamError::io("creating data directory", data_dir, e))?;
+                open_dir_nofollow(None, data_dir)?
             }
-        }
-        let dir = open_dir_nofollow(Some(&data), &path)?;
+            other => other?,
+        };
+        let path = data_dir.join(network);
+        let dir = match open_dir_nofollow(Some(&data), &path) {
+            Err(IpamError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                match mkdirat(&data, network, Mode::from_bits_truncate(0o700)) {
+                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Err(e) => {
+                        return Err(IpamError::io(
+                            "creating network directory",
+                            &path,
+                            errno_io(e),
+                        ))
+                    }
+                }
+                open_dir_nofollow(Some(&data), &path)?
+            }
+            other => other?,
+        };
         Self::with_dir(data, dir, network, path)
     }
 
@@ -150,7 +162,10 @@ impl Store {
     /// Takes the exclusive store lock, waiting at most `timeout` (then code 11).
     pub fn lock(&self, timeout: Duration) -> Result<Locked<'_>, IpamError> {
         lock_exclusive(&self.lock, &self.path.join(LOCK_FILE), timeout)?;
-        Ok(Locked { store: self })
+        Ok(Locked {
+            store: self,
+            cursors: Default::default(),
+        })
     }
 }
 
@@ -187,6 +202,10 @@ fn open_dir_nofollow(parent: Option<&OwnedFd>, path: &Path) -> Result<OwnedFd, I
 /// The store while its lock is held; the lock is released on drop.
 pub struct Locked<'a> {
     store: &'a Store,
+    /// Fingerprints of `last_reserved_ip.<set>` read or written under this
+    /// lock: nobody else writes them while we hold it, so each is read once
+    /// (for the index's trust check) and not re-read after our own write.
+    pub(crate) cursors: std::sync::Mutex<std::collections::HashMap<usize, crate::trust::Cursor>>,
 }
 
 impl Drop for Locked<'_> {
@@ -448,6 +467,15 @@ impl Locked<'_> {
     /// Creates a temp file holding `content` (mode 0600), stamped with `boot_id`
     /// when given (see [`crate::stamp`]), and returns its name.
     fn write_temp(&self, content: &[u8], boot_id: Option<&str>) -> Result<String, IpamError> {
+        self.write_temp_file(content, boot_id).map(|(name, _)| name)
+    }
+
+    /// [`Locked::write_temp`], keeping the file open.
+    fn write_temp_file(
+        &self,
+        content: &[u8],
+        boot_id: Option<&str>,
+    ) -> Result<(String, File), IpamError> {
         let pid = std::process::id();
         let mut tries = 0;
         let (name, fd) = loop {
@@ -483,7 +511,7 @@ impl Locked<'_> {
             // Best effort: an unstamped reservation is only never reclaimed.
             let _ = stamp::write(f.as_fd(), id);
         }
-        Ok(name)
+        Ok((name, f))
     }
 
     /// Claims `ip` for `(container_id, ifname)` without a boot stamp.
@@ -563,8 +591,24 @@ impl Locked<'_> {
         Ok(true)
     }
 
+    /// The cursor cache (a poisoned lock only means a panicked reader).
+    pub(crate) fn cursors_mut(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<usize, crate::trust::Cursor>> {
+        self.cursors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The round-robin cursor of range set `set` (None: absent or unparsable).
     pub fn last_reserved(&self, set: usize) -> Option<IpAddr> {
+        match self.cursors_mut().get(&set) {
+            Some(crate::trust::Cursor::Present { content, .. }) => {
+                return parse_last_reserved(content)
+            }
+            Some(crate::trust::Cursor::Absent) => return None,
+            _ => {}
+        }
         let bytes = self
             .read_small(&format!("{LAST_IP_PREFIX}{set}"))
             .ok()
@@ -575,11 +619,27 @@ impl Locked<'_> {
     /// Atomically replaces the cursor of range set `set` with `ip`.
     pub fn set_last_reserved(&self, set: usize, ip: IpAddr) -> Result<(), IpamError> {
         let name = format!("{LAST_IP_PREFIX}{set}");
-        let tmp = self.write_temp(ip.to_string().as_bytes(), None)?;
+        let content = ip.to_string().into_bytes();
+        self.cursors_mut().remove(&set);
+        let (tmp, file) = self.write_temp_file(&content, None)?;
+        // The fingerprint of what we wrote (a rename keeps inode and mtime).
+        let written = file.metadata().ok().map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            crate::trust::Cursor::Present {
+                ino: m.ino(),
+                mtime: (m.mtime(), m.mtime_nsec()),
+                content,
+            }
+        });
+        drop(file);
         renameat(self.dir(), tmp.as_str(), self.dir(), name.as_str()).map_err(|e| {
             let _ = self.remove(&tmp);
             IpamError::io("writing", self.file_path(&name), errno_io(e))
-        })
+        })?;
+        if let Some(c) = written {
+            self.cursors_mut().insert(set, c);
+        }
+        Ok(())
     }
 
     /// GC: removes every reservation whose owner `keep` rejects, plus stale temp

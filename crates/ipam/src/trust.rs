@@ -124,8 +124,20 @@ impl State {
 }
 
 impl Locked<'_> {
-    /// The current fingerprint of `last_reserved_ip.<set>`.
+    /// The current fingerprint of `last_reserved_ip.<set>` (read once per
+    /// lock, see [`Locked::cursors`]).
     pub fn cursor(&self, set: usize) -> Cursor {
+        if let Some(c) = self.cursors_mut().get(&set) {
+            return c.clone();
+        }
+        let c = self.read_cursor(set);
+        if c != Cursor::Unreadable {
+            self.cursors_mut().insert(set, c.clone());
+        }
+        c
+    }
+
+    fn read_cursor(&self, set: usize) -> Cursor {
         let fd = match openat(
             self.dir(),
             format!("{LAST_IP_PREFIX}{set}").as_str(),

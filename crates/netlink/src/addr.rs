@@ -55,7 +55,7 @@ fn family_of(addr: &IpNet) -> AddressFamily {
 }
 
 /// The address message for add/delete of `addr` on `index`.
-fn address_message(index: u32, addr: &IpNet, nodad: bool) -> AddressMessage {
+pub(crate) fn address_message(index: u32, addr: &IpNet, nodad: bool) -> AddressMessage {
     let mut msg = AddressMessage::default();
     msg.header.family = family_of(addr);
     msg.header.prefix_len = addr.prefix_len();
@@ -85,7 +85,7 @@ fn address_message(index: u32, addr: &IpNet, nodad: bool) -> AddressMessage {
 }
 
 /// Turn a kernel address message into an [`AddrInfo`].
-fn addr_info(msg: &AddressMessage) -> Option<AddrInfo> {
+pub(crate) fn addr_info(msg: &AddressMessage) -> Option<AddrInfo> {
     let mut local = None;
     let mut address = None;
     let mut flags = u32::from(msg.header.flags.bits());

@@ -11,8 +11,8 @@ use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use crate::error::NetlinkError;
 use crate::ext_ack;
 
-/// Size of the receive buffer; larger datagrams are detected and received whole.
-const RECV_BUF: usize = 32 * 1024;
+/// Size of the receive buffer (twice the kernel's largest dump datagram).
+const RECV_BUF: usize = 64 * 1024;
 /// How many times an interrupted dump (NLM_F_DUMP_INTR) is restarted.
 const DUMP_ATTEMPTS: usize = 5;
 const NLMSG_HDRLEN: usize = 16;
@@ -100,6 +100,60 @@ impl Handle {
         Handle::setup(sock)
     }
 
+    /// Like [`Handle::new_in`], and run `then` on the same short-lived
+    /// thread inside `ns` (e.g. per-interface sysctls, which have no
+    /// netlink setter), so one thread does both.
+    pub fn new_in_then<T: Send>(
+        ns: &netns::NetNs,
+        then: impl FnOnce() -> T + Send,
+    ) -> Result<(Handle, T), NetlinkError> {
+        let (sock, extra) = ns.run_in(|| (Socket::new(NETLINK_ROUTE), then()))?;
+        let sock = sock.map_err(|e| {
+            NetlinkError::socket(
+                format!(
+                    "create NETLINK_ROUTE socket in network namespace {}",
+                    ns.path().display()
+                ),
+                e,
+            )
+        })?;
+        Ok((Handle::setup(sock)?, extra))
+    }
+
+    /// Like [`Handle::new_in_then`] without a thread: the calling thread
+    /// enters `ns`, opens the socket, runs `then` and returns to its own
+    /// namespace (one `setns` each way instead of spawning and joining a
+    /// thread). The caller must be the only user of its thread's namespace
+    /// meanwhile (a single-threaded plugin). If the way back fails the
+    /// process aborts: nothing may run in the wrong namespace.
+    pub fn new_in_here<T>(
+        ns: &netns::NetNs,
+        then: impl FnOnce() -> T,
+    ) -> Result<(Handle, T), NetlinkError> {
+        use nix::sched::{setns, CloneFlags};
+        let sock_err = |what: &str, e: std::io::Error| {
+            NetlinkError::socket(format!("{what} {}", ns.path().display()), e)
+        };
+        let home = std::fs::File::open("/proc/thread-self/ns/net")
+            .map_err(|e| sock_err("open own namespace to enter", e))?;
+        // setns changes only this thread's namespace.
+        if let Err(e) = setns(ns.fd(), CloneFlags::CLONE_NEWNET) {
+            return Err(sock_err("enter", std::io::Error::from(e)));
+        }
+        let sock = Socket::new(NETLINK_ROUTE);
+        let extra = then();
+        // Back to the namespace this thread came from.
+        if let Err(e) = setns(&home, CloneFlags::CLONE_NEWNET) {
+            eprintln!(
+                "fatal: cannot return from network namespace {}: {e}",
+                ns.path().display()
+            );
+            std::process::abort();
+        }
+        let sock = sock.map_err(|e| sock_err("create NETLINK_ROUTE socket in", e))?;
+        Ok((Handle::setup(sock)?, extra))
+    }
+
     fn setup(mut sock: Socket) -> Result<Handle, NetlinkError> {
         sock.bind_auto()
             .map_err(|e| NetlinkError::socket("bind", e))?;
@@ -151,15 +205,26 @@ impl Handle {
         })
     }
 
-    fn send(&mut self, mut bytes: Vec<u8>, ctx: &Ctx) -> Result<u32, NetlinkError> {
+    /// The next sequence number (never 0).
+    pub(crate) fn next_seq(&mut self) -> u32 {
         self.seq = self.seq.wrapping_add(1).max(1);
-        let seq = self.seq;
+        self.seq
+    }
+
+    fn send(&mut self, mut bytes: Vec<u8>, ctx: &Ctx) -> Result<u32, NetlinkError> {
+        let seq = self.next_seq();
         if let Some(field) = bytes.get_mut(8..12) {
             field.copy_from_slice(&seq.to_ne_bytes());
         }
+        self.send_raw(&bytes, ctx)?;
+        Ok(seq)
+    }
+
+    /// Send one datagram (one or more framed messages) whole.
+    pub(crate) fn send_raw(&mut self, bytes: &[u8], ctx: &Ctx) -> Result<(), NetlinkError> {
         loop {
-            match self.sock.send(&bytes, 0) {
-                Ok(n) if n == bytes.len() => return Ok(seq),
+            match self.sock.send(bytes, 0) {
+                Ok(n) if n == bytes.len() => return Ok(()),
                 Ok(n) => {
                     return Err(NetlinkError::socket(
                         format!("send {}: short write {n} of {}", ctx.op, bytes.len()),
@@ -177,30 +242,26 @@ impl Handle {
         }
     }
 
-    /// Receive one datagram into `self.buf`, growing it if the datagram is larger.
+    /// Receive one datagram into `self.buf` (one recv, no peek: the buffer
+    /// is larger than any datagram rtnetlink sends us, dumps included, which
+    /// the kernel caps at 32 KiB; a larger one is reported, not misread).
     fn recv_datagram(&mut self, ctx: &Ctx) -> Result<(), NetlinkError> {
-        let recv_err = |e| NetlinkError::socket(format!("receive reply to {}", ctx.op), e);
-        let mut probe = [0u8; NLMSG_HDRLEN];
-        let size = loop {
-            let mut probe_buf: &mut [u8] = &mut probe;
-            match self
-                .sock
-                .recv(&mut probe_buf, libc::MSG_PEEK | libc::MSG_TRUNC)
-            {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(recv_err(e)),
-            }
-        };
         self.buf.clear();
-        if size > self.buf.capacity() {
-            self.buf.reserve(size);
-        }
         loop {
-            match self.sock.recv(&mut self.buf, 0) {
+            match self.sock.recv(&mut self.buf, libc::MSG_TRUNC) {
+                Ok(n) if n > self.buf.len() => {
+                    return Err(ctx.decode(format!(
+                        "datagram of {n} bytes exceeds the {RECV_BUF}-byte receive buffer"
+                    )))
+                }
                 Ok(_) => return Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(recv_err(e)),
+                Err(e) => {
+                    return Err(NetlinkError::socket(
+                        format!("receive reply to {}", ctx.op),
+                        e,
+                    ))
+                }
             }
         }
     }
@@ -265,9 +326,86 @@ impl Handle {
             }
         }
     }
+
+    /// Read the replies of `ctxs.len()` pipelined requests numbered from
+    /// `first`, until each has its ack or error. Per request: the messages
+    /// it got back (e.g. an echo), or its kernel error.
+    pub(crate) fn collect_many(
+        &mut self,
+        first: u32,
+        ctxs: &[&Ctx],
+    ) -> Result<Vec<PipelineOutcome>, NetlinkError> {
+        let n = ctxs.len();
+        let mut out: Vec<Option<PipelineOutcome>> = (0..n).map(|_| None).collect();
+        let mut interrupted = vec![false; n];
+        let mut got: Vec<Vec<RouteNetlinkMessage>> = (0..n).map(|_| Vec::new()).collect();
+        let mut open = n;
+        while open > 0 {
+            self.recv_datagram(ctxs[0])?;
+            let mut off = 0;
+            while off + NLMSG_HDRLEN <= self.buf.len() {
+                let rest = &self.buf[off..];
+                let nb = NetlinkBuffer::new_checked(rest).map_err(|e| ctxs[0].decode(e))?;
+                let len = nb.length() as usize;
+                if len < NLMSG_HDRLEN || len > rest.len() {
+                    return Err(ctxs[0].decode(format!(
+                        "netlink message length {len} outside datagram of {} bytes",
+                        rest.len()
+                    )));
+                }
+                let raw = &rest[..len];
+                off += (len + 3) & !3;
+                let i = nb.sequence_number().wrapping_sub(first) as usize;
+                if i >= n || out[i].is_some() {
+                    continue; // stale reply to an earlier request
+                }
+                let ctx = ctxs[i];
+                if nb.flags() & NLM_F_DUMP_INTR != 0 {
+                    interrupted[i] = true;
+                }
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(raw)
+                    .map_err(|e| ctx.decode(e))?;
+                let flags = msg.header.flags;
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(inner) => got[i].push(inner),
+                    NetlinkPayload::Done(done) => {
+                        out[i] = Some(if done.code != 0 {
+                            let ext = ext_ack::from_tlvs(&done.extended_ack);
+                            Err(ctx.kernel(done.code.saturating_neg(), ext))
+                        } else {
+                            Ok((std::mem::take(&mut got[i]), interrupted[i]))
+                        });
+                        open -= 1;
+                    }
+                    NetlinkPayload::Error(err) => {
+                        out[i] = Some(match err.code {
+                            None => Ok((std::mem::take(&mut got[i]), interrupted[i])),
+                            Some(code) => {
+                                let ext = ext_ack::from_error(flags, &err.header);
+                                Err(ctx.kernel(code.get().saturating_neg(), ext))
+                            }
+                        });
+                        open -= 1;
+                    }
+                    NetlinkPayload::Overrun(_) => {
+                        return Err(ctx.decode("kernel reported a netlink overrun"))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|o| o.unwrap_or(Ok((Vec::new(), false))))
+            .collect())
+    }
 }
 
-fn encode(msg: RouteNetlinkMessage, flags: u16) -> Vec<u8> {
+/// What one pipelined request got: its messages and whether its dump was
+/// interrupted, or its kernel error.
+pub(crate) type PipelineOutcome = Result<(Vec<RouteNetlinkMessage>, bool), NetlinkError>;
+
+pub(crate) fn encode(msg: RouteNetlinkMessage, flags: u16) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
     header.flags = flags;
     let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));

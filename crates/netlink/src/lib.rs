@@ -4,7 +4,8 @@
 //! ([`Handle::new`] for the current one, [`Handle::new_in`] for another) and
 //! can then be used from any thread. Every operation sends one request,
 //! waits for the kernel's ack and reports failures as [`NetlinkError`]
-//! naming the operation and the link, address or route involved.
+//! naming the operation and the link, address or route involved;
+//! [`Handle::pipeline`] sends several [`Request`]s in one datagram.
 
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ mod ext_ack;
 mod handle;
 mod link;
 mod link_ops;
+mod pipeline;
 mod route;
 
 pub use addr::{
@@ -25,6 +27,7 @@ pub use error::NetlinkError;
 pub use handle::Handle;
 pub use link::{LinkInfo, LinkRef, OperState, MAX_IFNAME_LEN};
 pub use link_ops::VethSpec;
+pub use pipeline::{Reply, Request};
 pub use route::{
     IpFamily, RouteSpec, SCOPE_HOST, SCOPE_LINK, SCOPE_UNIVERSE, TABLE_LOCAL, TABLE_MAIN,
 };

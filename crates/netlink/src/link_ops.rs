@@ -35,6 +35,36 @@ pub struct VethSpec<'a> {
     pub alias: Option<&'a str>,
 }
 
+/// The RTM_NEWLINK message of a veth pair (names already checked).
+pub(crate) fn veth_message(spec: &VethSpec<'_>) -> LinkMessage {
+    let mut peer = LinkMessage::default();
+    peer.attributes
+        .push(LinkAttribute::IfName(spec.peer_name.to_string()));
+    if let Some(mtu) = spec.mtu {
+        peer.attributes.push(LinkAttribute::Mtu(mtu));
+    }
+    if let Some(mac) = spec.peer_mac {
+        peer.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    }
+    if let Some(fd) = spec.peer_netns {
+        peer.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
+    }
+    let mut msg = LinkMessage::default();
+    msg.attributes
+        .push(LinkAttribute::IfName(spec.name.to_string()));
+    if let Some(mtu) = spec.mtu {
+        msg.attributes.push(LinkAttribute::Mtu(mtu));
+    }
+    if let Some(mac) = spec.mac {
+        msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    }
+    msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        NlLinkInfo::Kind(InfoKind::Veth),
+        NlLinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+    ]));
+    msg
+}
+
 impl Handle {
     /// Create a bridge. Returns `Ok(false)` if a link with that name already
     /// exists (whatever its kind: check with [`Handle::link_by_name`]).
@@ -85,31 +115,7 @@ impl Handle {
         );
         check_ifname(spec.name, &ctx)?;
         check_ifname(spec.peer_name, &ctx)?;
-        let mut peer = LinkMessage::default();
-        peer.attributes
-            .push(LinkAttribute::IfName(spec.peer_name.to_string()));
-        if let Some(mtu) = spec.mtu {
-            peer.attributes.push(LinkAttribute::Mtu(mtu));
-        }
-        if let Some(mac) = spec.peer_mac {
-            peer.attributes.push(LinkAttribute::Address(mac.to_vec()));
-        }
-        if let Some(fd) = spec.peer_netns {
-            peer.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd()));
-        }
-        let mut msg = LinkMessage::default();
-        msg.attributes
-            .push(LinkAttribute::IfName(spec.name.to_string()));
-        if let Some(mtu) = spec.mtu {
-            msg.attributes.push(LinkAttribute::Mtu(mtu));
-        }
-        if let Some(mac) = spec.mac {
-            msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
-        }
-        msg.attributes.push(LinkAttribute::LinkInfo(vec![
-            NlLinkInfo::Kind(InfoKind::Veth),
-            NlLinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
-        ]));
+        let msg = veth_message(spec);
         self.request(
             RouteNetlinkMessage::NewLink(msg),
             NLM_F_CREATE | NLM_F_EXCL,

@@ -70,7 +70,7 @@ impl RouteSpec {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = format!("route {}", self.dst);
         if let Some(gw) = self.gw {
             s.push_str(&format!(" via {gw}"));
@@ -93,7 +93,11 @@ fn family(ip: &IpNet) -> AddressFamily {
 }
 
 /// Build the RTM_NEWROUTE / RTM_DELROUTE message for `spec`.
-fn route_message(spec: &RouteSpec, delete: bool, ctx: &Ctx) -> Result<RouteMessage, NetlinkError> {
+pub(crate) fn route_message(
+    spec: &RouteSpec,
+    delete: bool,
+    ctx: &Ctx,
+) -> Result<RouteMessage, NetlinkError> {
     if let Some(gw) = spec.gw {
         if gw.is_ipv4() != matches!(spec.dst, IpNet::V4(_)) {
             return Err(ctx.invalid("gateway and destination are of different IP families"));

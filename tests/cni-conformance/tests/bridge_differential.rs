@@ -60,12 +60,25 @@ fn same_config(mutate: impl Fn(&mut Value)) {
         v
     };
     assert_eq!(cidrs(&rc), cidrs(&oc), "container addresses");
+    // Documented difference (docs/simplebridge.md, issue 12): an IPv4-only
+    // endpoint of ours has no IPv6 link-local address, hence no fe80::/64
+    // route; every other route is the reference's.
+    let ipv4_only = or["ips"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .all(|ip| !ip["address"].as_str().unwrap_or("").contains(':'));
     for fam in ["-4", "-6"] {
-        assert_eq!(
-            route_triples(&rc, fam),
-            route_triples(&oc, fam),
-            "container routes {fam}"
-        );
+        let mut want = route_triples(&rc, fam);
+        let got = route_triples(&oc, fam);
+        if fam == "-6" && ipv4_only {
+            want.retain(|t| t.0 != "fe80::/64");
+            assert!(
+                got.iter().all(|t| t.0 != "fe80::/64"),
+                "IPv4-only endpoint with a link-local route: {got:?}"
+            );
+        }
+        assert_eq!(want, got, "container routes {fam}");
     }
     let (rl, ol) = (
         link(&rc, "eth0").expect("ref eth0"),

@@ -11,30 +11,34 @@ use crate::run;
 use crate::side::result_addresses;
 use crate::signal;
 
-/// Per side (index 0 ours, 1 reference).
+/// Per side (index 0 ours, 1 reference, 2 ours before the change when
+/// `--before-dir` is given).
 #[derive(Default)]
 pub struct Burst {
     pub m: usize,
     pub rounds: usize,
-    pub add_wall: [Vec<Duration>; 2],
-    pub del_wall: [Vec<Duration>; 2],
+    pub add_wall: [Vec<Duration>; 3],
+    pub del_wall: [Vec<Duration>; 3],
     /// ADDs that failed, over all rounds.
-    pub add_failed: [usize; 2],
+    pub add_failed: [usize; 3],
     /// Rounds whose successful ADDs did not all get distinct addresses.
-    pub duplicate_rounds: [usize; 2],
+    pub duplicate_rounds: [usize; 3],
     /// First failure seen, for the report.
-    pub first_error: [Option<String>; 2],
+    pub first_error: [Option<String>; 3],
 }
 
 pub fn run(ctx: &mut Ctx, m: usize, rounds: usize) -> Result<Burst, String> {
     let mut names = Vec::new();
     let result = (|| {
-        let hosts = [
-            ctx.ns.create("burst-host-ours")?,
-            ctx.ns.create("burst-host-ref")?,
-        ];
+        let mut sides = vec![ctx.sides[0], ctx.sides[1]];
+        sides.extend(ctx.before);
+        let n = sides.len();
+        let mut hosts = Vec::new();
+        for s in &sides {
+            hosts.push(ctx.ns.create(&format!("burst-host-{}", s.label()))?);
+        }
         names.extend(hosts.iter().cloned());
-        let mut conts: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+        let mut conts: Vec<Vec<String>> = vec![Vec::new(); n];
         for i in 0..m {
             for (s, c) in conts.iter_mut().enumerate() {
                 let name = ctx.ns.create(&format!("burst-{s}-{i}"))?;
@@ -42,16 +46,16 @@ pub fn run(ctx: &mut Ctx, m: usize, rounds: usize) -> Result<Burst, String> {
                 c.push(name);
             }
         }
-        let nets = [
-            ctx.net(ctx.sides[0], "burst", false),
-            ctx.net(ctx.sides[1], "burst", false),
-        ];
+        let nets: Vec<_> = sides
+            .iter()
+            .map(|s| ctx.net(s, &format!("burst-{}", s.label()), false))
+            .collect();
         // Warm-up: create the bridge (and the reference's sysctls) serially.
-        for s in 0..2 {
+        for s in 0..n {
             ctx.mover.enter(&hosts[s])?;
             let netns = crate::ns::path(&conts[s][0]).to_string_lossy().into_owned();
-            ctx.sides[s].invoke("ADD", &nets[s], "cnmb-burst-warm", &netns)?;
-            ctx.sides[s].invoke("DEL", &nets[s], "cnmb-burst-warm", &netns)?;
+            sides[s].invoke("ADD", &nets[s], "cnmb-burst-warm", &netns)?;
+            sides[s].invoke("DEL", &nets[s], "cnmb-burst-warm", &netns)?;
         }
         let mut out = Burst {
             m,
@@ -59,8 +63,8 @@ pub fn run(ctx: &mut Ctx, m: usize, rounds: usize) -> Result<Burst, String> {
             ..Burst::default()
         };
         for r in 0..rounds {
-            let order = if r % 2 == 0 { [0, 1] } else { [1, 0] };
-            for s in order {
+            let rot = r % n;
+            for s in (rot..n).chain(0..rot) {
                 signal::check()?;
                 ctx.mover.enter(&hosts[s])?;
                 let paths: Vec<String> = conts[s]
@@ -71,7 +75,7 @@ pub fn run(ctx: &mut Ctx, m: usize, rounds: usize) -> Result<Burst, String> {
                     let mut running = Vec::with_capacity(m);
                     for (i, p) in paths.iter().enumerate() {
                         let cid = format!("cnmb-burst-{r}-{i}");
-                        running.push(ctx.sides[s].start(cmd, &nets[s], &cid, p)?);
+                        running.push(sides[s].start(cmd, &nets[s], &cid, p)?);
                     }
                     let first = running.first().map(|x| x.start);
                     let mut outcomes = Vec::with_capacity(m);
@@ -111,7 +115,7 @@ pub fn run(ctx: &mut Ctx, m: usize, rounds: usize) -> Result<Burst, String> {
                         if let Some(bad) = outcomes.iter().find(|o| !o.ok()) {
                             return Err(format!(
                                 "{} burst DEL failed ({})",
-                                ctx.sides[s].label(),
+                                sides[s].label(),
                                 bad.describe()
                             ));
                         }

@@ -1,6 +1,7 @@
-//! ADD/DEL cycles: ours, the reference and (optionally) the `ip` floor take
-//! turns (the order rotates every cycle), each in its own host namespace with
-//! one container namespace reused for every cycle.
+//! ADD/DEL cycles: ours, the reference, our binaries from before a change
+//! (`--before-dir`) and (optionally) the floors take turns (the order
+//! rotates every cycle), each in its own host namespace with one container
+//! namespace reused for every cycle.
 
 use std::time::Duration;
 
@@ -19,18 +20,30 @@ pub struct Cycles {
     pub del: [Vec<Duration>; 2],
     pub add_rss_kb: [Vec<u64>; 2],
     pub del_rss_kb: [Vec<u64>; 2],
+    /// Our binaries before the change (empty without `--before-dir`).
+    pub before_add: Vec<Duration>,
+    pub before_del: Vec<Duration>,
+    pub before_add_rss_kb: Vec<u64>,
+    pub before_del_rss_kb: Vec<u64>,
+    /// The `ip` floor (two processes) and its DEL (`ip link del`).
     pub floor_add: Vec<Duration>,
     pub floor_del: Vec<Duration>,
+    /// The floor program (bench/cnm-floor).
+    pub prog_add: Vec<Duration>,
+    /// CPU time of each ADD: ours, reference, before, floor program.
+    pub add_cpu: [Vec<Duration>; 4],
 }
 
 #[derive(Clone, Copy)]
 enum Who {
     Side(usize),
+    Before,
     Floor,
+    Program,
 }
 
 /// Run `cycles` recorded ADD+DEL cycles with `ip_masq`; with `with_floor` the
-/// `ip` floor takes part in the rotation.
+/// floors take part in the rotation.
 pub fn run(
     ctx: &mut Ctx,
     ip_masq: bool,
@@ -40,31 +53,45 @@ pub fn run(
     let tag = if ip_masq { "cyc-masq" } else { "cyc" };
     let mut names = Vec::new();
     let result = (|| {
+        let mut who = vec![Who::Side(0), Who::Side(1)];
+        if ctx.before.is_some() {
+            who.push(Who::Before);
+        }
+        if with_floor {
+            who.push(Who::Floor);
+            if ctx.floor_bin.is_some() {
+                who.push(Who::Program);
+            }
+        }
+        // Host and container namespace per participant, in `who` order.
         let mut hosts = Vec::new();
         let mut conts = Vec::new();
-        for role in ["ours", "ref", "floor"] {
-            let h = ctx.ns.create(&format!("{tag}-host-{role}"))?;
+        for (i, _) in who.iter().enumerate() {
+            let h = ctx.ns.create(&format!("{tag}-host-{i}"))?;
             names.push(h.clone());
-            let c = ctx.ns.create(&format!("{tag}-cont-{role}"))?;
+            let c = ctx.ns.create(&format!("{tag}-cont-{i}"))?;
             names.push(c.clone());
             hosts.push(h);
             conts.push(c);
         }
         let floor = Floor::new(ctx.ip.to_owned(), "cnmb0", "10.88.0.1");
-        if with_floor {
-            ctx.mover.enter(&hosts[2])?;
-            floor.setup(16)?;
+        for (i, w) in who.iter().enumerate() {
+            if matches!(w, Who::Floor | Who::Program) {
+                ctx.mover.enter(&hosts[i])?;
+                floor.setup(16)?;
+            }
         }
         let nets = [
             ctx.net(ctx.sides[0], tag, ip_masq),
             ctx.net(ctx.sides[1], tag, ip_masq),
         ];
-        let mut who = vec![Who::Side(0), Who::Side(1)];
-        if with_floor {
-            who.push(Who::Floor);
-        }
+        // Its own network name, so no state of ours is shared with it.
+        let before_net = ctx.before.map(|b| ctx.net(b, &format!("{tag}b"), ip_masq));
         if ip_masq {
             masq::forget_marker(&nets[0].name);
+            if let Some(n) = &before_net {
+                masq::forget_marker(&n.name);
+            }
         }
         let mut out = Cycles::default();
         let total = WARMUP + cycles;
@@ -73,19 +100,17 @@ pub fn run(
             let keep = i >= WARMUP;
             let cid = format!("cnmb-{tag}-{i}");
             let rot = i % who.len();
-            let order: Vec<Who> = who[rot..].iter().chain(&who[..rot]).copied().collect();
+            let order: Vec<usize> = (rot..who.len()).chain(0..rot).collect();
             for (phase, cmd) in [(0, "ADD"), (1, "DEL")] {
-                for w in &order {
-                    match *w {
+                for &p in &order {
+                    ctx.mover.enter(&hosts[p])?;
+                    let netns = crate::ns::path(&conts[p]).to_string_lossy().into_owned();
+                    match who[p] {
                         Who::Side(s) => {
-                            ctx.mover.enter(&hosts[s])?;
-                            let netns = crate::ns::path(&conts[s]);
-                            let o = ctx.sides[s].invoke(
-                                cmd,
-                                &nets[s],
-                                &cid,
-                                &netns.to_string_lossy(),
-                            )?;
+                            let o = ctx.sides[s].invoke(cmd, &nets[s], &cid, &netns)?;
+                            if keep && phase == 0 {
+                                out.add_cpu[s].push(o.cpu);
+                            }
                             if keep {
                                 let (t, r) = if phase == 0 {
                                     (&mut out.add[s], &mut out.add_rss_kb[s])
@@ -96,18 +121,44 @@ pub fn run(
                                 r.push(o.maxrss_kb);
                             }
                         }
-                        Who::Floor => {
-                            ctx.mover.enter(&hosts[2])?;
-                            let d = if phase == 0 {
-                                floor.add("vfloor", &conts[2], "10.88.0.2/16")?
-                            } else {
-                                floor.del("vfloor")?
+                        Who::Before => {
+                            let (Some(b), Some(net)) = (ctx.before, before_net.as_ref()) else {
+                                continue;
+                            };
+                            let o = b.invoke(cmd, net, &cid, &netns)?;
+                            if keep && phase == 0 {
+                                out.add_cpu[2].push(o.cpu);
+                            }
+                            if keep {
+                                let (t, r) = if phase == 0 {
+                                    (&mut out.before_add, &mut out.before_add_rss_kb)
+                                } else {
+                                    (&mut out.before_del, &mut out.before_del_rss_kb)
+                                };
+                                t.push(o.wall);
+                                r.push(o.maxrss_kb);
+                            }
+                        }
+                        Who::Floor | Who::Program => {
+                            let prog = matches!(who[p], Who::Program);
+                            let d = match (phase, prog, ctx.floor_bin) {
+                                (0, true, Some(bin)) => {
+                                    let o =
+                                        floor.program(bin, "vfloor", &conts[p], "10.88.0.2/16")?;
+                                    if keep {
+                                        out.add_cpu[3].push(o.cpu);
+                                    }
+                                    o.wall
+                                }
+                                (0, _, _) => floor.add("vfloor", &conts[p], "10.88.0.2/16")?,
+                                _ => floor.del("vfloor")?,
                             };
                             if keep {
-                                if phase == 0 {
-                                    out.floor_add.push(d);
-                                } else {
-                                    out.floor_del.push(d);
+                                match (phase, prog) {
+                                    (0, true) => out.prog_add.push(d),
+                                    (0, false) => out.floor_add.push(d),
+                                    (_, false) => out.floor_del.push(d),
+                                    _ => {}
                                 }
                             }
                         }
@@ -118,11 +169,7 @@ pub fn run(
                     ctx.mover.enter(&hosts[0])?;
                     masq::verify_ours(&nets[0].name)?;
                     ctx.mover.enter(&hosts[1])?;
-                    if ctx.sides[1].kind == crate::side::Kind::Baseline {
-                        masq::verify_ours(&nets[1].name)?;
-                    } else {
-                        masq::verify_ref()?;
-                    }
+                    masq::verify_ref()?;
                 }
             }
             progress(&format!("cycles ipMasq={ip_masq}"), i, total, 25);
@@ -131,7 +178,9 @@ pub fn run(
     })();
     if ip_masq {
         masq::forget_marker(&ctx.net(ctx.sides[0], tag, true).name);
-        masq::forget_marker(&ctx.net(ctx.sides[1], tag, true).name);
+        if let Some(b) = ctx.before {
+            masq::forget_marker(&ctx.net(b, &format!("{tag}b"), true).name);
+        }
     }
     ctx.mover.home()?;
     ctx.ns.remove(&names);

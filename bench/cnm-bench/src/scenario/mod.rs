@@ -15,6 +15,12 @@ pub struct Ctx<'a> {
     pub mover: &'a Mover,
     /// ours first, reference second.
     pub sides: [&'a Side; 2],
+    /// Our binaries before a change, timed alongside (cycles and scale).
+    pub before: Option<&'a Side>,
+    /// The floor program (bench/cnm-floor), when built.
+    pub floor_bin: Option<&'a Path>,
+    /// Participants of the scale run by name (None: all available).
+    pub scale_with: Option<&'a [String]>,
     pub tmp: &'a Path,
     pub ip: &'a Path,
 }
@@ -24,12 +30,7 @@ impl Ctx<'_> {
     pub fn net(&self, side: &Side, tag: &str, ip_masq: bool) -> Net {
         let data_dir: PathBuf = self.tmp.join(format!("{tag}-{}", side.label()));
         Net {
-            // A baseline side is ours too: its own name, so the two never
-            // share masquerade state.
-            name: match side.kind {
-                crate::side::Kind::Baseline => format!("cnmb-{}-{tag}-b", std::process::id()),
-                _ => format!("cnmb-{}-{tag}", std::process::id()),
-            },
+            name: format!("cnmb-{}-{tag}", std::process::id()),
             bridge: "cnmb0".to_owned(),
             subnet: "10.88.0.0/16".to_owned(),
             ip_masq,

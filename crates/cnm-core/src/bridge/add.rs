@@ -9,6 +9,7 @@ use cni_protocol::{code, CniError, CniResult, Interface, IpConfig, Route};
 use ipnet::IpNet;
 
 use super::config::BridgeConfig;
+use super::ipv6::container_ipv6;
 use super::names::{derived_mac, format_mac, host_veth_name_for_endpoint, owner_alias};
 use super::txn::{Txn, Undo};
 use super::{kernel_error, System};
@@ -58,23 +59,11 @@ pub(super) fn create(
 ) -> Result<Built, CniError> {
     let host_name = host_veth_name_for_endpoint(eid);
     let mut kernel = match &peer {
-        Peer::InSandbox(p) => {
-            let mut kernel = sys
-                .kernel(Some(&p.key), p.allow_own)
-                .map_err(|e| e.into_cni())?;
-            if kernel
-                .container_link(&p.ifname)
-                .map_err(|e| kernel_error("look up container interface", &e))?
-                .is_some()
-            {
-                return Err(CniError::new(
-                    code::KERNEL,
-                    format!("container interface {:?} already exists", p.ifname),
-                    format!("an interface named {:?} is already in {}", p.ifname, p.key),
-                ));
-            }
-            kernel
-        }
+        // An interface of that name already in the sandbox is found when the
+        // veth cannot be created (EEXIST), not by a look-up first.
+        Peer::InSandbox(p) => sys
+            .kernel(Some(&p.key), p.allow_own)
+            .map_err(|e| e.into_cni())?,
         Peer::InHost(_) => sys.kernel(None, false).map_err(|e| e.into_cni())?,
     };
     let ctx = AddCtx {
@@ -123,6 +112,7 @@ fn build(
         })
         .map_err(|e| kernel_error("failed to set up bridge", &e))?;
 
+    let addrs: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
     let veth = VethSpec {
         host_name: ctx.host_name.clone(),
         container_name: match &ctx.peer {
@@ -132,17 +122,35 @@ fn build(
         mtu: cfg.mtu,
         container_mac: ctx.mac,
         host_alias: Some(owner_alias(&cfg.network)),
+        master: Some(cfg.bridge.clone()),
+        container_ipv6: container_ipv6(cfg, &addrs),
     };
     let create = |kernel: &mut dyn Kernel| match &ctx.peer {
         Peer::InSandbox(_) => kernel.create_veth(&veth),
         Peer::InHost(_) => kernel.create_host_veth(&veth),
     };
-    // Deleting by our derived name is idempotent, so the undo goes first: a
-    // pair created by a call that then failed is removed too.
+    let created = create(kernel);
+    let exists = matches!(&created, Err(e) if e.errno == Some(libc::EEXIST));
+    if let (true, Peer::InSandbox(p)) = (exists, &ctx.peer) {
+        if kernel
+            .container_link(&p.ifname)
+            .map_err(|e| kernel_error("look up container interface", &e))?
+            .is_some()
+        {
+            // Not ours to undo: the interface (and its host end) may be live.
+            return Err(CniError::new(
+                code::KERNEL,
+                format!("container interface {:?} already exists", p.ifname),
+                format!("an interface named {:?} is already in {}", p.ifname, p.key),
+            ));
+        }
+    }
+    // Deleting by our derived name is idempotent, so the undo covers a pair
+    // created by a call that then failed too.
     txn.record(Undo::DeleteHostLink(ctx.host_name.clone()));
-    let (_, container) = match create(kernel) {
+    let (_, container) = match created {
         Ok(pair) => pair,
-        Err(e) if e.errno == Some(libc::EEXIST) => {
+        Err(_) if exists => {
             // The name is ours for this attachment: a leftover from an ADD
             // that crashed before its DEL. Replace it once.
             kernel
@@ -167,11 +175,10 @@ fn build(
     sys.fault_point("after-port");
 
     if let Peer::InSandbox(p) = &ctx.peer {
-        let addrs: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
         kernel
             .configure_container(&IfaceSpec {
                 name: p.ifname.clone(),
-                addrs,
+                addrs: addrs.clone(),
                 dad: cfg.enable_dad,
                 up: !cfg.disable_container_interface,
             })

@@ -60,6 +60,8 @@ struct RawBridgeConf {
     #[serde(default)]
     port_isolation: bool,
     #[serde(default)]
+    ipv6_link_local: bool,
+    #[serde(default)]
     ipam: Option<Value>,
     #[serde(default)]
     dns: Option<Dns>,
@@ -86,6 +88,9 @@ pub struct BridgeConfig {
     pub mac_spoof_check: bool,
     pub disable_container_interface: bool,
     pub port_isolation: bool,
+    /// `ipv6LinkLocal`: leave IPv6 (link-local address) on the interface of
+    /// an IPv4-only endpoint; off by default, as libnetwork does.
+    pub ipv6_link_local: bool,
     /// `None` is layer-2 mode (no IPAM).
     pub ipam_type: Option<String>,
     /// Replaces the IPAM DNS when any of its fields is set.
@@ -181,6 +186,7 @@ impl BridgeConfig {
             mac_spoof_check: raw.macspoofchk,
             disable_container_interface: raw.disable_container_interface,
             port_isolation: raw.port_isolation,
+            ipv6_link_local: raw.ipv6_link_local,
             ipam_type,
             dns,
         })

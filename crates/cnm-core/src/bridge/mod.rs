@@ -12,6 +12,7 @@ pub mod config;
 mod del;
 mod driver;
 mod gc;
+mod ipv6;
 pub mod legacy;
 pub mod names;
 mod txn;

@@ -58,6 +58,29 @@ pub struct VethSpec {
     pub container_mac: Option<[u8; 6]>,
     /// Alias of the host end, naming the network that owns it.
     pub host_alias: Option<String>,
+    /// Bridge the host end joins, up, in the creating request (the other
+    /// port settings follow in [`super::Kernel::attach_port`]).
+    pub master: Option<String>,
+    /// IPv6 on the container end, settled before it comes up.
+    pub container_ipv6: ContainerIpv6,
+}
+
+/// What the container end of a veth does with IPv6 (decided by the driver
+/// from the endpoint's addresses and config, applied before the link is up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContainerIpv6 {
+    /// The kernel's default: a link-local address, DAD, router
+    /// solicitation and MLD reports when the link comes up.
+    #[default]
+    Default,
+    /// IPv4-only endpoint: no IPv6 address on the interface, as libnetwork
+    /// does (it writes `disable_ipv6`; we set the address generation mode
+    /// to none over netlink, see docs/simplebridge.md): the interface sends
+    /// no IPv6 when it comes up.
+    Off,
+    /// The endpoint has IPv6 addresses: IPv6 on (also on `lo`), addresses
+    /// kept on down, duplicate-address detection only with `dad`.
+    On { dad: bool },
 }
 
 /// A VLAN entry on a bridge port.

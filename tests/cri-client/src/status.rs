@@ -1,0 +1,119 @@
+//! A pod sandbox's status reduced to what the network tests need: state,
+//! addresses, and the network namespace path (from containerd's verbose info,
+//! whose `runtimeSpec` names the namespace the sandbox joined).
+
+use crate::error::Error;
+use k8s_cri::v1 as cri;
+use serde_json::{json, Value};
+
+/// The fields the tests look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodStatus {
+    pub id: String,
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+    pub ready: bool,
+    pub ip: String,
+    pub additional_ips: Vec<String>,
+    pub netns: Option<String>,
+}
+
+impl PodStatus {
+    /// Reads a `PodSandboxStatus` answer (asked with verbose = true).
+    pub fn from_response(r: &cri::PodSandboxStatusResponse) -> Result<Self, Error> {
+        let s = r.status.as_ref().ok_or_else(|| Error::Answer {
+            call: "PodSandboxStatus",
+            detail: "no status".into(),
+        })?;
+        let meta = s.metadata.clone().unwrap_or_default();
+        let net = s.network.clone().unwrap_or_default();
+        let netns = match r.info.get("info") {
+            Some(raw) => netns_from_info(raw)?,
+            None => None,
+        };
+        Ok(PodStatus {
+            id: s.id.clone(),
+            name: meta.name,
+            namespace: meta.namespace,
+            uid: meta.uid,
+            ready: s.state == cri::PodSandboxState::SandboxReady as i32,
+            ip: net.ip,
+            additional_ips: net.additional_ips.into_iter().map(|p| p.ip).collect(),
+            netns,
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "namespace": self.namespace,
+            "uid": self.uid,
+            "state": if self.ready { "READY" } else { "NOTREADY" },
+            "ip": self.ip,
+            "additionalIps": self.additional_ips,
+            "netns": self.netns,
+        })
+    }
+}
+
+/// The `path` of the network namespace in the verbose info's runtime spec.
+pub fn netns_from_info(raw: &str) -> Result<Option<String>, Error> {
+    let info: Value = serde_json::from_str(raw).map_err(|e| Error::Answer {
+        call: "PodSandboxStatus",
+        detail: format!("verbose info is not JSON: {e}"),
+    })?;
+    let namespaces = info
+        .pointer("/runtimeSpec/linux/namespaces")
+        .and_then(Value::as_array);
+    Ok(namespaces.and_then(|list| {
+        list.iter()
+            .find(|n| n.get("type").and_then(Value::as_str) == Some("network"))
+            .and_then(|n| n.get("path"))
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_network_namespace() {
+        let info = r#"{"pid":1,"runtimeSpec":{"linux":{"namespaces":[
+            {"type":"pid"},{"type":"network","path":"/var/run/netns/cni-1"}]}}}"#;
+        assert_eq!(
+            netns_from_info(info).unwrap().as_deref(),
+            Some("/var/run/netns/cni-1")
+        );
+        assert_eq!(netns_from_info(r#"{"pid":1}"#).unwrap(), None);
+        assert!(netns_from_info("not json").is_err());
+    }
+
+    #[test]
+    fn reads_state_and_addresses() {
+        let r = cri::PodSandboxStatusResponse {
+            status: Some(cri::PodSandboxStatus {
+                id: "abc".into(),
+                state: cri::PodSandboxState::SandboxReady as i32,
+                network: Some(cri::PodSandboxNetworkStatus {
+                    ip: "10.1.0.2".into(),
+                    additional_ips: vec![cri::PodIp {
+                        ip: "fd00::2".into(),
+                    }],
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let s = PodStatus::from_response(&r).unwrap();
+        assert!(s.ready);
+        assert_eq!(s.ip, "10.1.0.2");
+        assert_eq!(s.additional_ips, vec!["fd00::2"]);
+        assert_eq!(s.to_json()["state"], "READY");
+        assert!(PodStatus::from_response(&cri::PodSandboxStatusResponse::default()).is_err());
+    }
+}

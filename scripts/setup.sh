@@ -7,7 +7,8 @@ if [ "$(id -u)" -ne 0 ]; then echo "setup.sh: run as root" >&2; exit 1; fi
 apt-get update
 apt-get install -y --no-install-recommends \
     iproute2 nftables iputils-ping util-linux procps kmod \
-    containernetworking-plugins busybox-static strace ca-certificates podman runc containerd
+    containernetworking-plugins busybox-static strace ca-certificates podman runc containerd \
+    protobuf-compiler iptables
 if ! command -v cargo >/dev/null; then
     echo "setup.sh: cargo (Rust >= 1.89) is needed on PATH; Debian's own cargo is too old" >&2
     exit 1

@@ -29,7 +29,10 @@ CRI_SOCK=""         # containerd's socket
 CRI_PID=""          # containerd's PID while it runs
 CRI_CGROUP=""       # pods' cgroup parent (relative to every hierarchy)
 CRI_DATADIR=""      # host-local dataDir
-CRI_CLIENT="${CRI_CLIENT:-$RT_BIN_DIR/cri-client}"
+# The client is a test binary: with CNM_BIN_DIR pointing at release plugins
+# it is still taken from the debug build.
+CRI_CLIENT="$RT_BIN_DIR/cri-client"
+[ -x "$CRI_CLIENT" ] || CRI_CLIENT="$RT_REPO/target/debug/cri-client"
 CRI_IMAGE="localhost/cnm-pause:cri"
 CRI_RESULTS=/var/lib/cni/results
 
@@ -235,7 +238,7 @@ cri_shutdown() {
 cri_shim_pids() {
     local p
     for p in /proc/[0-9]*; do
-        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "-address $CRI_SOCK "; then
+        if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "-address $CRI_SOCK "; then
             echo "${p#/proc/}"
         fi
     done

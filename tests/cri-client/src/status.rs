@@ -17,6 +17,8 @@ pub struct PodStatus {
     pub ip: String,
     pub additional_ips: Vec<String>,
     pub netns: Option<String>,
+    /// The sandbox (pause) process, from the verbose info.
+    pub pid: Option<u64>,
 }
 
 impl PodStatus {
@@ -28,9 +30,15 @@ impl PodStatus {
         })?;
         let meta = s.metadata.clone().unwrap_or_default();
         let net = s.network.clone().unwrap_or_default();
-        let netns = match r.info.get("info") {
-            Some(raw) => netns_from_info(raw)?,
-            None => None,
+        let (netns, pid) = match r.info.get("info") {
+            Some(raw) => {
+                let info = parse_info(raw)?;
+                (
+                    netns_from_info(&info),
+                    info.get("pid").and_then(Value::as_u64).filter(|p| *p > 0),
+                )
+            }
+            None => (None, None),
         };
         Ok(PodStatus {
             id: s.id.clone(),
@@ -41,6 +49,7 @@ impl PodStatus {
             ip: net.ip,
             additional_ips: net.additional_ips.into_iter().map(|p| p.ip).collect(),
             netns,
+            pid,
         })
     }
 
@@ -54,27 +63,29 @@ impl PodStatus {
             "ip": self.ip,
             "additionalIps": self.additional_ips,
             "netns": self.netns,
+            "pid": self.pid,
         })
     }
 }
 
-/// The `path` of the network namespace in the verbose info's runtime spec.
-pub fn netns_from_info(raw: &str) -> Result<Option<String>, Error> {
-    let info: Value = serde_json::from_str(raw).map_err(|e| Error::Answer {
+/// containerd's verbose sandbox info (a JSON document in the `info` key).
+fn parse_info(raw: &str) -> Result<Value, Error> {
+    serde_json::from_str(raw).map_err(|e| Error::Answer {
         call: "PodSandboxStatus",
         detail: format!("verbose info is not JSON: {e}"),
-    })?;
-    let namespaces = info
-        .pointer("/runtimeSpec/linux/namespaces")
-        .and_then(Value::as_array);
-    Ok(namespaces.and_then(|list| {
-        list.iter()
-            .find(|n| n.get("type").and_then(Value::as_str) == Some("network"))
-            .and_then(|n| n.get("path"))
-            .and_then(Value::as_str)
-            .filter(|p| !p.is_empty())
-            .map(String::from)
-    }))
+    })
+}
+
+/// The `path` of the network namespace in the verbose info's runtime spec.
+fn netns_from_info(info: &Value) -> Option<String> {
+    info.pointer("/runtimeSpec/linux/namespaces")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|n| n.get("type").and_then(Value::as_str) == Some("network"))
+        .and_then(|n| n.get("path"))
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+        .map(String::from)
 }
 
 #[cfg(test)]
@@ -85,12 +96,13 @@ mod tests {
     fn finds_the_network_namespace() {
         let info = r#"{"pid":1,"runtimeSpec":{"linux":{"namespaces":[
             {"type":"pid"},{"type":"network","path":"/var/run/netns/cni-1"}]}}}"#;
+        let info = parse_info(info).unwrap();
         assert_eq!(
-            netns_from_info(info).unwrap().as_deref(),
+            netns_from_info(&info).as_deref(),
             Some("/var/run/netns/cni-1")
         );
-        assert_eq!(netns_from_info(r#"{"pid":1}"#).unwrap(), None);
-        assert!(netns_from_info("not json").is_err());
+        assert_eq!(netns_from_info(&parse_info(r#"{"pid":1}"#).unwrap()), None);
+        assert!(parse_info("not json").is_err());
     }
 
     #[test]

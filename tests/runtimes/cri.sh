@@ -250,8 +250,10 @@ assert_clean "two pods" "$A" "$B"
 # --- scenario 2: a hostPort reaches its pod from another namespace ----------
 rt_run 10 ip netns add "$CLIENT_NS" || rt_fail "cannot create $CLIENT_NS"
 rt_defer rt_run 20 ip netns del "$CLIENT_NS"
-rt_run 10 ip -n "$RT_HOSTNS" link add "$LINK_HOST" type veth peer name "$LINK_CLIENT" netns "$CLIENT_NS" ||
+rt_run 10 ip -n "$RT_HOSTNS" link add "$LINK_HOST" type veth peer name "$LINK_CLIENT" ||
     rt_fail "cannot create the client link"
+rt_run 10 ip -n "$RT_HOSTNS" link set "$LINK_CLIENT" netns "$CLIENT_NS" ||
+    rt_fail "cannot move $LINK_CLIENT into $CLIENT_NS"
 ip -n "$RT_HOSTNS" addr add "$HOST_ADDR/30" dev "$LINK_HOST"
 ip -n "$RT_HOSTNS" link set "$LINK_HOST" up
 ip -n "$CLIENT_NS" addr add "$CLIENT_ADDR/30" dev "$LINK_CLIENT"

@@ -14,13 +14,18 @@
 # first. Pods are created one after the other by tests/cri-client
 # (RunPodSandbox + PodSandboxStatus each, as the kubelet does) and removed
 # one after the other (StopPodSandbox + RemovePodSandbox); each phase is timed
-# from this script. A round that does not end with 110 READY pods with
+# from this script (wall time) and by the CPU time that containerd and
+# everything it starts (shims, runc, the CNI plugins) used meanwhile: a
+# cpuacct cgroup of its own (cgroup v1, or cpu.stat on v2), which is far less
+# sensitive than wall time to other work on a shared machine. Ratios are
+# taken per round (ours against the reference of the same round) and their
+# median is reported, so a load trend across rounds does not bias them. A round that does not end with 110 READY pods with
 # distinct addresses, or leaves a reservation, veth or pod behind, aborts
 # the benchmark.
 #
 # Usage: bench/cri-bench.sh [ROUNDS] [PODS]   (defaults 3 and 110)
-# Output: per-round times and a markdown table of medians with the ratio
-# ours/reference.
+# Output: per-round wall and CPU times, and a markdown table of medians with
+# the median per-round ratios ours/reference.
 set -Eeuo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=tests/runtimes/lib.sh
@@ -50,22 +55,40 @@ rt_make_tmp
 rt_make_host_ns
 cri_init "$NET" "$BRIDGE"
 STORE="$CRI_DATADIR/$NET"
+# containerd's own CPU accounting group (created before containerd starts, so
+# its removal at exit runs after containerd has stopped).
+CPU_CG="cnmcrib-cpu-$$"
+if [ -d /sys/fs/cgroup/cpuacct ]; then
+    CPU_DIR="/sys/fs/cgroup/cpuacct/$CPU_CG"
+    cpu_ns() { cat "$CPU_DIR/cpuacct.usage"; }
+elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    CPU_DIR="/sys/fs/cgroup/$CPU_CG"
+    cpu_ns() { echo $(($(sed -n 's/^usage_usec //p' "$CPU_DIR/cpu.stat") * 1000)); }
+else
+    rt_fail "no cpuacct hierarchy and no cgroup v2 at /sys/fs/cgroup"
+fi
+rt_track_new "$CPU_DIR"
+mkdir "$CPU_DIR"
 cri_setup ours
+echo "$CRI_PID" >"$CPU_DIR/cgroup.procs" || rt_fail "cannot move containerd into $CPU_DIR"
 cri 20 runtime-config --pod-cidr "$POD_CIDR"
 cri_wait_network_ready true
 rt_log "cri-bench: $(cri 20 version); $ROUNDS rounds x 2 sides x $PODS pods, host netns $RT_HOSTNS"
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-declare -A CREATE REMOVE
-# round SIDE: one create-all / remove-all cycle with SIDE's plugins.
+declare -A CREATE REMOVE CPU_CREATE CPU_REMOVE
+# round SIDE: one create-all / remove-all cycle with SIDE's plugins; sets
+# the LAST_* figures (ms).
 round() {
-    local side=$1 t0 t1 t2 out n distinct
+    local side=$1 t0 t1 t2 c0 c1 c2 out n distinct
     cri_bin_dir "$side"
+    c0=$(cpu_ns)
     t0=$(now_ms)
     out="$(cri 900 run-many --count "$PODS" --prefix "b$side" --namespace bench \
         --label "$LABEL" --cgroup-parent "/$CRI_CGROUP")" || rt_fail "$side: creating $PODS pods failed"
     t1=$(now_ms)
+    c1=$(cpu_ns)
     n="$(printf '%s\n' "$out" | grep -c .)"
     distinct="$(printf '%s\n' "$out" | awk '{print $2}' | sort -u | grep -c .)"
     [ "$n" -eq "$PODS" ] && [ "$distinct" -eq "$PODS" ] ||
@@ -74,16 +97,24 @@ round() {
         rt_fail "$side: reservations do not match $PODS pods"
     [ "$(cri 900 remove-all --label "$LABEL")" -eq "$PODS" ] || rt_fail "$side: removing the pods failed"
     t2=$(now_ms)
+    c2=$(cpu_ns)
     [ -z "$(rt_reservations "$STORE")" ] || rt_fail "$side: reservations left after removal"
     [ -z "$(rt_bridge_ports "$BRIDGE")" ] || rt_fail "$side: veths left on $BRIDGE"
     [ -z "$(cri 30 list --label "$LABEL")" ] || rt_fail "$side: pods left"
     # Next round starts from no bridge (its address and per-network rules stay
     # with the bridge's owner otherwise).
     ip -n "$RT_HOSTNS" link del "$BRIDGE" 2>/dev/null || true
-    CREATE[$side]+="$((t1 - t0)) "
-    REMOVE[$side]+="$((t2 - t1)) "
-    printf '%-9s create %6d ms  remove %6d ms\n' "$side" "$((t1 - t0))" "$((t2 - t1))"
+    LAST_CREATE[$side]=$((t1 - t0))
+    LAST_REMOVE[$side]=$((t2 - t1))
+    LAST_CPU_CREATE[$side]=$(((c1 - c0) / 1000000))
+    LAST_CPU_REMOVE[$side]=$(((c2 - c1) / 1000000))
+    printf '%-9s create %6d ms (cpu %6d ms)  remove %6d ms (cpu %6d ms)\n' "$side" \
+        "${LAST_CREATE[$side]}" "${LAST_CPU_CREATE[$side]}" \
+        "${LAST_REMOVE[$side]}" "${LAST_CPU_REMOVE[$side]}"
 }
+declare -A LAST_CREATE LAST_REMOVE LAST_CPU_CREATE LAST_CPU_REMOVE
+R_WC="" R_WR="" R_WT="" R_CC="" R_CR="" R_CT="" # per-round ratios ours/reference
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
 
 for r in $(seq 1 "$ROUNDS"); do
     echo "round $r"
@@ -94,17 +125,29 @@ for r in $(seq 1 "$ROUNDS"); do
         round reference
         round ours
     fi
+    for side in ours reference; do
+        CREATE[$side]+="${LAST_CREATE[$side]} "
+        REMOVE[$side]+="${LAST_REMOVE[$side]} "
+        CPU_CREATE[$side]+="${LAST_CPU_CREATE[$side]} "
+        CPU_REMOVE[$side]+="${LAST_CPU_REMOVE[$side]} "
+    done
+    R_WC+="$(ratio "${LAST_CREATE[ours]}" "${LAST_CREATE[reference]}") "
+    R_WR+="$(ratio "${LAST_REMOVE[ours]}" "${LAST_REMOVE[reference]}") "
+    R_WT+="$(ratio $((LAST_CREATE[ours] + LAST_REMOVE[ours])) $((LAST_CREATE[reference] + LAST_REMOVE[reference]))) "
+    R_CC+="$(ratio "${LAST_CPU_CREATE[ours]}" "${LAST_CPU_CREATE[reference]}") "
+    R_CR+="$(ratio "${LAST_CPU_REMOVE[ours]}" "${LAST_CPU_REMOVE[reference]}") "
+    R_CT+="$(ratio $((LAST_CPU_CREATE[ours] + LAST_CPU_REMOVE[ours])) $((LAST_CPU_CREATE[reference] + LAST_CPU_REMOVE[reference]))) "
+    echo "  ratios ours/reference this round: wall total $(echo "$R_WT" | awk '{print $NF}'), cpu total $(echo "$R_CT" | awk '{print $NF}')"
 done
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2))}'; }
-co="$(echo "${CREATE[ours]}" | median)"
-cr="$(echo "${CREATE[reference]}" | median)"
-ro="$(echo "${REMOVE[ours]}" | median)"
-rr="$(echo "${REMOVE[reference]}" | median)"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+m() { echo "$1" | median; }
 echo
-echo "| $PODS pods via containerd CRI (median of $ROUNDS) | ours | reference | ours/reference |"
-echo "|---|---|---|---|"
-echo "| create (RunPodSandbox + status, one after the other) | ${co} ms | ${cr} ms | $(ratio "$co" "$cr") |"
-echo "| remove (StopPodSandbox + RemovePodSandbox) | ${ro} ms | ${rr} ms | $(ratio "$ro" "$rr") |"
-echo "| total | $((co + ro)) ms | $((cr + rr)) ms | $(ratio $((co + ro)) $((cr + rr))) |"
+echo "$PODS pods through containerd's CRI, $ROUNDS rounds; figures are medians over rounds,"
+echo "ratios the median of the per-round ratios ours/reference."
+echo
+echo "| phase | ours wall ms | reference wall ms | wall ours/ref | ours CPU ms | reference CPU ms | CPU ours/ref |"
+echo "|---|---|---|---|---|---|---|"
+echo "| create (RunPodSandbox + status, one after the other) | $(m "${CREATE[ours]}") | $(m "${CREATE[reference]}") | $(m "$R_WC") | $(m "${CPU_CREATE[ours]}") | $(m "${CPU_CREATE[reference]}") | $(m "$R_CC") |"
+echo "| remove (StopPodSandbox + RemovePodSandbox) | $(m "${REMOVE[ours]}") | $(m "${REMOVE[reference]}") | $(m "$R_WR") | $(m "${CPU_REMOVE[ours]}") | $(m "${CPU_REMOVE[reference]}") | $(m "$R_CR") |"
+echo "| create + remove | | | $(m "$R_WT") | | | $(m "$R_CT") |"

@@ -89,8 +89,9 @@ pod() {
         --dns-server 10.96.0.10 --dns-search "$NS.svc.cluster.local" --dns-option ndots:5 "$@"
 }
 
-# status_field ID FIELD: one field of PodSandboxStatus (jq-free: python3 is
-# not assumed either, so sed over the one-line JSON).
+# PodSandboxStatus as one line of JSON (flat, as the client prints it);
+# json_field JSON KEY: a string or number field; json_list JSON KEY: the
+# items of a list of strings, space-separated (no jq on the machine).
 status_json() { cri 30 status "$1"; }
 json_field() {
     printf '%s\n' "$1" | sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",]*\\)\"\\{0,1\\}[,}].*/\\1/p"
@@ -266,7 +267,6 @@ echo "hello from pod $$" >"$WWW/index.html"
 
 C="$(pod web-port --port "$HOST_PORT:8080")" || rt_fail "RunPodSandbox with a hostPort failed"
 inspect "$C"
-in_pod "${POD_NETNS[$C]}" 5 true
 nsenter --net="${POD_NETNS[$C]}" busybox httpd -f -p 8080 -h "$WWW" &
 HTTPD=$!
 rt_defer stop_pid "$HTTPD"

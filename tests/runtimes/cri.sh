@@ -31,15 +31,15 @@ rt_require_binaries
 SLOT=$(($$ % 200 + 16))
 NET="cnmcri-$$"
 BRIDGE="cnmcri$$"
-POD_CIDR="10.234.$SLOT.0/24"
-GATEWAY="10.234.$SLOT.1"
+POD_CIDR="10.237.$SLOT.0/24"
+GATEWAY="10.237.$SLOT.1"
 POD_CIDR6="fd00:cc:$SLOT::/64"
 GATEWAY6="fd00:cc:$SLOT::1"
 CLIENT_NS="cnmrt-cli-$$"
 LINK_HOST="crih$$"
 LINK_CLIENT="cric$$"
-HOST_ADDR="10.235.$SLOT.1"
-CLIENT_ADDR="10.235.$SLOT.2"
+HOST_ADDR="10.238.$SLOT.1"
+CLIENT_ADDR="10.238.$SLOT.2"
 HOST_PORT=$((30000 + SLOT))
 NS="cnm-test"
 LABEL="cnm-suite=cri-$$"
@@ -56,7 +56,7 @@ root_snapshot() {
     ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort
     ip -o addr show | awk '{print $2, $3, $4}' | sort
     ip route show table all
-    ip -6 route show table all
+    ip -6 route show table all | sed 's/ expires [0-9]*sec//'
     nft list ruleset 2>/dev/null | md5sum
     sysctl -n net.ipv4.ip_forward net.ipv6.conf.all.forwarding
 }

@@ -48,7 +48,7 @@ rt_require_binaries
 SLOT=$(($$ % 200 + 16))
 NET="cnmcrib-$$"
 BRIDGE="cnmcrib$$"
-POD_CIDR="10.236.$SLOT.0/24"
+POD_CIDR="10.239.$SLOT.0/24"
 LABEL="cnm-bench=cri-$$"
 
 rt_make_tmp

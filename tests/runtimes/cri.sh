@@ -105,7 +105,7 @@ host_veth_of() {
     local netns=$1 idx
     idx="$(nsenter --net="$netns" ip -o link show eth0 | sed -n 's/^[0-9]*: eth0@if\([0-9]*\):.*/\1/p')"
     [ -n "$idx" ] || rt_fail "no veth eth0 in $netns"
-    ip -n "$RT_HOSTNS" -o link show | awk -F': ' -v i="$idx" '$1 == i {print $2}' | sed 's/@.*//'
+    ip -n "$RT_HOSTNS" -o link show 2>/dev/null | awk -F': ' -v i="$idx" '$1 == i {print $2}' | sed 's/@.*//'
 }
 
 in_pod() {
@@ -208,7 +208,9 @@ assert_clean() {
     left="$(rt_reservations "$STORE")"
     [ -z "$left" ] || rt_fail "$what: reservations left: $left"
     [ -z "$(rt_bridge_ports "$BRIDGE")" ] || rt_fail "$what: $BRIDGE still has ports: $(rt_bridge_ports "$BRIDGE")"
-    links="$(ip -n "$RT_HOSTNS" -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort)"
+    # (stderr: ip resolves peer namespaces through /run/netns, where other
+    # tests' namespaces come and go: "Peer netns reference is invalid")
+    links="$(ip -n "$RT_HOSTNS" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | sort)"
     [ "$links" = "$(expected_links)" ] || rt_fail "$what: unexpected links in the host namespace: $links"
     addrs="$(ip -n "$RT_HOSTNS" -o addr show | awk '$2 != "lo" && $4 !~ /^fe80:/ {print $2, $4}' | sort)"
     while read -r link addr; do

@@ -324,6 +324,14 @@ for _ in $(seq 1 50); do
     ip -n "$RT_HOSTNS" link show "${POD_VETH[$G]}" >/dev/null 2>&1 || break
     sleep 0.1
 done
+# As the kubelet's PLEG does, wait until containerd has seen the sandbox exit
+# (NOTREADY); a stop racing containerd's exit handling fails inside
+# containerd ("ttrpc: closed") before CNI is reached, and the kubelet retries.
+for i in $(seq 1 100); do
+    [ "$(json_field "$(status_json "$G")" state)" = NOTREADY ] && break
+    [ "$i" -eq 100 ] && rt_fail "pod $G still READY 10s after its pause process was killed"
+    sleep 0.1
+done
 stop_rm "$G"
 assert_clean "vanished netns" "$G"
 

@@ -8,7 +8,7 @@ apt-get update
 apt-get install -y --no-install-recommends \
     iproute2 nftables iputils-ping util-linux procps kmod \
     containernetworking-plugins busybox-static strace ca-certificates podman runc containerd \
-    iptables
+    protobuf-compiler iptables
 if ! command -v cargo >/dev/null; then
     echo "setup.sh: cargo (Rust >= 1.89) is needed on PATH; Debian's own cargo is too old" >&2
     exit 1

@@ -42,6 +42,37 @@ fn field<T: DeserializeOwned>(
     }
 }
 
+/// The JSON names of [`RangeSpec`]'s fields, matched as Go does (go-cni's
+/// `IPRanges` capability struct has no JSON tags: `Subnet`, `RangeStart`...).
+const RANGE_FIELDS: &[&str] = &["subnet", "rangeStart", "rangeEnd", "gateway"];
+
+/// Reads `obj[key]` as range sets, each range's keys folded like Go's decoder.
+fn range_sets(
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<Vec<Vec<RangeSpec>>>, IpamError> {
+    let folded = match obj.get(key) {
+        Some(Value::Array(sets)) => Value::Array(
+            sets.iter()
+                .map(|set| match set {
+                    Value::Array(ranges) => Value::Array(
+                        ranges
+                            .iter()
+                            .map(|r| cni_protocol::gojson::fold_keys(r, RANGE_FIELDS))
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                })
+                .collect(),
+        ),
+        _ => return field(obj, key, path),
+    };
+    let mut one = Map::new();
+    one.insert(key.to_string(), folded);
+    field(&one, key, path)
+}
+
 fn object<'a>(
     obj: &'a Map<String, Value>,
     key: &str,
@@ -142,8 +173,7 @@ impl IpamConfig {
 
         let mut specs: Vec<Vec<RangeSpec>> = Vec::new();
         if let Some(rc) = runtime {
-            if let Some(r) = field::<Vec<Vec<RangeSpec>>>(rc, "ipRanges", "runtimeConfig.ipRanges")?
-            {
+            if let Some(r) = range_sets(rc, "ipRanges", "runtimeConfig.ipRanges")? {
                 specs.extend(r);
             }
         }
@@ -156,7 +186,7 @@ impl IpamConfig {
         if legacy.subnet.as_deref().is_some_and(|s| !s.is_empty()) {
             specs.push(vec![legacy]);
         }
-        if let Some(r) = field::<Vec<Vec<RangeSpec>>>(ipam, "ranges", "ipam.ranges")? {
+        if let Some(r) = range_sets(ipam, "ranges", "ipam.ranges")? {
             specs.extend(r);
         }
         if specs.is_empty() {
@@ -253,6 +283,28 @@ mod tests {
         let d = load(json!({"ipam":{"subnet":"10.0.0.0/24"}}), None).unwrap();
         assert_eq!(d.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert!(d.resolv_conf.is_none());
+    }
+
+    #[test]
+    fn go_cni_ip_ranges_keys_are_accepted() {
+        // containerd's go-cni `IPRanges` struct has no JSON tags.
+        let c = load(
+            json!({"ipam":{"type":"host-local"},
+              "runtimeConfig":{"ipRanges":[[{"Subnet":"10.3.0.0/24","RangeStart":"10.3.0.10",
+                "RangeEnd":"10.3.0.20","Gateway":"10.3.0.254"}]]}}),
+            None,
+        )
+        .unwrap();
+        let r = &c.ranges[0].0[0];
+        assert_eq!(r.subnet.to_string(), "10.3.0.0/24");
+        assert_eq!(r.range_start.to_string(), "10.3.0.10");
+        assert_eq!(r.range_end.to_string(), "10.3.0.20");
+        assert_eq!(r.gateway.to_string(), "10.3.0.254");
+        assert!(
+            err(json!({"ipam":{},"runtimeConfig":{"ipRanges":[[{"Subnet":"nope"}]]}}))
+                .contains("invalid range set 0")
+        );
+        assert!(err(json!({"ipam":{},"runtimeConfig":{"ipRanges":[3]}})).contains("ipRanges"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use cni_protocol::{CniError, NetConf};
+use cni_protocol::{gojson, CniError, NetConf};
 use cnm_nft::{PortMapping, Protocol};
 use serde::Deserialize;
 use serde_json::Value;
@@ -52,6 +52,10 @@ struct RawMapping {
     #[serde(default, rename = "hostIP")]
     host_ip: Option<String>,
 }
+
+/// The JSON names of [`RawMapping`]'s fields: keys are matched to them as Go
+/// does (containerd 1.6 sends `HostPort`, `ContainerPort`, `Protocol`, `HostIP`).
+const MAPPING_FIELDS: &[&str] = &["hostPort", "containerPort", "protocol", "hostIP"];
 
 /// Reference default of `markMasqBit`.
 pub const DEFAULT_MARK_MASQ_BIT: u8 = 13;
@@ -167,7 +171,8 @@ pub fn port_mappings(conf: &NetConf) -> Result<Vec<PortMapping>, CniError> {
     list.iter()
         .enumerate()
         .map(|(i, v)| {
-            let raw: RawMapping = serde_json::from_value(v.clone()).map_err(|e| {
+            let v = gojson::fold_keys(v, MAPPING_FIELDS);
+            let raw: RawMapping = serde_json::from_value(v).map_err(|e| {
                 invalid(
                     "invalid port mapping",
                     format!("runtimeConfig.portMappings[{i}]: {e}"),
@@ -294,6 +299,22 @@ mod tests {
         assert_eq!((m[3].protocol, m[3].host_ip), (Protocol::Tcp, None));
         assert!(maps(Value::Null).unwrap().is_empty());
         assert!(port_mappings(&base(json!({}))).unwrap().is_empty());
+    }
+
+    #[test]
+    fn go_cni_field_names_are_accepted() {
+        // containerd 1.6 (go-cni structs without JSON tags) sends these keys.
+        let m = maps(json!([
+            {"HostPort": 8080, "ContainerPort": 80, "Protocol": "tcp", "HostIP": ""},
+            {"HostPort": 5353, "ContainerPort": 53, "Protocol": "udp", "HostIP": "10.0.0.1"}
+        ]))
+        .unwrap();
+        assert_eq!((m[0].host_port, m[0].container_port), (8080, 80));
+        assert_eq!((m[0].protocol, m[0].host_ip), (Protocol::Tcp, None));
+        assert_eq!(m[1].protocol, Protocol::Udp);
+        assert_eq!(m[1].host_ip, Some("10.0.0.1".parse().unwrap()));
+        let e = maps(json!([{"HostPort": 0, "ContainerPort": 80}])).unwrap_err();
+        assert!(e.details.contains("hostPort"), "{e}");
     }
 
     #[test]

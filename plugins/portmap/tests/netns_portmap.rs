@@ -1,7 +1,8 @@
 //! Root tests driving the built `portmap` binary inside a throwaway host namespace: a container
 //! serving HTTP is reached through the published host port from the host (bridge address and
 //! 127.0.0.1) and from another container (hairpin); DEL removes exactly one owner's mappings;
-//! a request with one invalid mapping adds nothing; GC and STATUS.
+//! a request with one invalid mapping adds nothing; GC and STATUS; a request exactly as
+//! containerd 1.6's CRI sends it for a pod's hostPort.
 
 mod common;
 
@@ -91,6 +92,42 @@ fn publish_hairpin_localhost_and_del() {
     assert_eq!(code, 0, "GC: {out} {err}");
     let table = t.nft(&["list", "table", "inet", "cnm"]);
     assert!(!table.contains("8081"), "{table}");
+}
+
+/// containerd 1.6 (go-cni) spells the capability's keys after its Go struct, without JSON tags
+/// (`HostPort`, `ContainerPort`, `Protocol`, `HostIP`), and passes the pod in CNI_ARGS; DEL
+/// repeats the mappings without a prevResult. The reference accepts this (Go's decoder matches
+/// keys case-insensitively), so must we.
+#[test]
+fn containerd_cri_request_publishes_and_del_removes() {
+    need_root!();
+    let mut t = Topo::new();
+    t.serve_c1();
+    let c1 = t.c1.clone();
+    let host = t.host.clone();
+    let m = json!([{"HostPort": 8083, "ContainerPort": 80, "Protocol": "tcp", "HostIP": ""}]);
+    let args = format!(
+        "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;\
+         K8S_POD_INFRA_CONTAINER_ID=id-{c1};K8S_POD_UID=0f6c5b9e-uid"
+    );
+    let add = conf("1.0.0", m.clone(), Some(t.prev_result(&c1)));
+    let (code, out, err) = t.plugin_with_args(OURS, "ADD", &c1, &add, &args);
+    assert_eq!(code, 0, "ADD: {out} {err}");
+    assert_eq!(out, t.prev_result(&c1), "prevResult passed through");
+    assert!(
+        t.reachable(&host, "10.66.0.1:8083"),
+        "hostPort from the host"
+    );
+    let (code, out, err) = t.plugin_with_args(OURS, "CHECK", &c1, &add, &args);
+    assert_eq!(code, 0, "CHECK: {out} {err}");
+    let del = conf("1.0.0", m, None);
+    let (code, out, err) = t.plugin_with_args(OURS, "DEL", &c1, &del, &args);
+    assert_eq!(code, 0, "DEL: {out} {err}");
+    assert!(!t.nft(&["list", "ruleset"]).contains("8083"));
+    assert!(
+        !t.reachable(&host, "10.66.0.1:8083"),
+        "unpublished after DEL"
+    );
 }
 
 #[test]

@@ -225,9 +225,22 @@ impl Topo {
 
     /// Run plugin `bin` inside the host namespace for container `ns`; (exit, stdout JSON, stderr).
     pub fn plugin(&self, bin: &str, cmd: &str, ns: &str, conf: &Value) -> (i32, Value, String) {
+        self.plugin_with_args(bin, cmd, ns, conf, "")
+    }
+
+    /// [`Topo::plugin`] with `CNI_ARGS` set to `args`.
+    pub fn plugin_with_args(
+        &self,
+        bin: &str,
+        cmd: &str,
+        ns: &str,
+        conf: &Value,
+        args: &str,
+    ) -> (i32, Value, String) {
         let out = run_timeout(
             Command::new("ip")
                 .args(["netns", "exec", &self.host, bin])
+                .env("CNI_ARGS", args)
                 .env("CNI_COMMAND", cmd)
                 .env("CNI_CONTAINERID", format!("id-{ns}"))
                 .env("CNI_NETNS", format!("/var/run/netns/{ns}"))

@@ -134,6 +134,7 @@ where
         .configure_mesh()
         .x_desc("containers attached to the bridge")
         .y_desc("ms per call (median per bin, log scale)")
+        .x_label_formatter(&|v| format!("{v:.0}"))
         .y_label_formatter(&|v| format!("{v:.1}"))
         .draw()
 }

@@ -3,8 +3,10 @@ PREFIX ?= /usr/local
 CNI_BIN_DIR ?= /opt/cni/bin
 CNI_CONF_DIR ?= /etc/cni/net.d
 PLUGINS := simplebridge ipam-host-local portmap
+SBIN_DIR ?= $(PREFIX)/sbin
+SYSTEMD_DIR ?= /etc/systemd/system
 
-.PHONY: build test demo install uninstall
+.PHONY: build test demo install install-systemd uninstall
 
 build:
 	bash scripts/build-release.sh
@@ -21,6 +23,8 @@ install: build
 		if [ -x target/dist/$$p ]; then install -m 0755 target/dist/$$p $(CNI_BIN_DIR)/$$p; fi; \
 	done
 	install -m 0755 target/dist/cnm $(PREFIX)/bin/cnm
+	install -d -m 0755 $(SBIN_DIR)
+	install -m 0755 target/dist/cnm-docker-plugin $(SBIN_DIR)/cnm-docker-plugin
 	@if [ -e $(CNI_CONF_DIR)/10-simplebridge.conflist ]; then \
 		echo "keeping existing $(CNI_CONF_DIR)/10-simplebridge.conflist"; \
 	else \
@@ -29,4 +33,9 @@ install: build
 
 uninstall:
 	for p in $(PLUGINS); do rm -f $(CNI_BIN_DIR)/$$p; done
-	rm -f $(PREFIX)/bin/cnm $(CNI_CONF_DIR)/10-simplebridge.conflist
+	rm -f $(PREFIX)/bin/cnm $(CNI_CONF_DIR)/10-simplebridge.conflist $(SBIN_DIR)/cnm-docker-plugin
+
+# The Docker plugin as a systemd service (after `make install`).
+install-systemd:
+	install -d -m 0755 $(SYSTEMD_DIR)
+	install -m 0644 services/docker-plugin/systemd/cnm-docker-plugin.service $(SYSTEMD_DIR)/cnm-docker-plugin.service

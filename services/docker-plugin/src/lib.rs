@@ -26,3 +26,6 @@ pub mod store;
 
 pub use error::PluginError;
 pub use plugin::Plugin;
+
+#[cfg(test)]
+mod tests;

@@ -24,11 +24,14 @@ const EID: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8
 const EID2: &str = "b1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
 const SANDBOX: &str = "/var/run/docker/netns/0123456789ab";
 
+/// A pool of the test IPAM: its subnet and address -> owner container id.
+type TestPool = (IpNet, BTreeMap<IpAddr, String>);
+
 /// IPAM for the tests: pools by CIDR, addresses handed out from .2 up (.1 is the gateway).
 #[derive(Default)]
 struct TestIpam {
-    /// pool id -> (pool, address -> owner container id).
-    pools: Mutex<BTreeMap<String, (IpNet, BTreeMap<IpAddr, String>)>>,
+    /// pool id -> pool.
+    pools: Mutex<BTreeMap<String, TestPool>>,
 }
 
 impl IpamDriver for TestIpam {

@@ -152,10 +152,9 @@ impl System for LinuxSystem {
     #[cfg(feature = "fault-injection")]
     fn fault_point(&self, step: &str) {
         if self.crash_after.as_deref() == Some(step) {
-            // SAFETY: kill(2) on our own pid with SIGKILL; no memory involved.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
-            }
+            // Die as a crash would: no unwinding, no cleanup.
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
         }
     }
 }

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use cni_protocol::CniResult;
 use serde_json::{Map, Value};
 
-use crate::base64;
 use crate::error::CnmError;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 
 /// The `kind` of libcni's current cache format.
 pub const CACHE_KIND: &str = "cniCacheV1";
@@ -82,7 +83,7 @@ impl CacheEntry {
             "containerId".into(),
             Value::String(self.container_id.clone()),
         );
-        m.insert("config".into(), Value::String(base64::encode(&self.config)));
+        m.insert("config".into(), Value::String(BASE64.encode(&self.config)));
         m.insert("ifName".into(), Value::String(self.ifname.clone()));
         m.insert(
             "networkName".into(),
@@ -122,7 +123,9 @@ impl CacheEntry {
         }
         let config = match obj.get("config") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => base64::decode(s).ok_or("config: invalid base64")?,
+            Some(Value::String(s)) => BASE64
+                .decode(s)
+                .map_err(|e| format!("config: invalid base64: {e}"))?,
             Some(_) => return Err("config: expected a base64 string".into()),
         };
         let cni_args = match obj.get("cniArgs") {

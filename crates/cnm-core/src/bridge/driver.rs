@@ -7,18 +7,19 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
-use cni_protocol::{code, CniError, CniResult, IpConfig, Route};
+use cni_protocol::{CniResult, IpConfig, Route};
 use ipnet::IpNet;
 
 use super::add::{self, Peer};
 use super::config::{BridgeConfig, TeardownConfig};
 use super::names::sandbox_peer_name_for_endpoint;
 use super::{check, del, gc, System};
+use crate::cni::driver_error;
 use crate::model::{
     Capabilities, CheckRequest, CreateEndpoint, CreateNetwork, CreatedEndpoint, DataScope,
-    DriverError, EndpointInterface, EndpointLink, EndpointOperInfo, EndpointRef, ErrorKind,
-    GcRequest, InterfaceAddress, IpamData, JoinInfo, JoinInterface, JoinRequest, MacAddr,
-    NetworkDriver, Placement, StaticRoute,
+    DriverError, EndpointInterface, EndpointLink, EndpointOperInfo, EndpointRef, GcRequest,
+    InterfaceAddress, IpamData, JoinInfo, JoinInterface, JoinRequest, MacAddr, NetworkDriver,
+    Placement, StaticRoute,
 };
 
 /// The sandbox interface name prefix when the caller places the interface.
@@ -74,26 +75,6 @@ impl<S: System + 'static> BridgeDriver<S> {
     fn endpoints(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), EpState>> {
         self.endpoints.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// A bridge error as a driver error: the CNI code is kept so the CNI
-/// adapter replies exactly as before; the kind tells other front-ends.
-pub(super) fn driver_error(e: CniError) -> DriverError {
-    let kind = match e.code {
-        code::INVALID_NETWORK_CONFIG | code::UNSUPPORTED_FIELD => ErrorKind::InvalidConfig,
-        code::INVALID_ENV => ErrorKind::InvalidSandbox,
-        code::INVALID_NETNS => ErrorKind::InvalidSandbox,
-        code::UNKNOWN_CONTAINER => ErrorKind::NotFound,
-        code::IO_FAILURE => ErrorKind::Io,
-        code::DECODING_FAILURE => ErrorKind::Decoding,
-        code::TRY_AGAIN_LATER => ErrorKind::TryAgainLater,
-        code::PLUGIN_NOT_AVAILABLE => ErrorKind::Unavailable,
-        code::INCOMPATIBLE_VERSION => ErrorKind::Incompatible,
-        code::IPAM => ErrorKind::Ipam,
-        code::KERNEL => ErrorKind::Kernel,
-        _ => ErrorKind::Internal,
-    };
-    DriverError::new(kind, e.msg, e.details).with_code(e.code)
 }
 
 fn mac_of(text: Option<&str>) -> Option<MacAddr> {

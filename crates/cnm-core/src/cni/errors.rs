@@ -44,3 +44,24 @@ pub fn cni_error(e: &ModelError) -> CniError {
         }
     }
 }
+
+/// A CNI error (from a driver that speaks CNI errors inside, or a delegated
+/// plugin) as a driver error: the code is kept so the CNI adapter replies
+/// exactly as before; the kind tells other front-ends.
+pub fn driver_error(e: CniError) -> DriverError {
+    let kind = match e.code {
+        code::INVALID_NETWORK_CONFIG | code::UNSUPPORTED_FIELD => ErrorKind::InvalidConfig,
+        code::INVALID_ENV => ErrorKind::InvalidSandbox,
+        code::INVALID_NETNS => ErrorKind::InvalidSandbox,
+        code::UNKNOWN_CONTAINER => ErrorKind::NotFound,
+        code::IO_FAILURE => ErrorKind::Io,
+        code::DECODING_FAILURE => ErrorKind::Decoding,
+        code::TRY_AGAIN_LATER => ErrorKind::TryAgainLater,
+        code::PLUGIN_NOT_AVAILABLE => ErrorKind::Unavailable,
+        code::INCOMPATIBLE_VERSION => ErrorKind::Incompatible,
+        code::IPAM => ErrorKind::Ipam,
+        code::KERNEL => ErrorKind::Kernel,
+        _ => ErrorKind::Internal,
+    };
+    DriverError::new(kind, e.msg, e.details).with_code(e.code)
+}

@@ -19,7 +19,7 @@ mod reply;
 mod request;
 
 pub use adapter::CniAdapter;
-pub use errors::cni_error;
+pub use errors::{cni_error, driver_error};
 pub use ids::endpoint_id;
 
 #[cfg(test)]

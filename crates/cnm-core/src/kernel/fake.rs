@@ -742,3 +742,104 @@ impl Ipam for FakeIpam {
         Ok(())
     }
 }
+
+/// A fake model IPAM driver over the same state: pools are the requested
+/// subnets (id = the subnet), addresses handed out from `.2` up, keyed by
+/// owner in `FakeState::ipam`. `fail_on = "ipam request"` makes address
+/// requests fail; `"ipam pool"` pool requests.
+pub struct FakeIpamDriver {
+    /// The shared state.
+    pub state: Shared,
+}
+
+impl crate::model::IpamDriver for FakeIpamDriver {
+    fn name(&self) -> &str {
+        "fake"
+    }
+    fn default_address_spaces(
+        &self,
+    ) -> Result<crate::model::AddressSpaces, crate::model::DriverError> {
+        Ok(crate::model::AddressSpaces {
+            local: "local".into(),
+            global: "global".into(),
+        })
+    }
+    fn request_pool(
+        &self,
+        req: &crate::model::PoolRequest,
+    ) -> Result<crate::model::Pool, crate::model::DriverError> {
+        let mut st = self.state.borrow_mut();
+        st.op("ipam pool", "fake")
+            .map_err(|e| crate::model::DriverError::ipam("pool refused", e.to_string()))?;
+        let pool = req
+            .pool
+            .ok_or_else(|| crate::model::DriverError::invalid_argument("no pool", ""))?
+            .trunc();
+        let gateway = first_host(&pool).and_then(|g| IpNet::new(g, pool.prefix_len()).ok());
+        st.log.push(format!("pool {pool}"));
+        Ok(crate::model::Pool {
+            id: pool.to_string(),
+            pool,
+            gateway,
+            data: Default::default(),
+        })
+    }
+    fn release_pool(&self, pool_id: &str) -> Result<(), crate::model::DriverError> {
+        self.state
+            .borrow_mut()
+            .log
+            .push(format!("release pool {pool_id}"));
+        Ok(())
+    }
+    fn request_address(
+        &self,
+        req: &crate::model::AddressRequest,
+    ) -> Result<crate::model::Address, crate::model::DriverError> {
+        let mut st = self.state.borrow_mut();
+        st.op("ipam request", &req.pool_id).map_err(|e| {
+            crate::model::DriverError::ipam("no IP addresses available", e.to_string())
+        })?;
+        let pool: IpNet = req
+            .pool_id
+            .parse()
+            .map_err(|_| crate::model::DriverError::not_found("unknown pool", &req.pool_id))?;
+        let key = (req.owner.container_id.clone(), req.owner.ifname.clone());
+        if st.ipam.contains_key(&key) {
+            return Err(crate::model::DriverError::ipam(
+                "duplicate allocation",
+                format!("{key:?}"),
+            ));
+        }
+        let used: BTreeSet<IpNet> = st.ipam.values().copied().collect();
+        let gw = first_host(&pool);
+        let addr = pool
+            .hosts()
+            .skip(1)
+            .take(250)
+            .filter_map(|h| IpNet::new(h, pool.prefix_len()).ok())
+            .find(|a| !used.contains(a))
+            .ok_or_else(|| {
+                crate::model::DriverError::ipam("no IP addresses available", &req.pool_id)
+            })?;
+        st.ipam.insert(key, addr);
+        Ok(crate::model::Address {
+            address: addr,
+            gateway: gw,
+        })
+    }
+    fn release_address(
+        &self,
+        req: &crate::model::AddressRelease,
+    ) -> Result<(), crate::model::DriverError> {
+        let mut st = self.state.borrow_mut();
+        st.log.push(format!("release address {:?}", req.address));
+        st.ipam
+            .remove(&(req.owner.container_id.clone(), req.owner.ifname.clone()));
+        Ok(())
+    }
+}
+
+/// The first host address of a subnet (the usual gateway).
+fn first_host(subnet: &IpNet) -> Option<IpAddr> {
+    subnet.hosts().next()
+}

@@ -16,8 +16,7 @@ fn unique(prefix: &str) -> String {
 }
 
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    cnm_test_support::require_root("cnm root test")
 }
 
 /// A named netns (`ip netns add`), deleted on drop.
@@ -242,7 +241,12 @@ pub fn lifecycle(world: &World, net: &str, conf_bytes: &[u8], version: &str) {
     assert_eq!(v["kind"], "cniCacheV1");
     assert_eq!(v["containerId"], cnm::container_id_for(&p1));
     assert_eq!(
-        cnm::base64::decode(v["config"].as_str().unwrap()).unwrap(),
+        {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(v["config"].as_str().unwrap())
+                .unwrap()
+        },
         conf_bytes
     );
     assert_eq!(v["ifName"], "eth0");

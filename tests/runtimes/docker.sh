@@ -77,11 +77,13 @@ rt_track_new /etc/docker /etc/docker/plugins "$SPEC" /etc/docker/key.json \
 rt_track_cgroups "$DK_CGROUP"
 HOST_INODE="$(stat -L -c %i "/run/netns/$RT_HOSTNS")"
 NFT_STATE="/run/cnm/nft/$HOST_INODE"
-# cnm-nft's per-namespace state of our throwaway namespace: its records must be gone after
-# network rm (checked below); the empty lock files it keeps are removed with the directory.
+# cnm-nft's state for our throwaway namespace (keyed by its inode): its records must be gone
+# after network rm (checked below); the directory, with the empty lock files cnm-nft keeps,
+# is removed at exit, as the namespace it describes is gone then.
+# Inode numbers are reused: files another (gone) namespace left there are not ours.
+NFT_STATE_BEFORE="$(ls -A "$NFT_STATE" 2>/dev/null | sort)"
 if [ ! -e "$NFT_STATE" ]; then
-    rt_defer rt_remove_created "$NFT_STATE"
-    rt_defer sh -c 'rm -f -- "$1"/*.lock' sh "$NFT_STATE"
+    rt_defer rm -rf -- "$NFT_STATE"
 fi
 mkdir -p /etc/docker/plugins
 printf 'unix://%s\n' "$SOCK" >"$SPEC"
@@ -203,7 +205,7 @@ fetch() {
 fetch "$CLI_NS" "http://$EXT_HOST:8080/index.html"
 fetch "$RT_HOSTNS" "http://$EXT_HOST:8080/index.html"
 fetch "$RT_HOSTNS" "http://127.0.0.1:8080/index.html"
-ip netns exec "$RT_HOSTNS" nft list table inet cnm | grep -q 8080 || rt_fail "no 8080 element in table inet cnm"
+ip netns exec "$RT_HOSTNS" nft -nn list table inet cnm | grep -q 8080 || rt_fail "no 8080 element in table inet cnm"
 rt_log "ok: -p 8080:80 from outside, from the host address and from 127.0.0.1"
 
 # --- bad input on the socket -----------------------------------------------------------
@@ -242,14 +244,17 @@ C1_VETHS="$(rt_bridge_ports "$BR1" | wc -l)"
 dk 60 stop -t 1 c1 c2 web >/dev/null || rt_fail "stopping the containers after the plugin restart failed"
 [ -z "$(rt_bridge_ports "$BR1")" ] || rt_fail "ports left on $BR1: $(rt_bridge_ports "$BR1")"
 [ "$(records endpoints)" = 0 ] || rt_fail "$(records endpoints) endpoint records left after stop"
-ip netns exec "$RT_HOSTNS" nft list table inet cnm 2>/dev/null | grep -q 8080 &&
+ip netns exec "$RT_HOSTNS" nft -nn list table inet cnm 2>/dev/null | grep -q 8080 &&
     rt_fail "the 8080 element is left after web stopped"
 rt_log "ok: plugin killed and restarted, containers stopped cleanly"
 
 # --- dockerd restarted ------------------------------------------------------------------
 dk 60 start c1 c2 >/dev/null || rt_fail "restarting c1 c2 failed"
+t0=$SECONDS
 stop_dockerd
+rt_log "dockerd stopped in $((SECONDS - t0))s"
 start_dockerd
+rt_log "dockerd restarted in $((SECONDS - t0))s"
 dk 10 network inspect "$NET1" >/dev/null || rt_fail "$NET1 is gone after the dockerd restart"
 dk 60 start c1 c2 >/dev/null || rt_fail "starting c1 c2 after the dockerd restart failed"
 ping_from c1 "$(container_ip c2 "$NET1")"
@@ -265,13 +270,13 @@ ip -n "$RT_HOSTNS" -o addr show | grep -Eq '10\.213\.[12]\.|fd42:213:1:' && rt_f
 for k in networks endpoints pools; do
     [ "$(records $k)" = 0 ] || rt_fail "$(records $k) $k records left"
 done
-left="$(find "$STATE/ipam" -type f ! -name lock ! -name 'last_reserved_ip.*' 2>/dev/null || true)"
+left="$(find "$STATE/ipam" -path "$STATE/ipam/.cnm-index" -prune -o -type f ! -name lock ! -name 'last_reserved_ip.*' -print 2>/dev/null || true)"
 [ -z "$left" ] || rt_fail "IPAM reservations left: $left"
 nft_left="$(ip netns exec "$RT_HOSTNS" nft -j list table inet cnm 2>/dev/null | grep -o '"elem"' || true)"
 [ -z "$nft_left" ] || rt_fail "nftables elements left in table inet cnm"
 ip netns exec "$RT_HOSTNS" nft list table inet cnm 2>/dev/null | grep -q 'masq-' && rt_fail "masquerade chains left"
-left="$(find "$NFT_STATE" -type f ! -name '*.lock' 2>/dev/null || true)"
-[ -z "$left" ] || rt_fail "cnm-nft state left: $left"
+left="$(comm -13 <(echo "$NFT_STATE_BEFORE") <(ls -A "$NFT_STATE" 2>/dev/null | sort) | grep -v '\.lock$' || true)"
+[ -z "$left" ] || rt_fail "cnm-nft state left in $NFT_STATE: $left"
 rt_log "ok: network rm left no link, address, record, reservation or nftables element"
 
 # --- SIGTERM -----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 //! The `IpamDriver.*` calls over the model's [`IpamDriver`](cnm_core::model::IpamDriver)
-//! (host-local, its store under `<state dir>/ipam`).
+//! (host-local, its store under `<state dir>/ipam`, see main.rs).
 //!
 //! Docker names no owner when it asks for an address, so each address is
 //! reserved under an owner key of its own (recorded with the pool), which
@@ -140,13 +140,7 @@ impl Plugin {
                 "V6 is set but Pool {p} is IPv4"
             )));
         }
-        let mut options = string_map("Options", req.options.as_ref())?;
-        if options.contains_key("dataDir") {
-            return Err(PluginError::invalid(
-                "option dataDir is set by the plugin (its state dir)",
-            ));
-        }
-        options.insert("dataDir".into(), self.ipam_dir.display().to_string());
+        let options = string_map("Options", req.options.as_ref())?;
         let preq = PoolRequest {
             address_space: req.address_space.clone(),
             pool,

@@ -10,6 +10,8 @@
 //! - [`http`]: the unix-socket HTTP server;
 //! - [`cli`]: the command line.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod error;
 pub mod http;

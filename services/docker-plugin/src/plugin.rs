@@ -2,7 +2,6 @@
 //! and its start-up recovery. The calls themselves are in [`crate::network`]
 //! and [`crate::ipam`]; [`crate::router`] dispatches HTTP paths to them.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cnm_core::model::{DriverError, IpamDriver, NetworkDriver};
@@ -20,8 +19,6 @@ pub struct Plugin {
     /// supported).
     pub(crate) publisher: Arc<dyn Publisher>,
     pub(crate) store: Store,
-    /// host-local's store for Docker's pools (`<state dir>/ipam`).
-    pub(crate) ipam_dir: PathBuf,
     /// Serialises every call that reads and writes the store: Docker's calls are few and
     /// each is short, so one lock keeps every record consistent with the kernel.
     lock: Mutex<()>,
@@ -43,13 +40,11 @@ impl Plugin {
         publisher: Arc<dyn Publisher>,
         store: Store,
     ) -> Result<(Plugin, Vec<String>), PluginError> {
-        let ipam_dir = store.root().join("ipam");
         let plugin = Plugin {
             driver,
             ipam,
             publisher,
             store,
-            ipam_dir,
             lock: Mutex::new(()),
         };
         let warnings = plugin.restore()?;

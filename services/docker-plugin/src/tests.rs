@@ -1,17 +1,13 @@
 //! Protocol-level tests: JSON in through the router, as dockerd sends it, over
-//! the model's bridge driver on the fake kernel (no root), a small in-memory
-//! IPAM driver and the fake port publisher.
+//! the model's bridge driver on the fake kernel (no root), the model's
+//! host-local IPAM driver in a temporary directory and the fake port
+//! publisher.
 
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use cnm_core::host_local_ipam::HostLocalIpam;
 use cnm_core::kernel::fake::FakeSystem;
-use cnm_core::model::{
-    Address, AddressRelease, AddressRequest, AddressSpaces, Controller, DriverError, IpamDriver,
-    Pool, PoolRequest,
-};
-use ipnet::IpNet;
+use cnm_core::model::Controller;
 use serde_json::{json, Value};
 
 use crate::http::{Handler, Reply};
@@ -24,100 +20,9 @@ const EID: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8
 const EID2: &str = "b1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
 const SANDBOX: &str = "/var/run/docker/netns/0123456789ab";
 
-/// A pool of the test IPAM: its subnet and address -> owner container id.
-type TestPool = (IpNet, BTreeMap<IpAddr, String>);
-
-/// IPAM for the tests: pools by CIDR, addresses handed out from .2 up (.1 is the gateway).
-#[derive(Default)]
-struct TestIpam {
-    /// pool id -> pool.
-    pools: Mutex<BTreeMap<String, TestPool>>,
-}
-
-impl IpamDriver for TestIpam {
-    fn name(&self) -> &str {
-        "test"
-    }
-    fn default_address_spaces(&self) -> Result<AddressSpaces, DriverError> {
-        Ok(AddressSpaces {
-            local: "LocalTest".into(),
-            global: "GlobalTest".into(),
-        })
-    }
-    fn request_pool(&self, req: &PoolRequest) -> Result<Pool, DriverError> {
-        let pool = req
-            .pool
-            .ok_or_else(|| DriverError::ipam("no pool", "the test IPAM needs one"))?;
-        let id = format!("test/{pool}");
-        self.pools
-            .lock()
-            .unwrap()
-            .entry(id.clone())
-            .or_insert((pool, BTreeMap::new()));
-        let gw = IpNet::new(ip_at(pool, 1), pool.prefix_len()).ok();
-        Ok(Pool {
-            id,
-            pool,
-            gateway: gw,
-            data: BTreeMap::new(),
-        })
-    }
-    fn release_pool(&self, pool_id: &str) -> Result<(), DriverError> {
-        self.pools.lock().unwrap().remove(pool_id);
-        Ok(())
-    }
-    fn request_address(&self, req: &AddressRequest) -> Result<Address, DriverError> {
-        let mut pools = self.pools.lock().unwrap();
-        let (pool, used) = pools
-            .get_mut(&req.pool_id)
-            .ok_or_else(|| DriverError::not_found("unknown pool", req.pool_id.clone()))?;
-        let addr = match req.preferred {
-            Some(a) if used.contains_key(&a) => {
-                return Err(DriverError::ipam("address in use", a.to_string()))
-            }
-            Some(a) => a,
-            None => (2..250)
-                .map(|n| ip_at(*pool, n))
-                .find(|a| !used.contains_key(a))
-                .ok_or_else(|| DriverError::ipam("pool exhausted", pool.to_string()))?,
-        };
-        used.insert(addr, req.owner.container_id.clone());
-        Ok(Address {
-            address: IpNet::new(addr, pool.prefix_len()).unwrap(),
-            gateway: None,
-        })
-    }
-    fn release_address(&self, req: &AddressRelease) -> Result<(), DriverError> {
-        if let Some((_, used)) = self.pools.lock().unwrap().get_mut(&req.pool_id) {
-            if let Some(a) = req.address {
-                if used.get(&a) == Some(&req.owner.container_id) {
-                    used.remove(&a);
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn ip_at(pool: IpNet, n: u8) -> IpAddr {
-    match pool.network() {
-        IpAddr::V4(a) => {
-            let mut o = a.octets();
-            o[3] = n;
-            IpAddr::from(o)
-        }
-        IpAddr::V6(a) => {
-            let mut o = a.octets();
-            o[15] = n;
-            IpAddr::from(o)
-        }
-    }
-}
-
 struct Fixture {
     plugin: Plugin,
     system: cnm_core::kernel::fake::Shared,
-    ipam: Arc<TestIpam>,
     publisher: Arc<FakePublisher>,
     dir: tempfile::TempDir,
 }
@@ -125,7 +30,6 @@ struct Fixture {
 fn open_with(
     dir: tempfile::TempDir,
     state: Option<cnm_core::kernel::fake::Shared>,
-    ipam: Arc<TestIpam>,
     publisher: Arc<FakePublisher>,
 ) -> Fixture {
     let mut sys = FakeSystem::new(SANDBOX);
@@ -135,13 +39,13 @@ fn open_with(
     let shared = sys.state.clone();
     let controller = Controller::with_system(sys);
     let driver = controller.driver("bridge").unwrap();
+    let ipam = Arc::new(HostLocalIpam::new(dir.path().join("ipam")));
     let store = Store::open(dir.path()).unwrap();
-    let (plugin, warnings) = Plugin::open(driver, ipam.clone(), publisher.clone(), store).unwrap();
+    let (plugin, warnings) = Plugin::open(driver, ipam, publisher.clone(), store).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     Fixture {
         plugin,
         system: shared,
-        ipam,
         publisher,
         dir,
     }
@@ -151,7 +55,6 @@ fn fixture() -> Fixture {
     open_with(
         tempfile::tempdir().unwrap(),
         None,
-        Arc::new(TestIpam::default()),
         Arc::new(FakePublisher::default()),
     )
 }
@@ -182,6 +85,27 @@ impl Fixture {
     }
     fn records(&self, kind: Kind) -> usize {
         self.plugin.store.list::<Value>(kind).unwrap().len()
+    }
+    /// host-local's reservation files (not its lock and last-reserved markers).
+    fn reservations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for d in std::fs::read_dir(self.dir.path().join("ipam"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if d.file_name().to_string_lossy().starts_with('.') {
+                continue; // host-local's owner index, not reservations
+            }
+            for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
+                let n = f.file_name().to_string_lossy().into_owned();
+                let file = f.file_type().map(|t| t.is_file()).unwrap_or(false);
+                if file && n != "lock" && !n.starts_with("last_reserved_ip") {
+                    out.push(n);
+                }
+            }
+        }
+        out
     }
     fn host_links(&self) -> Vec<String> {
         self.system.borrow().host.keys().cloned().collect()
@@ -425,7 +349,7 @@ fn full_lifecycle_leaves_nothing() {
     for k in [Kind::Network, Kind::Endpoint, Kind::Pool] {
         assert_eq!(f.records(k), 0, "{k:?}");
     }
-    assert!(f.ipam.pools.lock().unwrap().is_empty());
+    assert!(f.reservations().is_empty(), "{:?}", f.reservations());
     assert!(f.host_links().is_empty(), "left: {:?}", f.host_links());
     assert!(f.system.borrow().masquerade.is_empty());
     // Deletes of what is gone succeed (dockerd retries).
@@ -448,8 +372,8 @@ fn repeated_creates_are_retries_and_conflicts_are_refused() {
         "/NetworkDriver.CreateNetwork",
         json!({"NetworkID": NID, "Options": {"com.docker.network.enable_ipv6": true,
             "com.docker.network.generic": {"mtu": "1400", "com.docker.network.bridge.name": "br-test"}},
-            "IPv4Data": [{"AddressSpace": "LocalTest", "Pool": "10.40.0.0/24", "Gateway": "10.40.0.1/24"}],
-            "IPv6Data": [{"AddressSpace": "LocalTest", "Pool": "fd40::/64", "Gateway": "fd40::1/64"}]}),
+            "IPv4Data": [{"AddressSpace": "LocalDefault", "Pool": "10.40.0.0/24", "Gateway": "10.40.0.1/24"}],
+            "IPv6Data": [{"AddressSpace": "LocalDefault", "Pool": "fd40::/64", "Gateway": "fd40::1/64"}]}),
     );
     // Same ID, other settings: refused, nothing changed.
     f.err(
@@ -548,8 +472,13 @@ fn unknown_ids_and_bad_values_are_errors_that_create_nothing() {
     );
     f.err(
         "/IpamDriver.RequestPool",
-        json!({"AddressSpace": "x", "Pool": "10.9.0.0/24", "Options": {"dataDir": "/etc"}}),
-        "dataDir",
+        json!({"AddressSpace": "x", "Pool": "10.9.0.0/24", "Options": {"name": "../x"}}),
+        "name",
+    );
+    f.err(
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "x"}),
+        "needs a pool",
     );
     f.err(
         "/IpamDriver.RequestAddress",
@@ -640,13 +569,12 @@ fn a_restarted_plugin_serves_what_it_recorded() {
     let Fixture {
         plugin,
         system,
-        ipam,
         publisher,
         dir,
     } = f;
     drop(plugin);
     // A new process: a new controller and driver over the same kernel, the same state dir.
-    let g = open_with(dir, Some(system), ipam, publisher);
+    let g = open_with(dir, Some(system), publisher);
     let info = g.ok(
         "/NetworkDriver.EndpointOperInfo",
         json!({"NetworkID": NID, "EndpointID": EID}),

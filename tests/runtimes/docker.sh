@@ -141,8 +141,8 @@ BR1="cnm-${NID1:0:11}"
 
 dk 60 run -d --name c1 --network "$NET1" cnm-busybox:test sleep 600 >/dev/null || rt_fail "run c1 failed"
 dk 60 run -d --name c2 --network "$NET1" cnm-busybox:test sleep 600 >/dev/null || rt_fail "run c2 failed"
-ip -n "$RT_HOSTNS" -o addr show dev "$BR1" | grep -q " $GW1/24" || rt_fail "bridge $BR1 lacks $GW1/24"
-ip -n "$RT_HOSTNS" -o link show dev "$BR1" | grep -q "mtu 1400" || rt_fail "bridge $BR1 is not mtu 1400"
+grep -q " $GW1/24" <<<"$(ip -n "$RT_HOSTNS" -o addr show dev "$BR1")" || rt_fail "bridge $BR1 lacks $GW1/24"
+grep -q "mtu 1400" <<<"$(ip -n "$RT_HOSTNS" -o link show dev "$BR1")" || rt_fail "bridge $BR1 is not mtu 1400"
 IP1="$(container_ip c1 "$NET1")"
 IP2="$(container_ip c2 "$NET1")"
 IP2_6="$(container_ip6 c2 "$NET1")"
@@ -153,7 +153,7 @@ ping_from c1 "$IP2"
 ping_from c1 "$GW1"
 ping_from c1 "$IP2_6"
 ping_from c2 "$GW1_6"
-"${DOCKER[@]}" exec c1 ip -o link show eth0 | grep -q "mtu 1400" || rt_fail "c1's eth0 is not mtu 1400"
+grep -q "mtu 1400" <<<"$("${DOCKER[@]}" exec c1 ip -o link show eth0)" || rt_fail "c1's eth0 is not mtu 1400"
 rt_log "ok: dual stack, c1 <-> c2 and the gateways"
 
 # --- connect / disconnect to a second network -----------------------------------------
@@ -162,18 +162,33 @@ dk 60 network create -d "$DK_NAME" "${IPAM_ARGS[@]}" --subnet "$SUB2" "$NET2" >/
 dk 30 network connect "$NET2" c1 || rt_fail "network connect $NET2 c1 failed"
 IP1B="$(container_ip c1 "$NET2")"
 rt_assert_in_subnet24 "$IP1B" "$SUB2"
-"${DOCKER[@]}" exec c1 ip -o addr show | grep -q " $IP1B/24" || rt_fail "c1 lacks $IP1B after connect"
+grep -q " $IP1B/24" <<<"$("${DOCKER[@]}" exec c1 ip -o addr show)" || rt_fail "c1 lacks $IP1B after connect"
 ping_from c1 "$GW2"
 EP1B="$(endpoint_id c1 "$NET2")"
 NID2="$(dk 10 network inspect -f '{{.Id}}' "$NET2")"
 BR2="cnm-${NID2:0:11}"
 [ -n "$(rt_bridge_ports "$BR2")" ] || rt_fail "no port on $BR2 after connect"
 dk 30 network disconnect "$NET2" c1 || rt_fail "network disconnect failed"
-"${DOCKER[@]}" exec c1 ip -o addr show | grep -q " $IP1B/" && rt_fail "c1 still has $IP1B after disconnect"
+grep -q " $IP1B/" <<<"$("${DOCKER[@]}" exec c1 ip -o addr show)" && rt_fail "c1 still has $IP1B after disconnect"
 [ -z "$(rt_bridge_ports "$BR2")" ] || rt_fail "ports left on $BR2 after disconnect: $(rt_bridge_ports "$BR2")"
 [ -e "$STATE/endpoints/$EP1B.json" ] && rt_fail "endpoint record $EP1B left after disconnect"
 ping_from c1 "$IP2"
 rt_log "ok: connect / disconnect"
+
+# --- Docker's own IPAM with our driver; our IPAM without --subnet -----------------------------
+dk 60 network create -d "$DK_NAME" --subnet 10.213.3.0/24 dknet3 >/dev/null ||
+    rt_fail "network create with Docker's default IPAM failed: $(tail -5 "$RT_TMP/plugin.log")"
+dk 60 run -d --name c3 --network dknet3 cnm-busybox:test sleep 600 >/dev/null || rt_fail "run c3 failed"
+rt_assert_in_subnet24 "$(container_ip c3 dknet3)" 10.213.3.0/24
+ping_from c3 10.213.3.1
+dk 60 network create -d "$DK_NAME" --ipam-driver "$DK_NAME" dknet4 >/dev/null ||
+    rt_fail "network create without --subnet failed: $(tail -5 "$RT_TMP/plugin.log")"
+dk 30 network connect dknet4 c3 || rt_fail "network connect dknet4 c3 failed"
+rt_assert_in_subnet24 "$(container_ip c3 dknet4)" 10.200.0.0/24
+ping_from c3 10.200.0.1
+dk 30 rm -f c3 >/dev/null
+dk 30 network rm dknet3 dknet4 >/dev/null || rt_fail "network rm dknet3 dknet4 failed"
+rt_log "ok: Docker's default IPAM with our driver; our IPAM's default pool"
 
 # --- published port ----------------------------------------------------------------
 # An "outside" namespace linked to the host namespace: the client of the published port.
@@ -205,7 +220,8 @@ fetch() {
 fetch "$CLI_NS" "http://$EXT_HOST:8080/index.html"
 fetch "$RT_HOSTNS" "http://$EXT_HOST:8080/index.html"
 fetch "$RT_HOSTNS" "http://127.0.0.1:8080/index.html"
-ip netns exec "$RT_HOSTNS" nft -nn list table inet cnm | grep -q 8080 || rt_fail "no 8080 element in table inet cnm"
+nft_out="$(ip netns exec "$RT_HOSTNS" nft -nn list table inet cnm 2>&1)"
+grep -q 8080 <<<"$nft_out" || rt_fail "no 8080 element in table inet cnm: $nft_out"
 rt_log "ok: -p 8080:80 from outside, from the host address and from 127.0.0.1"
 
 # --- bad input on the socket -----------------------------------------------------------
@@ -244,8 +260,15 @@ C1_VETHS="$(rt_bridge_ports "$BR1" | wc -l)"
 dk 60 stop -t 1 c1 c2 web >/dev/null || rt_fail "stopping the containers after the plugin restart failed"
 [ -z "$(rt_bridge_ports "$BR1")" ] || rt_fail "ports left on $BR1: $(rt_bridge_ports "$BR1")"
 [ "$(records endpoints)" = 0 ] || rt_fail "$(records endpoints) endpoint records left after stop"
-ip netns exec "$RT_HOSTNS" nft -nn list table inet cnm 2>/dev/null | grep -q 8080 &&
+grep -q 8080 <<<"$(ip netns exec "$RT_HOSTNS" nft -nn list table inet cnm 2>/dev/null)" &&
     rt_fail "the 8080 element is left after web stopped"
+# cnm-nft's detached socket closers are reaped by the plugin (every 2 s).
+for i in $(seq 20); do
+    zombies="$(ps -o pid=,stat=,comm= --ppid "$PLUGIN_PID" | awk '$2 ~ /^Z/')"
+    [ -z "$zombies" ] && break
+    sleep 0.5
+done
+[ -z "$zombies" ] || rt_fail "the plugin has zombie children: $zombies"
 rt_log "ok: plugin killed and restarted, containers stopped cleanly"
 
 # --- dockerd restarted ------------------------------------------------------------------
@@ -266,7 +289,7 @@ remove_all_containers
 dk 30 network rm "$NET1" "$NET2" >/dev/null || rt_fail "network rm failed: $(tail -5 "$RT_TMP/plugin.log")"
 left="$(host_links | grep -E '^(cnm-|veth|cnm)' || true)"
 [ -z "$left" ] || rt_fail "links left in the host namespace: $left"
-ip -n "$RT_HOSTNS" -o addr show | grep -Eq '10\.213\.[12]\.|fd42:213:1:' && rt_fail "addresses left in the host namespace"
+grep -Eq '10\.213\.[123]\.|10\.200\.|fd42:213:1:' <<<"$(ip -n "$RT_HOSTNS" -o addr show)" && rt_fail "addresses left in the host namespace"
 for k in networks endpoints pools; do
     [ "$(records $k)" = 0 ] || rt_fail "$(records $k) $k records left"
 done
@@ -274,7 +297,7 @@ left="$(find "$STATE/ipam" -path "$STATE/ipam/.cnm-index" -prune -o -type f ! -n
 [ -z "$left" ] || rt_fail "IPAM reservations left: $left"
 nft_left="$(ip netns exec "$RT_HOSTNS" nft -j list table inet cnm 2>/dev/null | grep -o '"elem"' || true)"
 [ -z "$nft_left" ] || rt_fail "nftables elements left in table inet cnm"
-ip netns exec "$RT_HOSTNS" nft list table inet cnm 2>/dev/null | grep -q 'masq-' && rt_fail "masquerade chains left"
+grep -q 'masq-' <<<"$(ip netns exec "$RT_HOSTNS" nft list table inet cnm 2>/dev/null)" && rt_fail "masquerade chains left"
 left="$(comm -13 <(echo "$NFT_STATE_BEFORE") <(ls -A "$NFT_STATE" 2>/dev/null | sort) | grep -v '\.lock$' || true)"
 [ -z "$left" ] || rt_fail "cnm-nft state left in $NFT_STATE: $left"
 rt_log "ok: network rm left no link, address, record, reservation or nftables element"

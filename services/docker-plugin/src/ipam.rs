@@ -32,6 +32,19 @@ pub const GATEWAY: &str = "com.docker.network.gateway";
 /// The interface name recorded with every reservation (Docker names none).
 const OWNER_IFNAME: &str = "docker";
 
+/// Pools handed out when Docker names none (no `--subnet`): the /24s of 10.200.0.0/16 and
+/// the /64s of fd63:6e6d:6400::/48 (a unique-local prefix), in order.
+pub fn default_pools(v6: bool) -> impl Iterator<Item = IpNet> {
+    (0u16..256).filter_map(move |n| {
+        let text = if v6 {
+            format!("fd63:6e6d:6400:{n:x}::/64")
+        } else {
+            format!("10.200.{n}.0/24")
+        };
+        text.parse().ok()
+    })
+}
+
 fn pool_key(id: &str) -> String {
     format!("pool-{:016x}", cnm_core::nft::fnv1a64(id.as_bytes()))
 }
@@ -141,6 +154,13 @@ impl Plugin {
             )));
         }
         let options = string_map("Options", req.options.as_ref())?;
+        let _g = self.locked();
+        // host-local does not choose subnets: without --subnet the plugin picks the first
+        // default pool that overlaps none it has handed out.
+        let pool = match pool {
+            Some(p) => Some(p),
+            None => Some(self.default_pool(req.v6)?),
+        };
         let preq = PoolRequest {
             address_space: req.address_space.clone(),
             pool,
@@ -148,7 +168,6 @@ impl Plugin {
             options,
             v6: req.v6 || pool.is_some_and(|p| p.addr().is_ipv6()),
         };
-        let _g = self.locked();
         let granted = self
             .ipam
             .request_pool(&preq)
@@ -182,6 +201,25 @@ impl Plugin {
             pool: rec.pool.to_string(),
             data,
         })
+    }
+
+    /// The first of [`default_pools`] overlapping no pool of the store. Caller holds the lock.
+    fn default_pool(&self, v6: bool) -> Result<IpNet, PluginError> {
+        let taken: Vec<IpNet> = self
+            .store
+            .list::<PoolRecord>(Kind::Pool)?
+            .into_iter()
+            .map(|(_, r)| r.pool)
+            .collect();
+        default_pools(v6)
+            .find(|c| {
+                !taken
+                    .iter()
+                    .any(|t| t.contains(&c.network()) || c.contains(&t.network()))
+            })
+            .ok_or_else(|| {
+                PluginError::Conflict("every default pool is in use: give --subnet".into())
+            })
     }
 
     fn pool(&self, id: &str) -> Result<(String, PoolRecord), PluginError> {

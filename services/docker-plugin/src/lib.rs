@@ -8,6 +8,7 @@
 //! - [`options`], [`ports`], [`publish`]: Docker's network options and published ports;
 //! - [`store`], [`records`]: what outlives a restart;
 //! - [`http`]: the unix-socket HTTP server;
+//! - [`reaper`]: reaps the children cnm-nft forks;
 //! - [`cli`]: the command line.
 
 #![forbid(unsafe_code)]
@@ -22,6 +23,7 @@ pub mod plugin;
 pub mod ports;
 pub mod protocol;
 pub mod publish;
+pub mod reaper;
 pub mod records;
 pub mod router;
 pub mod store;

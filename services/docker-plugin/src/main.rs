@@ -11,6 +11,7 @@ use cnm_core::model::Controller;
 use cnm_docker_plugin::cli::{self, Command};
 use cnm_docker_plugin::http::{self, Limits};
 use cnm_docker_plugin::publish::NftPublisher;
+use cnm_docker_plugin::reaper;
 use cnm_docker_plugin::store::Store;
 use cnm_docker_plugin::{Plugin, PluginError};
 
@@ -36,6 +37,11 @@ fn run(cfg: cli::Config) -> Result<(), PluginError> {
     for w in warnings {
         eprintln!("cnm-docker-plugin: {w}");
     }
+    // cnm-nft's detached socket closers exit unreaped: collect them now and then.
+    std::thread::spawn(|| loop {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        reaper::reap_forked_children();
+    });
     let listener = http::bind(&cfg.socket)?;
     eprintln!(
         "cnm-docker-plugin: serving {} (state in {})",

@@ -476,11 +476,6 @@ fn unknown_ids_and_bad_values_are_errors_that_create_nothing() {
         "name",
     );
     f.err(
-        "/IpamDriver.RequestPool",
-        json!({"AddressSpace": "x"}),
-        "needs a pool",
-    );
-    f.err(
         "/IpamDriver.RequestAddress",
         json!({"PoolID": "nosuch"}),
         "not found",
@@ -696,4 +691,40 @@ fn internal_networks_have_no_gateway_and_no_ports() {
         f.system.borrow().masquerade.is_empty(),
         "no masquerade on an internal network"
     );
+}
+
+#[test]
+fn pools_without_a_subnet_come_from_the_defaults() {
+    let f = fixture();
+    let a = f.ok(
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "LocalDefault", "Pool": "", "V6": false}),
+    );
+    assert_eq!(a["Pool"], "10.200.0.0/24");
+    let b = f.ok(
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "LocalDefault", "V6": false}),
+    );
+    assert_eq!(b["Pool"], "10.200.1.0/24", "the next free one");
+    let c = f.ok(
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "LocalDefault", "V6": true}),
+    );
+    assert_eq!(c["Pool"], "fd63:6e6d:6400::/64");
+    f.ok("/IpamDriver.ReleasePool", json!({"PoolID": a["PoolID"]}));
+    let d = f.ok(
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "LocalDefault"}),
+    );
+    assert_eq!(d["Pool"], "10.200.0.0/24", "released pools are reused");
+    // An explicit pool overlapping a default one makes the defaults skip it.
+    f.ok(
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "LocalDefault", "Pool": "10.200.2.0/23"}),
+    );
+    let e = f.ok(
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "LocalDefault"}),
+    );
+    assert_eq!(e["Pool"], "10.200.4.0/24");
 }

@@ -48,7 +48,9 @@ DOCKER=(docker -H "unix://$DOCKER_SOCK")
 rt_track_new /etc/docker /etc/docker/plugins "$SPEC" /etc/docker/key.json \
     /run/docker /run/docker/plugins /run/cnm /run/cnm/nft
 rt_track_cgroups "$DK_CGROUP"
-rt_track_new "/run/cnm/nft/$(stat -L -c %i "/run/netns/$RT_HOSTNS")"
+# cnm-nft's state of the throwaway namespace (keyed by its inode) goes with it.
+NFT_STATE="/run/cnm/nft/$(stat -L -c %i "/run/netns/$RT_HOSTNS")"
+[ -e "$NFT_STATE" ] || rt_defer rm -rf -- "$NFT_STATE"
 mkdir -p /etc/docker/plugins
 printf 'unix://%s\n' "$SOCK" >"$SPEC"
 rt_defer stop_plugin
@@ -106,7 +108,7 @@ read -r run_b run_b95 <<<"$(stat_of "${RUN_builtin[@]}")"
 read -r rm_o rm_o95 <<<"$(stat_of "${RM_ours[@]}")"
 read -r rm_b rm_b95 <<<"$(stat_of "${RM_builtin[@]}")"
 echo
-echo "docker $(dk 10 version -f '{{.Server.Version}}'), $CYCLES cycles, alternating; plugin $PLUGIN_BIN"
+echo "docker $(dk 10 version -f '{{.Server.Version}}'), $CYCLES cycles, alternating; plugin $PLUGIN_BIN; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| operation | cnm-docker-plugin median (p95) | built-in bridge median (p95) | ratio (median) |"
 echo "|---|---|---|---|"

@@ -139,8 +139,8 @@ dk 60 network create -d "$DK_NAME" "${IPAM_ARGS[@]}" --ipv6 \
 NID1="$(dk 10 network inspect -f '{{.Id}}' "$NET1")"
 BR1="cnm-${NID1:0:11}"
 
-dk 60 run -d --name c1 --network "$NET1" cnm-busybox:test sleep 600 >/dev/null || rt_fail "run c1 failed"
-dk 60 run -d --name c2 --network "$NET1" cnm-busybox:test sleep 600 >/dev/null || rt_fail "run c2 failed"
+dk 60 run -d --stop-timeout 1 --name c1 --network "$NET1" cnm-busybox:test sleep 600 >/dev/null || rt_fail "run c1 failed"
+dk 60 run -d --stop-timeout 1 --name c2 --network "$NET1" cnm-busybox:test sleep 600 >/dev/null || rt_fail "run c2 failed"
 grep -q " $GW1/24" <<<"$(ip -n "$RT_HOSTNS" -o addr show dev "$BR1")" || rt_fail "bridge $BR1 lacks $GW1/24"
 grep -q "mtu 1400" <<<"$(ip -n "$RT_HOSTNS" -o link show dev "$BR1")" || rt_fail "bridge $BR1 is not mtu 1400"
 IP1="$(container_ip c1 "$NET1")"

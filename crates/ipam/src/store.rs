@@ -44,14 +44,7 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Checks that `name` is safe as a single path component (CNI network-name rules).
 pub fn validate_network_name(name: &str) -> Result<(), IpamError> {
-    let mut chars = name.chars();
-    let ok = match chars.next() {
-        Some(c) if c.is_ascii_alphanumeric() => {
-            chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-        }
-        _ => false,
-    };
-    if !ok || name.len() > 255 {
+    if cnm_names::validate_network_name(name).is_err() {
         return Err(IpamError::Config(format!(
             "invalid network name {name:?}: must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
         )));

@@ -29,11 +29,9 @@ pub fn enable_route_localnet(proc_sys: &Path, iface: &str) -> Result<(), CniErro
             format!("{what} {}: {e}", path.display()),
         )
     };
-    let current = std::fs::read_to_string(&path).map_err(|e| fail("reading", e))?;
-    if current.trim() == "1" {
-        return Ok(());
-    }
-    std::fs::write(&path, "1").map_err(|e| fail("writing", e))
+    netns::write_if_differs(&path, "1")
+        .map(drop)
+        .map_err(|e| fail("writing", e))
 }
 
 #[cfg(test)]

@@ -114,20 +114,13 @@ pub struct Settings {
 /// cnitool's CNI_ARGS parsing: `K=V;K=V`, every pair with a non-empty key
 /// and value and exactly one `=`.
 pub fn parse_cni_args(s: &str) -> Result<Vec<(String, String)>, CnmError> {
-    if s.is_empty() {
-        return Ok(Vec::new());
-    }
-    s.split(';')
-        .map(|pair| {
-            let kv: Vec<&str> = pair.split('=').collect();
-            match kv.as_slice() {
-                [k, v] if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), v.to_string())),
-                _ => Err(CnmError::Usage(format!(
-                    "invalid CNI_ARGS pair {pair:?}: expected KEY=VALUE"
-                ))),
-            }
-        })
-        .collect()
+    cni_protocol::args::split_pairs(s, cni_protocol::args::ArgsSyntax::Cnitool).map_err(
+        |cni_protocol::args::BadPair(pair)| {
+            CnmError::Usage(format!(
+                "invalid CNI_ARGS pair {pair:?}: expected KEY=VALUE"
+            ))
+        },
+    )
 }
 
 impl Settings {

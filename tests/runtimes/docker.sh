@@ -127,6 +127,7 @@ rt_log "dockerd $(dk 10 version -f '{{.Server.Version}}') and the plugin ($DK_NA
 
 dk_build_image cnm-busybox:test
 
+[ "$(stat -c '%a %U' "$SOCK")" = "600 root" ] || rt_fail "socket mode/owner is $(stat -c '%a %U' "$SOCK"), want 600 root"
 # Protocol errors answered before anything exists.
 r="$(plugin_call /Plugin.Activate '')"
 case "$r" in *'"Implements":["NetworkDriver","IpamDriver"]'*) ;; *) rt_fail "Activate answered $r" ;; esac

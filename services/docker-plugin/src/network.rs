@@ -493,10 +493,17 @@ impl Plugin {
             sandbox_key: req.sandbox_key.clone(),
             options: req.options.clone().unwrap_or_default(),
         };
-        let info = self
-            .driver
-            .join(&jreq)
-            .map_err(|e| model_err("joining", e))?;
+        let info = match self.driver.join(&jreq) {
+            // The driver keeps join data in memory: after a restart of the plugin it does not
+            // know an endpoint created before. One never joined is made again as it was
+            // (same names, addresses and MAC), then joined.
+            Err(e) if e.kind == ErrorKind::NotFound && rec.join.is_none() => {
+                self.recreate(&rec)?;
+                self.driver.join(&jreq)
+            }
+            other => other,
+        }
+        .map_err(|e| model_err("joining", e))?;
         let reply = match join_reply(&net, &info) {
             Ok(r) => r,
             Err(e) => {
@@ -510,6 +517,21 @@ impl Plugin {
             return Err(e);
         }
         Ok(reply)
+    }
+
+    /// Make a recorded, never joined endpoint again in the driver (see `join`).
+    fn recreate(&self, rec: &EndpointRecord) -> Result<(), PluginError> {
+        let mut create = rec.create.clone();
+        if let Some(c) = &rec.created {
+            create.interface.mac = c.interface.mac.or(create.interface.mac);
+        }
+        self.driver
+            .delete_endpoint(&ep_ref(rec))
+            .map_err(|e| model_err("re-creating the endpoint", e))?;
+        self.driver
+            .create_endpoint(&create)
+            .map(drop)
+            .map_err(|e| model_err("re-creating the endpoint", e))
     }
 
     /// `NetworkDriver.Leave` (success when the endpoint is unknown or not joined).

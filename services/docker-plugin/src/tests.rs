@@ -575,8 +575,30 @@ fn a_restarted_plugin_serves_what_it_recorded() {
         json!({"NetworkID": NID, "EndpointID": EID}),
     );
     assert_eq!(info["Value"]["sandbox"], SANDBOX);
-    // New endpoints on the recorded network work, and so does the IPAM pool.
-    g.create_endpoint(&pool4, EID2);
+    // New endpoints on the recorded network work, and so does the IPAM pool; one created
+    // before a restart and never joined is joined with the same interface and MAC.
+    let (_, created) = g.create_endpoint(&pool4, EID2);
+    let links = g.host_links();
+    let Fixture {
+        plugin,
+        system,
+        publisher,
+        dir,
+    } = g;
+    drop(plugin);
+    let g = open_with(dir, Some(system), publisher);
+    let j2 = g.ok(
+        "/NetworkDriver.Join",
+        json!({"NetworkID": NID, "EndpointID": EID2, "SandboxKey": SANDBOX}),
+    );
+    assert_eq!(g.host_links(), links, "the same links, made again");
+    let mac = created["Interface"]["MacAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let src2 = j2["InterfaceName"]["SrcName"].as_str().unwrap().to_string();
+    let got = g.system.borrow().host.get(&src2).map(|l| l.state.mac);
+    assert_eq!(got, Some(mac_bytes(&mac)), "the MAC Docker was told");
     g.ok(
         "/NetworkDriver.Leave",
         json!({"NetworkID": NID, "EndpointID": EID}),
@@ -727,4 +749,12 @@ fn pools_without_a_subnet_come_from_the_defaults() {
         json!({"AddressSpace": "LocalDefault"}),
     );
     assert_eq!(e["Pool"], "10.200.4.0/24");
+}
+
+fn mac_bytes(text: &str) -> [u8; 6] {
+    let mut out = [0u8; 6];
+    for (o, p) in out.iter_mut().zip(text.split(':')) {
+        *o = u8::from_str_radix(p, 16).unwrap();
+    }
+    out
 }

@@ -203,7 +203,7 @@ ip -n "$RT_HOSTNS" link set "dkext$$" up
 ip -n "$CLI_NS" addr add "$EXT_CLIENT/24" dev eth0
 ip -n "$CLI_NS" link set eth0 up
 ip -n "$CLI_NS" link set lo up
-ip -n "$CLI_NS" route add default via "$EXT_HOST"
+# No route back to the container subnets: a container reaches the outside only masqueraded.
 ip netns exec "$RT_HOSTNS" sysctl -qw net.ipv4.ip_forward=1
 
 dk 60 run -d --name web --network "$NET1" -p 8080:80 cnm-busybox:test httpd -f -p 80 -h /www >/dev/null ||
@@ -223,7 +223,9 @@ fetch "$RT_HOSTNS" "http://$EXT_HOST:8080/index.html"
 fetch "$RT_HOSTNS" "http://127.0.0.1:8080/index.html"
 nft_out="$(ip netns exec "$RT_HOSTNS" nft -nn list table inet cnm 2>&1)"
 grep -q 8080 <<<"$nft_out" || rt_fail "no 8080 element in table inet cnm: $nft_out"
-rt_log "ok: -p 8080:80 from outside, from the host address and from 127.0.0.1"
+grep -q "cnm:docker-${NID1:0:12}" <<<"$nft_out" || rt_fail "no masquerade for $NET1 in table inet cnm"
+ping_from web "$EXT_CLIENT"
+rt_log "ok: -p 8080:80 from outside, from the host address and from 127.0.0.1; masquerade out"
 
 # --- bad input on the socket -----------------------------------------------------------
 links_before="$(host_links | sort)"

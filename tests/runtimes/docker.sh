@@ -190,7 +190,17 @@ rt_assert_in_subnet24 "$(container_ip c3 dknet4)" 10.200.0.0/24
 ping_from c3 10.200.0.1
 dk 30 rm -f c3 >/dev/null
 dk 30 network rm dknet3 dknet4 >/dev/null || rt_fail "network rm dknet3 dknet4 failed"
-rt_log "ok: Docker's default IPAM with our driver; our IPAM's default pool"
+out="$("${DOCKER[@]}" network create -d "$DK_NAME" "${IPAM_ARGS[@]}" --subnet 10.213.5.0/24 -o nosuch=1 dkbad 2>&1)" &&
+    rt_fail "a network with an unknown option was created"
+grep -q 'unknown network option "nosuch"' <<<"$out" || rt_fail "unknown option error not shown to the user: $out"
+dk 60 network create -d "$DK_NAME" "${IPAM_ARGS[@]}" --internal --subnet 10.213.6.0/24 dkint >/dev/null ||
+    rt_fail "network create --internal failed"
+dk 60 run -d --name c4 --network dkint cnm-busybox:test sleep 600 >/dev/null || rt_fail "run c4 failed"
+routes="$("${DOCKER[@]}" exec c4 ip route)"
+grep -q '^default' <<<"$routes" && rt_fail "a container of an internal network has a default route: $routes"
+dk 30 rm -f c4 >/dev/null
+dk 30 network rm dkint >/dev/null || rt_fail "network rm dkint failed"
+rt_log "ok: Docker's default IPAM with our driver; our IPAM's default pool; --internal; a bad option refused"
 
 # --- published port ----------------------------------------------------------------
 # An "outside" namespace linked to the host namespace: the client of the published port.

@@ -758,3 +758,38 @@ fn mac_bytes(text: &str) -> [u8; 6] {
     }
     out
 }
+
+#[test]
+fn a_killed_endpoint_create_is_cleaned_up_after_a_restart() {
+    // A kill during CreateEndpoint (record written, driver's work done or not, reply never
+    // sent): the next start replays the network, and Docker's DeleteEndpoint and
+    // DeleteNetwork remove the veth, the bridge, the masquerade and the records.
+    let f = fixture();
+    let (pool4, _) = f.create_network();
+    f.create_endpoint(&pool4, EID);
+    let Fixture {
+        plugin,
+        system,
+        publisher,
+        dir,
+    } = f;
+    drop(plugin);
+    // The endpoint record as a kill between the record and the driver's work leaves it.
+    let store = Store::open(dir.path()).unwrap();
+    let mut rec: crate::records::EndpointRecord = store.get(Kind::Endpoint, EID).unwrap().unwrap();
+    rec.created = None;
+    rec.reply = None;
+    store.put(Kind::Endpoint, EID, &rec).unwrap();
+    drop(store);
+    let g = open_with(dir, Some(system), publisher);
+    // Docker gives up on that endpoint and deletes the network: nothing is left.
+    g.ok(
+        "/NetworkDriver.DeleteEndpoint",
+        json!({"NetworkID": NID, "EndpointID": EID}),
+    );
+    g.ok("/NetworkDriver.DeleteNetwork", json!({"NetworkID": NID}));
+    assert!(g.host_links().is_empty(), "{:?}", g.host_links());
+    assert_eq!(g.records(Kind::Network), 0);
+    assert_eq!(g.records(Kind::Endpoint), 0);
+    assert!(g.system.borrow().masquerade.is_empty());
+}

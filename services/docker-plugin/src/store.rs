@@ -3,6 +3,13 @@
 //! so a kill at any point leaves either the old or the new record, never a
 //! torn one. Leftover temp files of a killed writer are removed at open.
 //!
+//! Endpoint records describe kernel state that a reboot loses anyway (veths,
+//! port mappings) and that Docker deletes by ID after one: their renames are
+//! not followed by a directory fsync (the file itself still is fsync'd, so a
+//! record is complete or absent even after a power loss). Network and pool
+//! records outlive reboots in Docker's view and get the full sequence. This
+//! saves one journal commit per endpoint write (about 3 ms here).
+//!
 //! Layout under the state dir: `networks/<network id>.json`,
 //! `endpoints/<endpoint id>.json`, `pools/<pool key>.json`. Docker's IDs are
 //! 64 hex digits; every key is validated before it becomes a file name.
@@ -30,6 +37,11 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Whether a write must survive a power loss (see the module comment).
+    fn durable(self) -> bool {
+        !matches!(self, Kind::Endpoint)
+    }
+
     fn dir(self) -> &'static str {
         match self {
             Kind::Network => "networks",
@@ -122,7 +134,10 @@ impl Store {
             f.write_all(&bytes)?;
             f.sync_all()?;
             fs::rename(&tmp, &path)?;
-            File::open(&dir)?.sync_all()
+            if kind.durable() {
+                File::open(&dir)?.sync_all()?;
+            }
+            Ok(())
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
@@ -150,7 +165,7 @@ impl Store {
         }
     }
 
-    /// Remove a record (Ok when already gone); the directory is synced.
+    /// Remove a record (Ok when already gone); the directory is synced for durable kinds.
     pub fn remove(&self, kind: Kind, key: &str) -> Result<(), PluginError> {
         let path = self.path(kind, key)?;
         match fs::remove_file(&path) {
@@ -162,6 +177,9 @@ impl Store {
                     path.display()
                 )))
             }
+        }
+        if !kind.durable() {
+            return Ok(());
         }
         let dir = self.root.join(kind.dir());
         File::open(&dir)

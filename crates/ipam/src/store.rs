@@ -142,6 +142,7 @@ impl Store {
     }
 
     /// The network directory.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -487,6 +488,7 @@ impl Locked<'_> {
 
     /// Claims `ip` for `(container_id, ifname)` without a boot stamp.
     /// `Ok(false)` if it is taken.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn reserve(&self, ip: IpAddr, container_id: &str, ifname: &str) -> Result<bool, IpamError> {
         self.reserve_stamped(ip, container_id, ifname, None)
     }
@@ -583,6 +585,7 @@ impl Locked<'_> {
     /// GC: removes every reservation whose owner `keep` rejects, plus stale temp
     /// files. Files that cannot be read or parsed, `lock`, `last_reserved_ip.*`
     /// and other names are never touched. Continues after errors.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn gc(&self, keep: impl Fn(&Owner) -> bool) -> Result<GcReport, IpamError> {
         self.gc_scan(keep).map(|(report, _)| report)
     }

@@ -40,7 +40,8 @@ mod tests {
 
     #[test]
     fn writes_only_when_needed_and_validates_name() {
-        let root = std::env::temp_dir().join(format!("portmap-sysctl-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
         let dir = root.join("net/ipv4/conf/cni0");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("route_localnet"), "0\n").unwrap();
@@ -54,6 +55,5 @@ mod tests {
         assert!(e.details.contains("nope0"), "{e}");
         assert!(route_localnet_path(&root, "../x").is_err());
         assert!(route_localnet_path(&root, "a/b").is_err());
-        let _ = std::fs::remove_dir_all(&root);
     }
 }

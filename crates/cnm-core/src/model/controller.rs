@@ -209,7 +209,7 @@ impl<S: System + 'static> Controller<S> {
     /// Create a network: request its pools (when `spec.ipam` is given), then
     /// have the driver create it. A failure releases the pools again.
     pub fn new_network(&self, spec: NetworkSpec) -> Result<Network, ModelError> {
-        cni_protocol::validate_network_name(&spec.name)
+        cnm_names::validate_network_name(&spec.name)
             .map_err(|e| ModelError::invalid("network name", e))?;
         let driver = self.driver(&spec.driver)?;
         let mut record = NetworkRecord {
@@ -279,7 +279,7 @@ impl<S: System + 'static> Controller<S> {
     /// one-shot front-end deriving it from config): the driver accepts it
     /// again (idempotent); pools are not requested again.
     pub fn restore_network(&self, record: NetworkRecord) -> Result<Network, ModelError> {
-        cni_protocol::validate_network_name(&record.name)
+        cnm_names::validate_network_name(&record.name)
             .map_err(|e| ModelError::invalid("network name", e))?;
         let driver = self.driver(&record.driver)?;
         let ipam = match &record.ipam {

@@ -148,6 +148,12 @@ impl Plugin {
                 )));
             }
         }
+        if let Some(s) = sub_pool {
+            // host-local allocates from the whole subnet: refusing is better than ignoring.
+            return Err(PluginError::invalid(format!(
+                "SubPool {s} (--ip-range) is not supported: host-local allocates from the whole pool"
+            )));
+        }
         if let Some(p) = pool.filter(|p| req.v6 && p.addr().is_ipv4()) {
             return Err(PluginError::invalid(format!(
                 "V6 is set but Pool {p} is IPv4"

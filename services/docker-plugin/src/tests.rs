@@ -500,6 +500,11 @@ fn unknown_ids_and_bad_values_are_errors_that_create_nothing() {
     );
     f.ok("/NetworkDriver.DeleteNetwork", json!({"NetworkID": NID}));
     f.ok("/IpamDriver.ReleasePool", json!({"PoolID": "nosuch"}));
+    f.err(
+        "/IpamDriver.RequestPool",
+        json!({"AddressSpace": "x", "Pool": "10.9.0.0/24", "SubPool": "10.9.0.128/25"}),
+        "--ip-range",
+    );
     for k in [Kind::Network, Kind::Endpoint, Kind::Pool] {
         assert_eq!(f.records(k), 0, "{k:?}");
     }

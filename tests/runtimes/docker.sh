@@ -158,6 +158,25 @@ ping_from c2 "$GW1_6"
 grep -q "mtu 1400" <<<"$("${DOCKER[@]}" exec c1 ip -o link show eth0)" || rt_fail "c1's eth0 is not mtu 1400"
 rt_log "ok: dual stack, c1 <-> c2 and the gateways"
 
+# --- concurrent requests: five containers started at once ----------------------------------
+pids=()
+for i in 1 2 3 4 5; do
+    timeout 120 "${DOCKER[@]}" run -d --name "p$i" --network "$NET1" cnm-busybox:test sleep 600 >/dev/null &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || rt_fail "a concurrent docker run failed: $(tail -5 "$RT_TMP/plugin.log")"; done
+ips="$(for i in 1 2 3 4 5; do container_ip "p$i" "$NET1"; done | sort)"
+[ "$(sort -u <<<"$ips" | grep -c .)" = 5 ] || rt_fail "five concurrent containers got $(sort -u <<<"$ips" | grep -c .) distinct addresses: $ips"
+ping_from p1 "$(container_ip p5 "$NET1")"
+pids=()
+for i in 1 2 3 4 5; do
+    timeout 120 "${DOCKER[@]}" rm -f "p$i" >/dev/null &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || rt_fail "a concurrent docker rm -f failed"; done
+[ "$(rt_bridge_ports "$BR1" | wc -l)" = 2 ] || rt_fail "ports left on $BR1 after the concurrent removals"
+rt_log "ok: five containers started and removed concurrently"
+
 # --- connect / disconnect to a second network -----------------------------------------
 dk 60 network create -d "$DK_NAME" "${IPAM_ARGS[@]}" --subnet "$SUB2" "$NET2" >/dev/null ||
     rt_fail "network create $NET2 failed"

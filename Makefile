@@ -10,9 +10,11 @@ CNI_BIN_DIR ?= /opt/cni/bin
 CNI_CONF_DIR ?= /etc/cni/net.d
 MODE ?= native
 DIST ?= target/dist
-export PREFIX CNI_BIN_DIR CNI_CONF_DIR MODE DIST DESTDIR
+SBIN_DIR ?= $(PREFIX)/sbin
+SYSTEMD_DIR ?= /etc/systemd/system
+export PREFIX CNI_BIN_DIR CNI_CONF_DIR MODE DIST DESTDIR SBIN_DIR
 
-.PHONY: build test demo install install-dropin install-files uninstall
+.PHONY: build test demo install install-dropin install-files install-systemd uninstall
 
 build:
 	bash scripts/build-release.sh
@@ -35,3 +37,8 @@ install-files:
 
 uninstall:
 	bash scripts/install.sh uninstall
+
+# The daemons' systemd units (after `make install`).
+install-systemd:
+	install -d -m 0755 $(DESTDIR)$(SYSTEMD_DIR)
+	install -m 0644 services/docker-plugin/systemd/cnm-docker-plugin.service $(DESTDIR)$(SYSTEMD_DIR)/cnm-docker-plugin.service

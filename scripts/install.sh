@@ -32,11 +32,16 @@ DESTDIR="${DESTDIR:-}"
 PREFIX="${PREFIX:-/usr/local}"
 CNI_BIN_DIR="${CNI_BIN_DIR:-/opt/cni/bin}"
 CNI_CONF_DIR="${CNI_CONF_DIR:-/etc/cni/net.d}"
+SBIN_DIR="${SBIN_DIR:-$PREFIX/sbin}"
 
 BIN="$DESTDIR$CNI_BIN_DIR"
 BACKUP="$BIN/.cnm-backup"
 MANIFEST="$BIN/.cnm-installed"
 NATIVE=(simplebridge ipam-host-local portmap)
+# Installed when built (scripts/build-release.sh builds them): more plugins
+# (CNI_BIN_DIR) and the long-running daemons (SBIN_DIR).
+OPTIONAL_PLUGINS=(simpleoverlay)
+DAEMONS=(cnm-docker-plugin cnmd)
 # drop-in name -> our binary
 declare -A LINKS=([bridge]=simplebridge [host-local]=ipam-host-local)
 
@@ -108,8 +113,21 @@ do_install() {
             record "bin $name"
         done
     fi
+    for p in "${OPTIONAL_PLUGINS[@]}"; do
+        [ -x "$DIST/$p" ] || continue
+        backup "$p"
+        install -m 0755 "$DIST/$p" "$BIN/.$p.new"
+        mv -f "$BIN/.$p.new" "$BIN/$p"
+        record "bin $p"
+    done
     install -m 0755 "$DIST/cnm" "$DESTDIR$PREFIX/bin/cnm"
     record "file $PREFIX/bin/cnm"
+    for d in "${DAEMONS[@]}"; do
+        [ -x "$DIST/$d" ] || continue
+        install -d -m 0755 "$DESTDIR$SBIN_DIR"
+        install -m 0755 "$DIST/$d" "$DESTDIR$SBIN_DIR/$d"
+        record "file $SBIN_DIR/$d"
+    done
     echo "$MODE" > "$BIN/.cnm-mode"
     if [ "$MODE" = native ]; then
         local conf="$CNI_CONF_DIR/10-simplebridge.conflist"

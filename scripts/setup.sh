@@ -5,9 +5,24 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" -ne 0 ]; then echo "setup.sh: run as root" >&2; exit 1; fi
 apt-get update
+# The multi-host tests start their own etcd members inside throwaway
+# namespaces: the packaged etcd service must not start (policy-rc.d refuses
+# service starts during the install; an existing policy is kept).
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+fi
+trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get install -y --no-install-recommends \
     iproute2 nftables iputils-ping util-linux procps kmod \
-    containernetworking-plugins busybox-static strace ca-certificates podman runc containerd
+    containernetworking-plugins busybox-static strace ca-certificates podman runc containerd \
+    etcd-server etcd-client protobuf-compiler libprotobuf-dev openssl
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now etcd.service >/dev/null 2>&1 || true
+fi
 if ! command -v cargo >/dev/null; then
     echo "setup.sh: cargo (Rust >= 1.89) is needed on PATH; Debian's own cargo is too old" >&2
     exit 1

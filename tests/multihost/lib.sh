@@ -190,3 +190,35 @@ mh_cleanup() {
     fi
     exit "$rc"
 }
+
+# mh_agent_start N [extra cnmd flags]: cnmd on host N (network ov1 unless
+# MH_NETWORK is set), state and store under MH_DIR/hN. Sets MH_AGENT_PID_<N>.
+MH_NETWORK="${MH_NETWORK:-name=ov1,subnet=10.214.0.0/16,vni=4214,block=26}"
+mh_agent_start() {
+    local n="$1"
+    shift
+    local tls=()
+    if [ "${MH_ETCD_TLS:-0}" = 1 ]; then
+        tls=(--etcd-cacert "$MH_DIR/pki/ca.pem" --etcd-cert "$MH_DIR/pki/client.pem" --etcd-key "$MH_DIR/pki/client-key.pem")
+    fi
+    mkdir -p "$MH_DIR/h$n"
+    mh_bg "$n" "$MH_DIR/agent$n.log" "${CNMD:-target/debug/cnmd}" run --host "h$n" --underlay-ip "$(mh_ip "$n")" \
+        --etcd-endpoints "${MH_ENDPOINTS:-$(mh_etcd_endpoints 1 2 3)}" "${tls[@]}" \
+        --network "$MH_NETWORK" --state-dir "$MH_DIR/h$n/state" --data-dir "$MH_DIR/h$n/store" \
+        --lease-ttl "${MH_LEASE_TTL:-3}" --tick-ms "${MH_TICK_MS:-200}" "$@"
+    eval "MH_AGENT_PID_$n=$MH_LAST_PID"
+}
+
+# mh_wait SECONDS cmd...: poll (every 0.1 s) until cmd succeeds; bounded.
+mh_wait() {
+    local secs="$1" i
+    shift
+    for i in $(seq 1 $((secs * 10))); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Number of routes through host N's VXLAN device (network ov1: cnmx4214).
+mh_vx_routes() { mh_run "$1" ip -4 route show dev "${MH_VXLAN:-cnmx4214}" 2>/dev/null | grep -c via; }

@@ -26,3 +26,22 @@ pub trait Kv {
     /// Every key under `prefix`, with its value, in key order.
     fn list(&mut self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, KvError>;
 }
+
+/// A borrowed store is a store (so a [`crate::Claimer`] can borrow one).
+impl<K: Kv + ?Sized> Kv for &mut K {
+    fn create(&mut self, key: &str, value: &[u8]) -> Result<bool, KvError> {
+        (**self).create(key, value)
+    }
+    fn replace(&mut self, key: &str, expect: &[u8], value: &[u8]) -> Result<bool, KvError> {
+        (**self).replace(key, expect, value)
+    }
+    fn delete_if(&mut self, key: &str, expect: &[u8]) -> Result<bool, KvError> {
+        (**self).delete_if(key, expect)
+    }
+    fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        (**self).get(key)
+    }
+    fn list(&mut self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        (**self).list(prefix)
+    }
+}

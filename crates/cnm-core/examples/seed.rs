@@ -1,5 +1,7 @@
 //! The seed walkthrough from libnetwork's README, in Rust: a controller, the
-//! `simplebridge` driver, a network, a sandbox and an endpoint.
+//! bridge driver, a network with host-local IPAM, a sandbox and an endpoint.
+//! The driver prepares the interface in the host; the sandbox moves it in,
+//! configures it and sets the gateway (libnetwork's flow, literally).
 //!
 //! Run as root: `cargo run -p cnm-core --example seed`. It first moves itself
 //! into a fresh, private network namespace that plays the host, so nothing on
@@ -7,7 +9,10 @@
 
 use std::error::Error;
 
-use cnm_core::model::{Controller, Sandbox};
+use cnm_core::host_local_ipam::HostLocalIpam;
+use cnm_core::model::{
+    Controller, EndpointSpec, IpamSpec, NetworkOptions, NetworkSpec, PoolRequest,
+};
 use serde_json::json;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -25,41 +30,54 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // controller := libnetwork.New()
     let controller = Controller::new();
-    // driver, _ := controller.NewNetworkDriver("simplebridge", options.Generic{})
-    let driver = controller.new_network_driver("simplebridge", Default::default())?;
-    println!(
-        "driver: {} (embedded: {})",
-        driver.name(),
-        driver.is_embedded()
-    );
-    // network, _ := controller.NewNetwork(driver, "network1", netOptions)
-    let network = controller.new_network(
-        &driver,
-        "network1",
-        json!({
-            "bridge": "cnm-seed0",
-            "isGateway": true,
-            "ipam": {
-                "type": "ipam-host-local",
-                "subnet": "10.250.7.0/24",
-                "dataDir": data_dir.display().to_string(),
-            }
-        }),
+    // Our host-local keeps its store in a folder of this run.
+    controller.register_ipam_driver(
+        "seed-ipam",
+        std::sync::Arc::new(HostLocalIpam::new(&data_dir)),
     )?;
+    // driver: the built-in bridge
+    let driver = controller.driver("bridge")?;
+    println!(
+        "driver: {} ({:?} scope)",
+        driver.name(),
+        driver.capabilities().data_scope
+    );
+    // network, _ := controller.NewNetwork("bridge", "network1", netOptions)
+    let network = controller.new_network(NetworkSpec {
+        name: "network1".into(),
+        driver: "bridge".into(),
+        options: NetworkOptions::from_json(json!({"bridge": "cnm-seed0", "isGateway": true}))?,
+        ipam: Some(IpamSpec {
+            driver: "seed-ipam".into(),
+            pools: vec![PoolRequest {
+                pool: Some("10.250.7.0/24".parse()?),
+                ..Default::default()
+            }],
+        }),
+        ..Default::default()
+    })?;
     println!("network: {}", network.name());
     // networkNamespace, _ := sandbox.NewSandbox(".../4d23e")
-    let sandbox = Sandbox::new(&sandbox_path)?;
+    let sandbox = controller.new_sandbox(&sandbox_path)?;
     println!("sandbox: {}", sandbox.key());
-    // _, sinfo, _ := network.CreateEndpoint("Endpoint1", networkNamespace.Key(), "")
-    let (endpoint, sinfo) = network.create_endpoint("Endpoint1", sandbox.key())?;
+    // ep, _ := network.CreateEndpoint("Endpoint1"); sinfo := ep.Join(sandbox)
+    let mut endpoint = network.create_endpoint("Endpoint1", EndpointSpec::default())?;
+    let sinfo = endpoint.join(&sandbox)?;
     for iface in &sinfo.interfaces {
         // networkNamespace.AddInterface(iface)
-        sandbox.add_interface(iface)?;
-        let addrs: Vec<String> = iface.addresses.iter().map(|a| a.to_string()).collect();
+        let name = sandbox.add_interface(iface)?;
+        let addrs: Vec<String> = iface
+            .addresses
+            .iter()
+            .map(|a| a.address.to_string())
+            .collect();
         println!(
             "interface: {} mac {} addresses {}",
-            iface.name,
-            iface.mac.as_deref().unwrap_or("-"),
+            name,
+            iface
+                .mac
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "-".into()),
             addrs.join(",")
         );
     }
@@ -68,10 +86,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         sandbox.set_gateway(gw)?;
         println!("gateway: {gw}");
     }
-    endpoint.check()?;
-    println!("check: ok");
+    endpoint.leave(&sandbox)?;
     endpoint.delete()?;
     println!("endpoint deleted");
+    network.delete()?;
+    println!("network deleted");
     sandbox.destroy()?;
     println!("sandbox destroyed");
     let _ = std::fs::remove_dir_all(&data_dir);

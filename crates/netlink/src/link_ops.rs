@@ -243,4 +243,13 @@ impl Handle {
             m.attributes.push(LinkAttribute::NetNsFd(netns.as_raw_fd()))
         })
     }
+
+    /// Rename a link (it must be down).
+    pub fn set_name(&mut self, index: u32, name: &str) -> Result<(), NetlinkError> {
+        let ctx = Ctx::new("rename link", format!("index {index} to {name:?}"));
+        check_ifname(name, &ctx)?;
+        self.set_link("rename link", index, |m| {
+            m.attributes.push(LinkAttribute::IfName(name.to_string()))
+        })
+    }
 }

@@ -1,10 +1,13 @@
 //! CNI bridge plugin: libnetwork's bridge driver as a drop-in for the
-//! reference `bridge`. All logic lives in `cnm_core::bridge`; `main()` is the
-//! only place that reads the environment and stdin, prints and exits.
+//! reference `bridge`. The CNI front-end (`cnm_core::cni::CniAdapter`) turns
+//! each request into calls on the model (controller, network, endpoint,
+//! sandbox) with the built-in bridge driver; `main()` is the only place that
+//! reads the environment and stdin, prints and exits.
 
 use std::io::Write;
 
-use cnm_core::bridge::BridgePlugin;
+use cnm_core::cni::CniAdapter;
+use cnm_core::model::Controller;
 use cnm_core::system::LinuxSystem;
 
 fn main() {
@@ -24,7 +27,11 @@ fn main() {
             None
         },
     };
-    let plugin = BridgePlugin { system };
+    let plugin = CniAdapter::new(
+        Controller::with_system(system),
+        "bridge",
+        &format!("simplebridge {}", env!("CARGO_PKG_VERSION")),
+    );
     let outcome = cni_protocol::run(
         &plugin,
         |key| std::env::var(key).ok(),

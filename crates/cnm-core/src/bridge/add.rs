@@ -1,75 +1,94 @@
-//! ADD: parse -> validate -> allocate (IPAM) -> build the endpoint in the
-//! sandbox -> program the host -> reply. A failure at any step undoes the
-//! steps before it (see `txn`).
+//! Endpoint creation (the heart of CNI ADD): with the addresses IPAM gave,
+//! build the endpoint (in the sandbox, or with its peer in the host for the
+//! caller to place) -> program the host -> report the links. A failure at
+//! any step undoes the steps before it (see `txn`).
 
 use std::net::IpAddr;
 
-use cni_protocol::{code, CniError, CniResult, Interface, IpConfig, Request, Route};
+use cni_protocol::{code, CniError, CniResult, Interface, IpConfig, Route};
 use ipnet::IpNet;
 
 use super::config::BridgeConfig;
-use super::names::{derived_mac, format_mac, host_veth_name, owner_alias};
+use super::names::{derived_mac, format_mac, host_veth_name_for_endpoint, owner_alias};
 use super::txn::{Txn, Undo};
-use super::{attachment, kernel_error, System};
-use crate::ipam::Ipam;
+use super::{kernel_error, System};
 use crate::kernel::{
     BridgeSpec, Family, IfaceSpec, Kernel, LinkState, MasqSpec, PortSpec, RouteState, VethSpec,
     VlanEntry,
 };
+use crate::model::SandboxPlacement;
 
 /// Index of the container interface in the result (bridge, host veth, container).
 const CONTAINER_IFACE: usize = 2;
 
-/// What every step of one ADD needs.
-struct AddCtx<'a> {
-    cfg: &'a BridgeConfig,
-    req: &'a Request,
-    sys: &'a dyn System,
-    ipam: Option<&'a dyn Ipam>,
-    ifname: &'a str,
-    netns: &'a str,
-    host_name: String,
+/// Where the endpoint's other veth end goes.
+pub(super) enum Peer<'a> {
+    /// Created directly inside the sandbox and configured there (fast path).
+    InSandbox(&'a SandboxPlacement),
+    /// Created in the host under this name; the caller's sandbox moves it.
+    InHost(String),
 }
 
-pub(super) fn add(sys: &dyn System, req: &Request) -> Result<CniResult, CniError> {
-    // Parse and validate.
-    let (cid, ifname) = attachment(req)?;
-    req.env.args.check_known(&["MAC", "IP"])?;
-    let cfg = BridgeConfig::from_netconf(&req.conf, req.env.args.get("MAC"))?;
-    let netns =
-        req.env.netns.as_deref().ok_or_else(|| {
-            CniError::invalid_env("required env variables [CNI_NETNS] missing", "")
-        })?;
-    let mut kernel = sys
-        .kernel(Some(netns), req.env.netns_override)
-        .map_err(|e| e.into_cni())?;
-    if kernel
-        .container_link(ifname)
-        .map_err(|e| kernel_error("look up container interface", &e))?
-        .is_some()
-    {
-        return Err(CniError::new(
-            code::KERNEL,
-            format!("container interface {ifname:?} already exists"),
-            format!("an interface named {ifname:?} is already in {netns}"),
-        ));
-    }
+/// What every step of one endpoint creation needs.
+struct AddCtx<'a> {
+    cfg: &'a BridgeConfig,
+    sys: &'a dyn System,
+    peer: Peer<'a>,
+    host_name: String,
+    mac: Option<[u8; 6]>,
+}
 
-    let ipam = cfg.ipam_type.as_deref().map(|t| sys.ipam(t));
+/// What `create` built: the result (addresses with gateways, routes with
+/// the default route, links in reply order) and the container-side link.
+pub(super) struct Built {
+    pub result: CniResult,
+}
+
+/// Create the endpoint `eid` with the addresses already in `result.ips`
+/// (and IPAM's routes in `result.routes`): bridge, veth pair, port, the
+/// container interface (configured when it is in the sandbox), the host's
+/// gateway, forwarding and firewall. A failure undoes every step.
+pub(super) fn create(
+    sys: &dyn System,
+    cfg: &BridgeConfig,
+    eid: &str,
+    mac: Option<[u8; 6]>,
+    peer: Peer<'_>,
+    result: CniResult,
+) -> Result<Built, CniError> {
+    let host_name = host_veth_name_for_endpoint(eid);
+    let mut kernel = match &peer {
+        Peer::InSandbox(p) => {
+            let mut kernel = sys
+                .kernel(Some(&p.key), p.allow_own)
+                .map_err(|e| e.into_cni())?;
+            if kernel
+                .container_link(&p.ifname)
+                .map_err(|e| kernel_error("look up container interface", &e))?
+                .is_some()
+            {
+                return Err(CniError::new(
+                    code::KERNEL,
+                    format!("container interface {:?} already exists", p.ifname),
+                    format!("an interface named {:?} is already in {}", p.ifname, p.key),
+                ));
+            }
+            kernel
+        }
+        Peer::InHost(_) => sys.kernel(None, false).map_err(|e| e.into_cni())?,
+    };
     let ctx = AddCtx {
-        cfg: &cfg,
-        req,
+        cfg,
         sys,
-        ipam: ipam.as_deref(),
-        ifname,
-        netns,
-        host_name: host_veth_name(cid, ifname),
+        peer,
+        host_name,
+        mac,
     };
     let mut txn = Txn::default();
-    match build(&ctx, kernel.as_mut(), &mut txn) {
-        Ok(result) => Ok(result),
+    match build(&ctx, kernel.as_mut(), &mut txn, result) {
+        Ok(result) => Ok(Built { result }),
         Err(err) => {
-            let failures = txn.rollback(kernel.as_mut(), sys, ctx.ipam, req);
+            let failures = txn.rollback(kernel.as_mut(), sys);
             if failures.is_empty() {
                 Err(err)
             } else {
@@ -83,27 +102,14 @@ pub(super) fn add(sys: &dyn System, req: &Request) -> Result<CniResult, CniError
     }
 }
 
-fn build(ctx: &AddCtx<'_>, kernel: &mut dyn Kernel, txn: &mut Txn) -> Result<CniResult, CniError> {
+fn build(
+    ctx: &AddCtx<'_>,
+    kernel: &mut dyn Kernel,
+    txn: &mut Txn,
+    mut result: CniResult,
+) -> Result<CniResult, CniError> {
     let cfg = ctx.cfg;
     let sys = ctx.sys;
-
-    // Allocate. The undo is recorded first: the spec wants the delegate
-    // DELed when its ADD fails, e.g. when it allocated but its reply was bad.
-    let mut result = CniResult {
-        cni_version: cfg.cni_version.clone(),
-        ..CniResult::default()
-    };
-    if let Some(ipam) = ctx.ipam {
-        txn.record(Undo::ReleaseIpam);
-        let allocated = ipam.add(ctx.req)?;
-        sys.fault_point("after-ipam");
-        if allocated.ips.is_empty() {
-            return Err(CniError::ipam("IPAM plugin returned missing IP config", ""));
-        }
-        result.ips = allocated.ips;
-        result.routes = allocated.routes;
-        result.dns = allocated.dns;
-    }
     let bridge_addrs = calc_gateways(cfg, &mut result);
 
     // Build the endpoint: bridge, veth pair, port, container interface.
@@ -119,15 +125,22 @@ fn build(ctx: &AddCtx<'_>, kernel: &mut dyn Kernel, txn: &mut Txn) -> Result<Cni
 
     let veth = VethSpec {
         host_name: ctx.host_name.clone(),
-        container_name: ctx.ifname.to_string(),
+        container_name: match &ctx.peer {
+            Peer::InSandbox(p) => p.ifname.clone(),
+            Peer::InHost(name) => name.clone(),
+        },
         mtu: cfg.mtu,
-        container_mac: cfg.mac,
+        container_mac: ctx.mac,
         host_alias: Some(owner_alias(&cfg.network)),
+    };
+    let create = |kernel: &mut dyn Kernel| match &ctx.peer {
+        Peer::InSandbox(_) => kernel.create_veth(&veth),
+        Peer::InHost(_) => kernel.create_host_veth(&veth),
     };
     // Deleting by our derived name is idempotent, so the undo goes first: a
     // pair created by a call that then failed is removed too.
     txn.record(Undo::DeleteHostLink(ctx.host_name.clone()));
-    let (_, container) = match kernel.create_veth(&veth) {
+    let (_, container) = match create(kernel) {
         Ok(pair) => pair,
         Err(e) if e.errno == Some(libc::EEXIST) => {
             // The name is ours for this attachment: a leftover from an ADD
@@ -135,9 +148,7 @@ fn build(ctx: &AddCtx<'_>, kernel: &mut dyn Kernel, txn: &mut Txn) -> Result<Cni
             kernel
                 .delete_host_link(&ctx.host_name)
                 .map_err(|e| kernel_error("failed to remove stale host veth", &e))?;
-            kernel
-                .create_veth(&veth)
-                .map_err(|e| kernel_error("failed to create veth pair", &e))?
+            create(kernel).map_err(|e| kernel_error("failed to create veth pair", &e))?
         }
         Err(e) => return Err(kernel_error("failed to create veth pair", &e)),
     };
@@ -155,20 +166,22 @@ fn build(ctx: &AddCtx<'_>, kernel: &mut dyn Kernel, txn: &mut Txn) -> Result<Cni
         .map_err(|e| kernel_error("failed to attach host veth to bridge", &e))?;
     sys.fault_point("after-port");
 
-    let addrs: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
-    kernel
-        .configure_container(&IfaceSpec {
-            name: ctx.ifname.to_string(),
-            addrs,
-            dad: cfg.enable_dad,
-            up: !cfg.disable_container_interface,
-        })
-        .map_err(|e| kernel_error("failed to configure container interface", &e))?;
-    sys.fault_point("after-addresses");
-    kernel
-        .add_container_routes(ctx.ifname, &container_routes(&result))
-        .map_err(|e| kernel_error("failed to add container routes", &e))?;
-    sys.fault_point("after-routes");
+    if let Peer::InSandbox(p) = &ctx.peer {
+        let addrs: Vec<IpNet> = result.ips.iter().map(|ip| ip.address).collect();
+        kernel
+            .configure_container(&IfaceSpec {
+                name: p.ifname.clone(),
+                addrs,
+                dad: cfg.enable_dad,
+                up: !cfg.disable_container_interface,
+            })
+            .map_err(|e| kernel_error("failed to configure container interface", &e))?;
+        sys.fault_point("after-addresses");
+        kernel
+            .add_container_routes(&p.ifname, &container_routes(&result))
+            .map_err(|e| kernel_error("failed to add container routes", &e))?;
+        sys.fault_point("after-routes");
+    }
 
     // Program the host: gateway addresses, forwarding, masquerade.
     let gateway_link = program_gateway(cfg, kernel, &bridge_addrs)?;
@@ -196,24 +209,18 @@ fn build(ctx: &AddCtx<'_>, kernel: &mut dyn Kernel, txn: &mut Txn) -> Result<Cni
 
     // Reply. The bridge's MAC is fixed (set at creation) and the host port's
     // state was read after it joined the bridge, so no re-read is needed.
-    result.interfaces = vec![
-        host_iface(&bridge),
-        host_iface(&host),
-        Interface {
-            sandbox: Some(ctx.netns.to_string()),
-            name: ctx.ifname.to_string(),
+    let container_iface = match &ctx.peer {
+        Peer::InSandbox(p) => Interface {
+            sandbox: Some(p.key.clone()),
+            name: p.ifname.clone(),
             ..host_iface(&container)
         },
-    ];
+        Peer::InHost(_) => host_iface(&container),
+    };
+    result.interfaces = vec![host_iface(&bridge), host_iface(&host), container_iface];
     if let Some(link) = gateway_link {
         result.interfaces.push(host_iface(&link));
     }
-    if let Some(dns) = &cfg.dns {
-        result.dns = dns.clone();
-    }
-    // A result the config's version cannot express must fail here, while the
-    // undo log can still run, not after ADD returned.
-    result.to_json(&cfg.cni_version)?;
     Ok(result)
 }
 

@@ -1,41 +1,82 @@
-//! CHECK: verify what ADD made against `prevResult` and the config: the
-//! container interface (up, MAC, MTU, addresses, routes), the host veth on
-//! the bridge, the bridge and its gateway address, the masquerade rule; and
-//! delegate CHECK to IPAM.
+//! CHECK: verify what endpoint creation made against what it reported (the
+//! CNI adapter passes `prevResult`) and the config: the container interface
+//! (up, MAC, MTU, addresses, routes), the host veth on the bridge, the bridge
+//! and its gateway address, the masquerade rule.
 
-use cni_protocol::{code, CniError, Request};
+use cni_protocol::{code, CniError, CniResult, Interface, IpConfig, Route};
 use ipnet::IpNet;
 
 use super::add::{calc_gateways, container_ips};
 use super::config::BridgeConfig;
-use super::names::{format_mac, host_veth_name};
-use super::{attachment, kernel_error, System};
+use super::names::{format_mac, host_veth_name_for_endpoint};
+use super::{kernel_error, System};
 use crate::kernel::MasqSpec;
+use crate::model::CheckRequest;
 
 fn failed(msg: impl Into<String>, details: impl Into<String>) -> CniError {
     CniError::new(code::KERNEL, msg, details)
 }
 
-pub(super) fn check(sys: &dyn System, req: &Request) -> Result<(), CniError> {
-    let (cid, ifname) = attachment(req)?;
-    let cfg = BridgeConfig::from_netconf(&req.conf, req.env.args.get("MAC"))?;
-    let netns =
-        req.env.netns.as_deref().ok_or_else(|| {
+/// What the endpoint reported, in the shape the checks below read.
+fn expected_result(req: &CheckRequest) -> CniResult {
+    let interfaces: Vec<Interface> = req
+        .links
+        .iter()
+        .map(|l| Interface {
+            name: l.name.clone(),
+            mac: l.mac.map(|m| m.to_string()),
+            mtu: l.mtu,
+            sandbox: l.sandbox.clone(),
+            ..Interface::default()
+        })
+        .collect();
+    let container = interfaces.iter().position(|i| i.sandbox.is_some());
+    CniResult {
+        interfaces,
+        ips: req
+            .expected
+            .addresses
+            .iter()
+            .map(|a| IpConfig {
+                address: a.address,
+                gateway: a.gateway,
+                interface: container,
+            })
+            .collect(),
+        routes: req
+            .expected
+            .routes
+            .iter()
+            .map(|r| Route {
+                dst: r.destination,
+                gw: r.next_hop,
+                mtu: r.mtu,
+                advmss: r.advmss,
+                priority: r.priority,
+                table: r.table,
+                scope: r.scope,
+            })
+            .collect(),
+        ..CniResult::default()
+    }
+}
+
+pub(super) fn check(
+    sys: &dyn System,
+    cfg: &BridgeConfig,
+    req: &CheckRequest,
+) -> Result<(), CniError> {
+    let cfg = cfg.clone();
+    let sandbox =
+        req.endpoint.sandbox.as_ref().ok_or_else(|| {
             CniError::invalid_env("required env variables [CNI_NETNS] missing", "")
         })?;
-    let prev = req.conf.prev_result.as_ref().ok_or_else(|| {
-        CniError::invalid_config(
-            "Required prevResult missing",
-            "CHECK needs the ADD result in prevResult",
-        )
-    })?;
+    let (netns, ifname) = (sandbox.key.as_str(), sandbox.ifname.as_str());
+    let eid = req.endpoint.endpoint_id.as_str();
+    let prev = &expected_result(req);
     let mut kernel = sys
-        .kernel(Some(netns), req.env.netns_override)
+        .kernel(Some(netns), sandbox.allow_own)
         .map_err(|e| e.into_cni())?;
-
-    if let Some(ipam_type) = &cfg.ipam_type {
-        sys.ipam(ipam_type).check(req)?;
-    }
 
     // The container interface.
     let c = kernel
@@ -64,7 +105,7 @@ pub(super) fn check(sys: &dyn System, req: &Request) -> Result<(), CniError> {
         .iter()
         .find(|i| i.name == ifname && i.sandbox.as_deref() == Some(netns))
         .and_then(|i| i.mac.clone())
-        .or_else(|| cfg.mac.as_ref().map(format_mac));
+        .or_else(|| req.expected.mac.map(|m| m.to_string()));
     if let Some(mac) = expected_mac {
         let actual = format_mac(&c.mac);
         if !mac.eq_ignore_ascii_case(&actual) {
@@ -134,7 +175,7 @@ pub(super) fn check(sys: &dyn System, req: &Request) -> Result<(), CniError> {
             format!("config says promiscMode {}", cfg.promisc),
         ));
     }
-    let host_name = host_veth_name(cid, ifname);
+    let host_name = host_veth_name_for_endpoint(eid);
     let host = kernel
         .host_link(&host_name)
         .map_err(|e| kernel_error("look up host veth", &e))?

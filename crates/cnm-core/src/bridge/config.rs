@@ -1,11 +1,11 @@
 //! The bridge network's config: the raw JSON fields of the reference bridge
 //! plugin, validated into a typed [`BridgeConfig`].
 
-use cni_protocol::{version_at_least, CniError, Dns, NetConf};
+use cni_protocol::{CniError, Dns};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-use super::names::{parse_mac, validate_link_name};
+use super::names::validate_link_name;
 
 /// Highest VLAN ID a bridge port accepts.
 pub const MAX_VLAN: i64 = 4094;
@@ -21,18 +21,6 @@ struct RawTrunk {
     min_id: Option<i64>,
     #[serde(rename = "maxID")]
     max_id: Option<i64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RawMacHolder {
-    #[serde(default)]
-    mac: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct RawArgs {
-    #[serde(default)]
-    cni: Option<RawMacHolder>,
 }
 
 /// The fields of the reference bridge plugin, as they come in.
@@ -75,17 +63,12 @@ struct RawBridgeConf {
     ipam: Option<Value>,
     #[serde(default)]
     dns: Option<Dns>,
-    #[serde(default)]
-    runtime_config: Option<RawMacHolder>,
-    #[serde(default)]
-    args: Option<RawArgs>,
 }
 
 /// A validated bridge network config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeConfig {
     pub network: String,
-    pub cni_version: String,
     pub bridge: String,
     pub is_gateway: bool,
     pub is_default_gateway: bool,
@@ -107,14 +90,13 @@ pub struct BridgeConfig {
     pub ipam_type: Option<String>,
     /// Replaces the IPAM DNS when any of its fields is set.
     pub dns: Option<Dns>,
-    /// Container MAC: runtimeConfig.mac > args.cni.mac > CNI_ARGS MAC.
-    pub mac: Option<[u8; 6]>,
 }
 
 impl BridgeConfig {
-    /// Parse and validate. `cni_args_mac` is CNI_ARGS `MAC`, if given.
-    pub fn from_netconf(conf: &NetConf, cni_args_mac: Option<&str>) -> Result<Self, CniError> {
-        let raw: RawBridgeConf = serde_json::from_value(Value::Object(conf.raw.clone()))
+    /// Parse and validate the options of network `network` (the fields of
+    /// the reference bridge plugin's config; other keys are ignored).
+    pub fn from_options(network: &str, options: &Map<String, Value>) -> Result<Self, CniError> {
+        let raw: RawBridgeConf = serde_json::from_value(Value::Object(options.clone()))
             .map_err(|e| CniError::invalid_config("failed to load netconf", e.to_string()))?;
 
         let bridge = raw.bridge.unwrap_or_else(|| "cni0".to_string());
@@ -171,24 +153,6 @@ impl BridgeConfig {
             ));
         }
 
-        let mac_src = raw
-            .runtime_config
-            .and_then(|r| r.mac)
-            .map(|m| ("runtimeConfig.mac", m))
-            .or_else(|| {
-                raw.args
-                    .and_then(|a| a.cni)
-                    .and_then(|c| c.mac)
-                    .map(|m| ("args.cni.mac", m))
-            })
-            .or_else(|| cni_args_mac.map(|m| ("CNI_ARGS MAC", m.to_string())));
-        let mac = match mac_src {
-            None => None,
-            Some((field, text)) => Some(
-                parse_mac(&text)
-                    .map_err(|why| CniError::invalid_config(format!("invalid {field}"), why))?,
-            ),
-        };
         let dns = raw.dns.filter(|d| !d.is_empty());
         let is_gateway = raw.is_gateway || raw.is_default_gateway;
         if is_gateway && vlan != 0 {
@@ -200,19 +164,8 @@ impl BridgeConfig {
                 )
             })?;
         }
-        if ipam_type.is_none() && !version_at_least(&conf.cni_version, "0.3.0") {
-            return Err(CniError::invalid_config(
-                "layer-2 mode (no ipam.type) needs cniVersion 0.3.0 or later",
-                format!(
-                    "a {} result cannot describe an interface without addresses",
-                    conf.cni_version
-                ),
-            ));
-        }
-
         Ok(BridgeConfig {
-            network: conf.name.clone(),
-            cni_version: conf.cni_version.clone(),
+            network: network.to_string(),
             bridge,
             is_gateway,
             is_default_gateway: raw.is_default_gateway,
@@ -230,7 +183,6 @@ impl BridgeConfig {
             port_isolation: raw.port_isolation,
             ipam_type,
             dns,
-            mac,
         })
     }
 
@@ -287,8 +239,9 @@ pub struct TeardownConfig {
 }
 
 impl TeardownConfig {
-    pub fn from_netconf(conf: &NetConf) -> Result<Self, CniError> {
-        let bridge = match conf.raw.get("bridge") {
+    /// Read leniently from network `network`'s options.
+    pub fn from_options(network: &str, options: &Map<String, Value>) -> Result<Self, CniError> {
+        let bridge = match options.get("bridge") {
             None | Some(Value::Null) => "cni0".to_string(),
             Some(Value::String(s)) => s.clone(),
             Some(other) => {
@@ -300,15 +253,14 @@ impl TeardownConfig {
         };
         validate_link_name(&bridge)
             .map_err(|why| CniError::invalid_config("invalid field \"bridge\"", why))?;
-        let ipam_type = conf
-            .raw
+        let ipam_type = options
             .get("ipam")
             .and_then(|v| v.get("type"))
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
             .map(str::to_string);
         Ok(TeardownConfig {
-            network: conf.name.clone(),
+            network: network.to_string(),
             bridge,
             ipam_type,
         })

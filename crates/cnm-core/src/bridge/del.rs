@@ -1,32 +1,22 @@
-//! DEL: best effort and idempotent. IPAM is released first; then the host
-//! veth, found by its derived name (which removes the container end too);
-//! only when it is not there is the sandbox entered to delete the container
-//! interface. Every error is collected, none stops the rest.
+//! Endpoint deletion (CNI DEL after the adapter released IPAM): best effort
+//! and idempotent. The host veth, found by its derived name (which removes
+//! the container end too); only when it is not there is the sandbox entered
+//! to delete the container interface. Every error is collected, none stops
+//! the rest. Needs no network config.
 
-use cni_protocol::{CniError, Request};
+use cni_protocol::CniError;
 
-use super::config::TeardownConfig;
-use super::names::host_veth_name;
-use super::{attachment, kernel_error, SandboxError, System};
+use super::names::host_veth_name_for_endpoint;
+use super::{kernel_error, SandboxError, System};
+use crate::model::EndpointRef;
 
-pub(super) fn del(sys: &dyn System, req: &Request) -> Result<(), CniError> {
-    let (cid, ifname) = attachment(req)?;
-    // Only what teardown needs, read leniently.
-    let cfg = TeardownConfig::from_netconf(&req.conf)?;
-
+pub(super) fn del(sys: &dyn System, ep: &EndpointRef) -> Result<(), CniError> {
     let mut errors: Vec<CniError> = Vec::new();
     let mut kernel = sys.kernel(None, false).map_err(|e| e.into_cni())?;
 
-    // IPAM first: the address must be released whatever else fails.
-    if let Some(ipam_type) = &cfg.ipam_type {
-        if let Err(e) = sys.ipam(ipam_type).del(req) {
-            errors.push(e);
-        }
-    }
-
     // The host veth has a name derived from the attachment; deleting it
     // removes the container end too, with no need to enter the sandbox.
-    let host_name = host_veth_name(cid, ifname);
+    let host_name = host_veth_name_for_endpoint(&ep.endpoint_id);
     let host_deleted = match kernel.delete_host_link(&host_name) {
         Ok(deleted) => deleted,
         Err(e) => {
@@ -39,11 +29,11 @@ pub(super) fn del(sys: &dyn System, req: &Request) -> Result<(), CniError> {
     // interface inside the sandbox, if it still exists. A sandbox that is
     // gone or a stale bind mount is fine; the host's own namespace is never
     // touched as a sandbox.
-    let netns = req.env.netns.as_deref().filter(|p| !p.is_empty());
-    if let (false, Some(path)) = (host_deleted, netns) {
-        match sys.kernel(Some(path), req.env.netns_override) {
+    let placement = ep.sandbox.as_ref().filter(|p| !p.key.is_empty());
+    if let (false, Some(p)) = (host_deleted, placement) {
+        match sys.kernel(Some(&p.key), p.allow_own) {
             Ok(mut sandbox) => {
-                if let Err(e) = sandbox.delete_container_link(ifname) {
+                if let Err(e) = sandbox.delete_container_link(&p.ifname) {
                     errors.push(kernel_error("failed to delete container interface", &e));
                 }
             }

@@ -5,11 +5,11 @@
 
 use std::collections::HashSet;
 
-use cni_protocol::{CniError, Request};
+use cni_protocol::CniError;
 
 use super::config::{BridgeConfig, TeardownConfig};
 use super::del::join;
-use super::names::{host_veth_name, owner_alias};
+use super::names::{host_veth_name_for_endpoint, owner_alias};
 use super::{kernel_error, System};
 use crate::kernel::LinkState;
 
@@ -29,26 +29,12 @@ pub(super) fn owned_by(port: &LinkState, network: &str) -> bool {
     is_ours(&port.name) && port.alias.as_deref() == Some(owner_alias(network).as_str())
 }
 
-pub(super) fn gc(sys: &dyn System, req: &Request) -> Result<(), CniError> {
-    let cfg = TeardownConfig::from_netconf(&req.conf)?;
-    // Without the list, "nothing is valid" would tear down every container.
-    let valid = req.conf.valid_attachments.clone().ok_or_else(|| {
-        CniError::invalid_config(
-            "GC needs cni.dev/valid-attachments",
-            "neither \"cni.dev/valid-attachments\" nor \"cni.dev/attachments\" is in the config",
-        )
-    })?;
+/// GC of network `cfg` keeping the endpoints `valid` (ids).
+pub(super) fn gc(sys: &dyn System, cfg: &TeardownConfig, valid: &[String]) -> Result<(), CniError> {
     let mut errors = Vec::new();
-
-    if let Some(ipam_type) = &cfg.ipam_type {
-        if let Err(e) = sys.ipam(ipam_type).gc(req) {
-            errors.push(e);
-        }
-    }
-
     let keep: HashSet<String> = valid
         .iter()
-        .map(|a| host_veth_name(&a.container_id, &a.ifname))
+        .map(|eid| host_veth_name_for_endpoint(eid))
         .collect();
     let mut kernel = sys.kernel(None, false).map_err(|e| e.into_cni())?;
     // This network's host veths: those on the bridge, and any left detached
@@ -88,11 +74,7 @@ pub(super) fn gc(sys: &dyn System, req: &Request) -> Result<(), CniError> {
     join(errors)
 }
 
-pub(super) fn status(sys: &dyn System, req: &Request) -> Result<(), CniError> {
-    let cfg = BridgeConfig::from_netconf(&req.conf, None)?;
-    if let Some(ipam_type) = &cfg.ipam_type {
-        sys.ipam(ipam_type).status(req)?;
-    }
+pub(super) fn status(sys: &dyn System, cfg: &BridgeConfig) -> Result<(), CniError> {
     if cfg.ip_masq || cfg.mac_spoof_check {
         sys.firewall()
             .available()
@@ -104,7 +86,7 @@ pub(super) fn status(sys: &dyn System, req: &Request) -> Result<(), CniError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bridge::names::vlan_gateway_peer_name;
+    use crate::bridge::names::{host_veth_name, vlan_gateway_peer_name};
 
     #[test]
     fn ours_only_matches_derived_names() {

@@ -26,6 +26,27 @@ pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
     format!("veth{:011x}", h & 0x0fff_ffff_ffff)
 }
 
+/// Host-side veth name for a model endpoint id. The CNI adapter's ids are
+/// `<container id>/<ifname>` (neither part can hold a `/`); they hash as
+/// the two parts, so the names are those of [`host_veth_name`] and DEL, GC
+/// and upgrades find the veths of earlier releases. Other ids hash whole.
+pub fn host_veth_name_for_endpoint(endpoint_id: &str) -> String {
+    match endpoint_id.rsplit_once('/') {
+        Some((cid, ifname)) => host_veth_name(cid, ifname),
+        None => {
+            let h = fnv1a64(&[endpoint_id.as_bytes()]);
+            format!("veth{:011x}", h & 0x0fff_ffff_ffff)
+        }
+    }
+}
+
+/// The temporary host name of an endpoint's sandbox-side veth end when the
+/// caller places it (`vsb` + 12 hex digits, never matched by GC's pattern).
+pub fn sandbox_peer_name_for_endpoint(endpoint_id: &str) -> String {
+    let h = fnv1a64(&[b"sandbox-peer", endpoint_id.as_bytes()]);
+    format!("vsb{:012x}", h & 0xffff_ffff_ffff)
+}
+
 /// The bridge-side end of a VLAN network's `<bridge>.<vlan>` gateway
 /// interface: `vgw` + 12 hex digits, never matched by GC's `veth` pattern.
 pub fn vlan_gateway_peer_name(bridge: &str, vlan: u16) -> String {

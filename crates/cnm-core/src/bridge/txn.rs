@@ -1,17 +1,12 @@
 //! ADD as a transaction: every step that creates something records how to
 //! undo it; when a later step fails the record is replayed in reverse.
 
-use cni_protocol::Request;
-
 use super::System;
-use crate::ipam::Ipam;
 use crate::kernel::Kernel;
 
 /// One thing ADD did that a failure must undo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Undo {
-    /// IPAM ADD succeeded: run IPAM DEL.
-    ReleaseIpam,
     /// A host link was created (a veth: deleting it removes both ends).
     DeleteHostLink(String),
     /// A MAC spoof check was installed for this host port.
@@ -30,23 +25,10 @@ impl Txn {
     }
 
     /// Undo everything in reverse order; returns what could not be undone.
-    pub(crate) fn rollback(
-        self,
-        kernel: &mut dyn Kernel,
-        sys: &dyn System,
-        ipam: Option<&dyn Ipam>,
-        req: &Request,
-    ) -> Vec<String> {
+    pub(crate) fn rollback(self, kernel: &mut dyn Kernel, sys: &dyn System) -> Vec<String> {
         let mut failures = Vec::new();
         for step in self.steps.into_iter().rev() {
             match &step {
-                Undo::ReleaseIpam => {
-                    if let Some(ipam) = ipam {
-                        if let Err(e) = ipam.del(req) {
-                            failures.push(format!("release IPAM: {e}"));
-                        }
-                    }
-                }
                 Undo::DeleteHostLink(name) => {
                     if let Err(e) = kernel.delete_host_link(name) {
                         failures.push(format!("delete link {name}: {e}"));

@@ -1,11 +1,13 @@
 //! An in-memory kernel, firewall and IPAM for unit tests of the model and
-//! the drivers without root. State is shared (`Rc<RefCell<..>>`) so a test
-//! can inspect it after the plugin ran; `fail_on` injects a failure.
+//! the drivers without root. State is shared (`Arc<Mutex<..>>`, so the fake
+//! system is `Send + Sync` like the real one) and a test can inspect it after
+//! the driver ran; `fail_on` injects a failure. Besides the sandbox at the
+//! path given to [`FakeSystem::new`] (`FakeState::container`), sandboxes made
+//! with `System::create_sandbox` live in `FakeState::sandboxes`.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use cni_protocol::{CniError, CniResult, IpConfig, Request};
 use ipnet::IpNet;
@@ -14,8 +16,8 @@ use super::{
     BridgeSpec, Firewall, IfaceSpec, Kernel, KernelError, LinkState, MasqSpec, PortSpec,
     RouteState, VethSpec,
 };
-use crate::bridge::{SandboxError, System};
 use crate::ipam::Ipam;
+use crate::system::{SandboxError, System};
 
 /// One fake link.
 #[derive(Debug, Clone, Default)]
@@ -23,8 +25,8 @@ pub struct FakeLink {
     pub state: LinkState,
     pub addrs: Vec<IpNet>,
     pub routes: Vec<RouteState>,
-    /// (peer is in the container, peer name)
-    pub peer: Option<(bool, String)>,
+    /// The peer: (its sandbox key, `None` for the host; its name).
+    pub peer: Option<(Option<String>, String)>,
 }
 
 /// Everything the fakes hold.
@@ -33,6 +35,10 @@ pub struct FakeState {
     pub host: BTreeMap<String, FakeLink>,
     /// `None`: the sandbox does not exist.
     pub container: Option<BTreeMap<String, FakeLink>>,
+    /// The key of the sandbox `container` stands for.
+    pub container_key: String,
+    /// Further sandboxes by key (made by `create_sandbox`).
+    pub sandboxes: BTreeMap<String, BTreeMap<String, FakeLink>>,
     pub sysctls: BTreeMap<String, String>,
     pub masquerade: BTreeMap<String, Vec<IpNet>>,
     pub spoof: BTreeMap<String, [u8; 6]>,
@@ -57,10 +63,62 @@ impl FakeState {
         self.next_index += 1;
         self.next_index + 1
     }
+    /// The links of the sandbox at `key`, if it exists.
+    pub fn sandbox(&self, key: &str) -> Option<&BTreeMap<String, FakeLink>> {
+        if key == self.container_key {
+            self.container.as_ref()
+        } else {
+            self.sandboxes.get(key)
+        }
+    }
+    /// The same, mutable.
+    pub fn sandbox_mut(&mut self, key: &str) -> Option<&mut BTreeMap<String, FakeLink>> {
+        if key == self.container_key {
+            self.container.as_mut()
+        } else {
+            self.sandboxes.get_mut(key)
+        }
+    }
+    /// Remove the peer of a deleted link, wherever it is.
+    fn remove_peer(&mut self, peer: Option<(Option<String>, String)>) {
+        match peer {
+            Some((None, name)) => {
+                self.host.remove(&name);
+            }
+            Some((Some(key), name)) => {
+                if let Some(sb) = self.sandbox_mut(&key) {
+                    sb.remove(&name);
+                }
+            }
+            None => {}
+        }
+    }
 }
 
-/// Shared fake state.
-pub type Shared = Rc<RefCell<FakeState>>;
+/// Shared fake state; `borrow`/`borrow_mut` lock it (never hold one guard
+/// while taking another).
+#[derive(Debug, Clone, Default)]
+pub struct Shared(Arc<Mutex<FakeState>>);
+
+impl Shared {
+    /// Wrap a state.
+    pub fn new(state: FakeState) -> Self {
+        Shared(Arc::new(Mutex::new(state)))
+    }
+    /// Lock for reading.
+    pub fn borrow(&self) -> MutexGuard<'_, FakeState> {
+        self.lock()
+    }
+    /// Lock for writing.
+    pub fn borrow_mut(&self) -> MutexGuard<'_, FakeState> {
+        self.lock()
+    }
+    fn lock(&self) -> MutexGuard<'_, FakeState> {
+        // A test that panicked while holding the lock leaves the state as it
+        // was; the next test's assertions still see it.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// A [`System`] over [`FakeState`].
 pub struct FakeSystem {
@@ -74,10 +132,11 @@ impl FakeSystem {
     pub fn new(netns_path: &str) -> Self {
         let state = FakeState {
             container: Some(BTreeMap::new()),
+            container_key: netns_path.to_string(),
             ..FakeState::default()
         };
         FakeSystem {
-            state: Rc::new(RefCell::new(state)),
+            state: Shared::new(state),
             netns_path: netns_path.to_string(),
         }
     }
@@ -90,13 +149,13 @@ impl System for FakeSystem {
         _allow_own: bool,
     ) -> Result<Box<dyn Kernel + '_>, SandboxError> {
         if let Some(path) = netns {
-            if path != self.netns_path || self.state.borrow().container.is_none() {
+            if self.state.borrow().sandbox(path).is_none() {
                 return Err(SandboxError::Missing(path.to_string()));
             }
         }
         Ok(Box::new(FakeKernel {
             state: self.state.clone(),
-            sandbox: netns.is_some(),
+            sandbox: netns.map(str::to_string),
         }))
     }
     fn firewall(&self) -> Box<dyn Firewall + '_> {
@@ -109,12 +168,42 @@ impl System for FakeSystem {
             state: self.state.clone(),
         })
     }
+    fn create_sandbox(&self, key: &str) -> Result<(), SandboxError> {
+        let mut st = self.state.borrow_mut();
+        st.op("create sandbox", key)?;
+        if st.sandbox(key).is_some() {
+            return Err(SandboxError::Kernel(
+                KernelError::new("create namespace", key, "file exists").with_errno(libc::EEXIST),
+            ));
+        }
+        if key == st.container_key {
+            st.container = Some(BTreeMap::new());
+        } else {
+            st.sandboxes.insert(key.to_string(), BTreeMap::new());
+        }
+        Ok(())
+    }
+    fn remove_sandbox(&self, key: &str) -> Result<(), SandboxError> {
+        let mut st = self.state.borrow_mut();
+        st.op("remove sandbox", key)?;
+        // Links inside go with the namespace; their host peers too (veth).
+        let links = if key == st.container_key {
+            st.container.take()
+        } else {
+            st.sandboxes.remove(key)
+        };
+        for (_, link) in links.unwrap_or_default() {
+            st.remove_peer(link.peer);
+        }
+        Ok(())
+    }
 }
 
 /// The fake kernel.
 pub struct FakeKernel {
     state: Shared,
-    sandbox: bool,
+    /// The sandbox this handle was opened for.
+    sandbox: Option<String>,
 }
 
 fn not_found(op: &str, name: &str) -> KernelError {
@@ -190,7 +279,8 @@ impl Kernel for FakeKernel {
             mtu,
             ..LinkState::default()
         };
-        let Some(container) = st.container.as_mut() else {
+        let key = self.sandbox.clone().unwrap_or_default();
+        let Some(container) = st.sandbox_mut(&key) else {
             return Err(not_found("create veth", "sandbox"));
         };
         if container.contains_key(&spec.container_name) {
@@ -203,7 +293,7 @@ impl Kernel for FakeKernel {
             spec.container_name.clone(),
             FakeLink {
                 state: cont.clone(),
-                peer: Some((false, spec.host_name.clone())),
+                peer: Some((None, spec.host_name.clone())),
                 ..FakeLink::default()
             },
         );
@@ -211,7 +301,7 @@ impl Kernel for FakeKernel {
             spec.host_name.clone(),
             FakeLink {
                 state: host.clone(),
-                peer: Some((true, spec.container_name.clone())),
+                peer: Some((Some(key), spec.container_name.clone())),
                 ..FakeLink::default()
             },
         );
@@ -272,9 +362,7 @@ impl Kernel for FakeKernel {
         match st.host.remove(name) {
             None => Ok(false),
             Some(link) => {
-                if let (Some((true, peer)), Some(c)) = (link.peer, st.container.as_mut()) {
-                    c.remove(&peer);
-                }
+                st.remove_peer(link.peer);
                 Ok(true)
             }
         }
@@ -327,20 +415,20 @@ impl Kernel for FakeKernel {
     }
     fn container_link(&mut self, name: &str) -> Result<Option<LinkState>, KernelError> {
         let st = self.state.borrow();
-        Ok(st
-            .container
-            .as_ref()
-            .filter(|_| self.sandbox)
+        Ok(self
+            .sandbox
+            .as_deref()
+            .and_then(|k| st.sandbox(k))
             .and_then(|c| c.get(name))
             .map(|l| l.state.clone()))
     }
     fn configure_container(&mut self, spec: &IfaceSpec) -> Result<(), KernelError> {
         let mut st = self.state.borrow_mut();
         st.op("configure container", &spec.name)?;
-        let c = st
-            .container
-            .as_mut()
-            .and_then(|c| c.get_mut(&spec.name))
+        let c = self
+            .sandbox
+            .clone()
+            .and_then(|k| st.sandbox_mut(&k).and_then(|c| c.get_mut(&spec.name)))
             .ok_or_else(|| not_found("configure container", &spec.name))?;
         c.addrs = spec.addrs.clone();
         c.state.up = spec.up;
@@ -353,26 +441,32 @@ impl Kernel for FakeKernel {
     ) -> Result<(), KernelError> {
         let mut st = self.state.borrow_mut();
         st.op("add routes", name)?;
-        let c = st
-            .container
-            .as_mut()
-            .and_then(|c| c.get_mut(name))
+        let c = self
+            .sandbox
+            .clone()
+            .and_then(|k| st.sandbox_mut(&k).and_then(|c| c.get_mut(name)))
             .ok_or_else(|| not_found("add routes", name))?;
         c.routes.extend(routes.iter().cloned());
         Ok(())
     }
     fn container_addrs(&mut self, name: &str) -> Result<Vec<IpNet>, KernelError> {
         let st = self.state.borrow();
-        Ok(st
-            .container
-            .as_ref()
+        Ok(self
+            .sandbox
+            .as_deref()
+            .and_then(|k| st.sandbox(k))
             .and_then(|c| c.get(name))
             .map(|l| l.addrs.clone())
             .unwrap_or_default())
     }
     fn container_routes(&mut self, name: &str) -> Result<Vec<RouteState>, KernelError> {
         let st = self.state.borrow();
-        let Some(link) = st.container.as_ref().and_then(|c| c.get(name)) else {
+        let Some(link) = self
+            .sandbox
+            .as_deref()
+            .and_then(|k| st.sandbox(k))
+            .and_then(|c| c.get(name))
+        else {
             return Ok(Vec::new());
         };
         // The kernel adds the prefix routes of the addresses itself.
@@ -395,15 +489,14 @@ impl Kernel for FakeKernel {
     fn delete_container_link(&mut self, name: &str) -> Result<bool, KernelError> {
         let mut st = self.state.borrow_mut();
         st.op("delete container link", name)?;
-        let Some(c) = st.container.as_mut() else {
+        let key = self.sandbox.clone().unwrap_or_default();
+        let Some(c) = st.sandbox_mut(&key) else {
             return Ok(false);
         };
         match c.remove(name) {
             None => Ok(false),
             Some(link) => {
-                if let Some((false, peer)) = link.peer {
-                    st.host.remove(&peer);
-                }
+                st.remove_peer(link.peer);
                 Ok(true)
             }
         }
@@ -428,6 +521,94 @@ impl Kernel for FakeKernel {
             .filter(|l| l.state.alias.as_deref() == Some(alias))
             .map(|l| l.state.clone())
             .collect())
+    }
+    fn create_host_veth(&mut self, spec: &VethSpec) -> Result<(LinkState, LinkState), KernelError> {
+        let mut st = self.state.borrow_mut();
+        st.op("create veth", &spec.host_name)?;
+        for name in [&spec.host_name, &spec.container_name] {
+            if st.host.contains_key(name) {
+                return Err(
+                    KernelError::new("create veth", name, "file exists").with_errno(libc::EEXIST)
+                );
+            }
+        }
+        let mtu = spec.mtu.unwrap_or(1500);
+        let (hi, pi) = (st.index(), st.index());
+        let host = LinkState {
+            index: hi,
+            name: spec.host_name.clone(),
+            kind: Some("veth".into()),
+            mac: crate::bridge::names::derived_mac(&spec.host_name),
+            mtu,
+            alias: spec.host_alias.clone(),
+            ..LinkState::default()
+        };
+        let peer = LinkState {
+            index: pi,
+            name: spec.container_name.clone(),
+            kind: Some("veth".into()),
+            mac: spec
+                .container_mac
+                .unwrap_or_else(|| crate::bridge::names::derived_mac(&spec.container_name)),
+            mtu,
+            ..LinkState::default()
+        };
+        st.host.insert(
+            spec.host_name.clone(),
+            FakeLink {
+                state: host.clone(),
+                peer: Some((None, spec.container_name.clone())),
+                ..FakeLink::default()
+            },
+        );
+        st.host.insert(
+            spec.container_name.clone(),
+            FakeLink {
+                state: peer.clone(),
+                peer: Some((None, spec.host_name.clone())),
+                ..FakeLink::default()
+            },
+        );
+        Ok((host, peer))
+    }
+    fn move_into_sandbox(
+        &mut self,
+        host_name: &str,
+        new_name: &str,
+    ) -> Result<LinkState, KernelError> {
+        let mut st = self.state.borrow_mut();
+        st.op("move into sandbox", host_name)?;
+        let key = self
+            .sandbox
+            .clone()
+            .ok_or_else(|| not_found("move into sandbox", "sandbox"))?;
+        if st
+            .sandbox(&key)
+            .ok_or_else(|| not_found("move into sandbox", &key))?
+            .contains_key(new_name)
+        {
+            return Err(
+                KernelError::new("rename link", new_name, "file exists").with_errno(libc::EEXIST)
+            );
+        }
+        let mut link = st
+            .host
+            .remove(host_name)
+            .ok_or_else(|| not_found("move into sandbox", host_name))?;
+        link.state.name = new_name.to_string();
+        link.state.up = false;
+        link.state.master = None;
+        // The peer now points at the moved end.
+        if let Some((None, peer)) = &link.peer {
+            if let Some(p) = st.host.get_mut(peer) {
+                p.peer = Some((Some(key.clone()), new_name.to_string()));
+            }
+        }
+        let state = link.state.clone();
+        if let Some(sb) = st.sandbox_mut(&key) {
+            sb.insert(new_name.to_string(), link);
+        }
+        Ok(state)
     }
 }
 
@@ -560,4 +741,105 @@ impl Ipam for FakeIpam {
     fn status(&self, _req: &Request) -> Result<(), CniError> {
         Ok(())
     }
+}
+
+/// A fake model IPAM driver over the same state: pools are the requested
+/// subnets (id = the subnet), addresses handed out from `.2` up, keyed by
+/// owner in `FakeState::ipam`. `fail_on = "ipam request"` makes address
+/// requests fail; `"ipam pool"` pool requests.
+pub struct FakeIpamDriver {
+    /// The shared state.
+    pub state: Shared,
+}
+
+impl crate::model::IpamDriver for FakeIpamDriver {
+    fn name(&self) -> &str {
+        "fake"
+    }
+    fn default_address_spaces(
+        &self,
+    ) -> Result<crate::model::AddressSpaces, crate::model::DriverError> {
+        Ok(crate::model::AddressSpaces {
+            local: "local".into(),
+            global: "global".into(),
+        })
+    }
+    fn request_pool(
+        &self,
+        req: &crate::model::PoolRequest,
+    ) -> Result<crate::model::Pool, crate::model::DriverError> {
+        let mut st = self.state.borrow_mut();
+        st.op("ipam pool", "fake")
+            .map_err(|e| crate::model::DriverError::ipam("pool refused", e.to_string()))?;
+        let pool = req
+            .pool
+            .ok_or_else(|| crate::model::DriverError::invalid_argument("no pool", ""))?
+            .trunc();
+        let gateway = first_host(&pool).and_then(|g| IpNet::new(g, pool.prefix_len()).ok());
+        st.log.push(format!("pool {pool}"));
+        Ok(crate::model::Pool {
+            id: pool.to_string(),
+            pool,
+            gateway,
+            data: Default::default(),
+        })
+    }
+    fn release_pool(&self, pool_id: &str) -> Result<(), crate::model::DriverError> {
+        self.state
+            .borrow_mut()
+            .log
+            .push(format!("release pool {pool_id}"));
+        Ok(())
+    }
+    fn request_address(
+        &self,
+        req: &crate::model::AddressRequest,
+    ) -> Result<crate::model::Address, crate::model::DriverError> {
+        let mut st = self.state.borrow_mut();
+        st.op("ipam request", &req.pool_id).map_err(|e| {
+            crate::model::DriverError::ipam("no IP addresses available", e.to_string())
+        })?;
+        let pool: IpNet = req
+            .pool_id
+            .parse()
+            .map_err(|_| crate::model::DriverError::not_found("unknown pool", &req.pool_id))?;
+        let key = (req.owner.container_id.clone(), req.owner.ifname.clone());
+        if st.ipam.contains_key(&key) {
+            return Err(crate::model::DriverError::ipam(
+                "duplicate allocation",
+                format!("{key:?}"),
+            ));
+        }
+        let used: BTreeSet<IpNet> = st.ipam.values().copied().collect();
+        let gw = first_host(&pool);
+        let addr = pool
+            .hosts()
+            .skip(1)
+            .take(250)
+            .filter_map(|h| IpNet::new(h, pool.prefix_len()).ok())
+            .find(|a| !used.contains(a))
+            .ok_or_else(|| {
+                crate::model::DriverError::ipam("no IP addresses available", &req.pool_id)
+            })?;
+        st.ipam.insert(key, addr);
+        Ok(crate::model::Address {
+            address: addr,
+            gateway: gw,
+        })
+    }
+    fn release_address(
+        &self,
+        req: &crate::model::AddressRelease,
+    ) -> Result<(), crate::model::DriverError> {
+        let mut st = self.state.borrow_mut();
+        st.log.push(format!("release address {:?}", req.address));
+        st.ipam
+            .remove(&(req.owner.container_id.clone(), req.owner.ifname.clone()));
+        Ok(())
+    }
+}
+
+/// The first host address of a subnet (the usual gateway).
+fn first_host(subnet: &IpNet) -> Option<IpAddr> {
+    subnet.hosts().next()
 }

@@ -625,4 +625,88 @@ impl Kernel for LinuxKernel {
             .map(state)
             .collect())
     }
+
+    fn create_host_veth(&mut self, spec: &VethSpec) -> Result<(LinkState, LinkState), KernelError> {
+        let nlspec = cnm_netlink::VethSpec {
+            name: &spec.host_name,
+            peer_name: &spec.container_name,
+            mtu: spec.mtu,
+            mac: None,
+            peer_mac: spec.container_mac,
+            peer_netns: None,
+            alias: spec.host_alias.as_deref(),
+        };
+        let target = format!("{} (peer {})", spec.host_name, spec.container_name);
+        self.host
+            .create_veth(&nlspec)
+            .map_err(|e| nl("create veth", &target, e))?;
+        let mut out = Vec::with_capacity(2);
+        for name in [&spec.host_name, &spec.container_name] {
+            let link = self
+                .host
+                .link_by_name(name)
+                .map_err(|e| nl("look up veth", name, e))?
+                .ok_or_else(|| KernelError::new("create veth", name, "not found after creation"))?;
+            self.host_links.insert(name.clone(), link.index);
+            out.push(state(link));
+        }
+        let _ = sysctl_set(&format!("net/ipv6/conf/{}/accept_ra", spec.host_name), "0");
+        let peer = out
+            .pop()
+            .ok_or_else(|| KernelError::new("create veth", &target, "no peer"))?;
+        let host = out
+            .pop()
+            .ok_or_else(|| KernelError::new("create veth", &target, "no host end"))?;
+        Ok((host, peer))
+    }
+
+    fn move_into_sandbox(
+        &mut self,
+        host_name: &str,
+        new_name: &str,
+    ) -> Result<LinkState, KernelError> {
+        let index = self.host_index("move into sandbox", host_name)?;
+        let Some((ns, sandbox)) = self.sandbox.as_mut() else {
+            return Err(KernelError::new(
+                "move into sandbox",
+                host_name,
+                "no container namespace was given",
+            ));
+        };
+        self.host
+            .set_netns(index, ns.fd())
+            .map_err(|e| nl("move into sandbox", host_name, e))?;
+        self.host_links.remove(host_name);
+        let moved = sandbox
+            .link_by_name(host_name)
+            .map_err(|e| nl("look up moved link", host_name, e))?
+            .ok_or_else(|| {
+                KernelError::new("move into sandbox", host_name, "not found in the sandbox")
+            })?;
+        if host_name != new_name {
+            sandbox
+                .set_name(moved.index, new_name)
+                .map_err(|e| nl("rename link", new_name, e))?;
+        }
+        self.sandbox_links.insert(new_name.to_string(), moved.index);
+        Ok(LinkState {
+            name: new_name.to_string(),
+            ..state(moved)
+        })
+    }
+}
+
+impl LinuxKernel {
+    /// Set the sandbox's loopback up (a new namespace starts with it down).
+    pub fn sandbox_loopback_up(&mut self) -> Result<(), KernelError> {
+        let h = self.sandbox("set loopback up")?;
+        let lo = h
+            .link_by_name("lo")
+            .map_err(|e| nl("look up", "lo", e))?
+            .ok_or_else(|| KernelError::new("set loopback up", "lo", "not found"))?;
+        if !lo.up {
+            h.set_up(lo.index).map_err(|e| nl("set up", "lo", e))?;
+        }
+        Ok(())
+    }
 }

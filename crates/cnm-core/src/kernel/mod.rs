@@ -69,6 +69,19 @@ pub trait Kernel {
     /// Host links whose alias is `alias`, attached or not (for GC: an ADD
     /// that crashed before attaching its veth leaves it detached).
     fn links_with_alias(&mut self, alias: &str) -> Result<Vec<LinkState>, KernelError>;
+
+    /// Create a veth pair with both ends in the host namespace: `host_name`
+    /// and, as its peer, `container_name` (a temporary host name until the
+    /// sandbox moves it). For drivers whose caller places the interface.
+    fn create_host_veth(&mut self, spec: &VethSpec) -> Result<(LinkState, LinkState), KernelError>;
+    /// Move the host link `host_name` into the sandbox and name it
+    /// `new_name` there (down, as a move leaves it). Returns its state in the
+    /// sandbox.
+    fn move_into_sandbox(
+        &mut self,
+        host_name: &str,
+        new_name: &str,
+    ) -> Result<LinkState, KernelError>;
 }
 
 /// The firewall for one network: masquerade of its subnets, kept per network

@@ -1,104 +1,344 @@
-//! The controller: the entry point that owns the driver registry and the
-//! settings every call shares (CNI_PATH for exec'd plugins).
+//! The controller (libnetwork's `NetworkController`): registers network and
+//! IPAM drivers by name (the bridge and host-local built in), creates and
+//! restores networks, creates and opens sandboxes. Cheap to clone; shared
+//! across threads.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
-use serde_json::{Map, Value};
-
-use super::driver::{Driver, DriverOptions, Kind};
-use super::error::ModelError;
+use super::error::{DriverError, ModelError};
+use super::ipam_driver::{IpamDriver, PoolRequest};
 use super::network::Network;
-use crate::bridge::{BridgeConfig, BridgePlugin};
-use crate::system::LinuxSystem;
+use super::network_data::{CreateNetwork, IpamData, NetworkOptions};
+use super::records::{IpamRecord, NetworkRecord, PoolRecord};
+use super::sandbox::Sandbox;
+use super::NetworkDriver;
+use crate::bridge::BridgeDriver;
+use crate::host_local_ipam::HostLocalIpam;
+use crate::system::{LinuxSystem, System};
 
-/// The CNI version the library speaks to drivers.
-pub const API_CNI_VERSION: &str = "1.1.0";
+/// Names the built-in bridge driver is registered under.
+pub const BRIDGE_DRIVER_NAMES: &[&str] = &["bridge", "simplebridge"];
+/// Names the built-in host-local IPAM driver is registered under.
+pub const HOST_LOCAL_IPAM_NAMES: &[&str] = &["host-local", "ipam-host-local"];
 
-/// libnetwork's NetworkController.
-#[derive(Debug, Clone)]
-pub struct Controller {
-    cni_path: Vec<PathBuf>,
+/// What a new network is made of. Construct with `..Default::default()`.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkSpec {
+    /// The id (empty: the name).
+    pub id: String,
+    /// The name (validated: letters, digits, `_ . -`, as CNI network names).
+    pub name: String,
+    /// The registered network driver.
+    pub driver: String,
+    /// The driver options.
+    pub options: NetworkOptions,
+    /// Let the model allocate endpoint addresses from these pools of this
+    /// registered IPAM driver; `None`: addresses come with each endpoint.
+    pub ipam: Option<IpamSpec>,
+    /// Pool data to give the driver directly (with or without `ipam`).
+    pub ipv4: Vec<IpamData>,
+    /// IPv6 pool data.
+    pub ipv6: Vec<IpamData>,
 }
 
-impl Default for Controller {
+/// The IPAM part of a [`NetworkSpec`].
+#[derive(Debug, Clone, Default)]
+pub struct IpamSpec {
+    /// The registered IPAM driver.
+    pub driver: String,
+    /// One request per pool (IPv4 and IPv6).
+    pub pools: Vec<PoolRequest>,
+}
+
+struct Registry {
+    drivers: HashMap<String, Arc<dyn NetworkDriver>>,
+    ipam: HashMap<String, Arc<dyn IpamDriver>>,
+}
+
+struct Inner<S> {
+    system: Arc<S>,
+    registry: RwLock<Registry>,
+}
+
+/// libnetwork's NetworkController, generic over the [`System`] (the real
+/// [`LinuxSystem`] or the fake one in tests).
+pub struct Controller<S: System + 'static = LinuxSystem> {
+    inner: Arc<Inner<S>>,
+}
+
+impl<S: System + 'static> Clone for Controller<S> {
+    fn clone(&self) -> Self {
+        Controller {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl Controller<LinuxSystem> {
+    /// A controller on the real system with the built-in drivers.
+    pub fn new() -> Self {
+        Controller::with_system(LinuxSystem::default())
+    }
+}
+
+impl Default for Controller<LinuxSystem> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Controller {
-    /// A controller looking for plugin binaries in /opt/cni/bin.
-    pub fn new() -> Self {
+impl<S: System + 'static> Controller<S> {
+    /// A controller on `system` with the built-in drivers registered: the
+    /// bridge (as `bridge` and `simplebridge`) and host-local (as
+    /// `host-local` and `ipam-host-local`, store in /var/lib/cni/networks).
+    pub fn with_system(system: S) -> Self {
+        let c = Self::empty(system);
+        let bridge: Arc<dyn NetworkDriver> =
+            Arc::new(BridgeDriver::new(Arc::clone(&c.inner.system)));
+        let host_local: Arc<dyn IpamDriver> = Arc::new(HostLocalIpam::default());
+        if let Ok(mut reg) = c.inner.registry.write() {
+            for name in BRIDGE_DRIVER_NAMES {
+                reg.drivers.insert(name.to_string(), Arc::clone(&bridge));
+            }
+            for name in HOST_LOCAL_IPAM_NAMES {
+                reg.ipam.insert(name.to_string(), Arc::clone(&host_local));
+            }
+        }
+        c
+    }
+
+    /// A controller with no driver registered.
+    pub fn empty(system: S) -> Self {
         Controller {
-            cni_path: vec![PathBuf::from("/opt/cni/bin")],
+            inner: Arc::new(Inner {
+                system: Arc::new(system),
+                registry: RwLock::new(Registry {
+                    drivers: HashMap::new(),
+                    ipam: HashMap::new(),
+                }),
+            }),
         }
     }
 
-    /// A controller with its own plugin search path (like CNI_PATH).
-    pub fn with_cni_path(cni_path: Vec<PathBuf>) -> Self {
-        Controller { cni_path }
+    /// The system the controller's sandboxes and built-in drivers use.
+    pub fn system(&self) -> &Arc<S> {
+        &self.inner.system
     }
 
-    pub(crate) fn cni_path(&self) -> &[PathBuf] {
-        &self.cni_path
+    fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        // A panic while registering leaves the map consistent (one insert).
+        self.inner
+            .registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Register a driver by type name. `simplebridge` is embedded (runs
-    /// in-process) unless `options.exec`; any other name must be a plugin
-    /// binary in the controller's CNI_PATH.
-    pub fn new_network_driver(
+    fn registry_mut(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.inner
+            .registry
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Register a network driver under `name`; a taken name is an error.
+    pub fn register_driver(
         &self,
         name: &str,
-        options: DriverOptions,
-    ) -> Result<Driver, ModelError> {
-        if name == "simplebridge" && !options.exec {
-            return Ok(Driver {
+        driver: Arc<dyn NetworkDriver>,
+    ) -> Result<(), ModelError> {
+        let mut reg = self.registry_mut();
+        if reg.drivers.contains_key(name) {
+            return Err(ModelError::DriverExists {
+                what: "network",
                 name: name.to_string(),
-                kind: Kind::Embedded(BridgePlugin {
-                    system: LinuxSystem::default(),
-                }),
             });
         }
-        cni_protocol::delegate::find_in_path(name, &self.cni_path)
-            .map_err(|e| ModelError::invalid("network driver", e))?;
-        Ok(Driver {
-            name: name.to_string(),
-            kind: Kind::Exec(name.to_string()),
-        })
+        reg.drivers.insert(name.to_string(), driver);
+        Ok(())
     }
 
-    /// Create a network of `driver` named `name`; `options` are the driver's
-    /// config fields (for simplebridge: those of the reference bridge).
-    pub fn new_network<'c>(
-        &'c self,
-        driver: &'c Driver,
+    /// Register an IPAM driver under `name`; a taken name is an error.
+    pub fn register_ipam_driver(
+        &self,
         name: &str,
-        options: Value,
-    ) -> Result<Network<'c>, ModelError> {
-        cni_protocol::validate_network_name(name)
-            .map_err(|e| ModelError::invalid("network name", e))?;
-        let mut conf = match options {
-            Value::Object(m) => m,
-            Value::Null => Map::new(),
-            other => {
-                return Err(ModelError::invalid(
-                    "network options",
-                    format!("expected a JSON object, got {other}"),
-                ))
-            }
-        };
-        conf.insert("cniVersion".into(), Value::from(API_CNI_VERSION));
-        conf.insert("name".into(), Value::from(name));
-        conf.insert("type".into(), Value::from(driver.name()));
-        let bytes =
-            serde_json::to_vec(&conf).map_err(|e| ModelError::invalid("network options", e))?;
-        let parsed = cni_protocol::NetConf::parse(&bytes)
-            .map_err(|e| ModelError::invalid("network options", e))?;
-        if driver.is_embedded() {
-            // Validate now, not at the first endpoint.
-            BridgeConfig::from_netconf(&parsed, None)
-                .map_err(|e| ModelError::invalid("network options", e))?;
+        driver: Arc<dyn IpamDriver>,
+    ) -> Result<(), ModelError> {
+        let mut reg = self.registry_mut();
+        if reg.ipam.contains_key(name) {
+            return Err(ModelError::DriverExists {
+                what: "IPAM",
+                name: name.to_string(),
+            });
         }
-        Ok(Network::new(self, driver, name, bytes))
+        reg.ipam.insert(name.to_string(), driver);
+        Ok(())
     }
+
+    /// The network driver registered as `name`.
+    pub fn driver(&self, name: &str) -> Result<Arc<dyn NetworkDriver>, ModelError> {
+        self.registry()
+            .drivers
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ModelError::UnknownDriver {
+                what: "network",
+                name: name.to_string(),
+            })
+    }
+
+    /// The IPAM driver registered as `name`.
+    pub fn ipam_driver(&self, name: &str) -> Result<Arc<dyn IpamDriver>, ModelError> {
+        self.registry()
+            .ipam
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ModelError::UnknownDriver {
+                what: "IPAM",
+                name: name.to_string(),
+            })
+    }
+
+    /// The registered network driver names, sorted.
+    pub fn driver_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.registry().drivers.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Create a network: request its pools (when `spec.ipam` is given), then
+    /// have the driver create it. A failure releases the pools again.
+    pub fn new_network(&self, spec: NetworkSpec) -> Result<Network, ModelError> {
+        cni_protocol::validate_network_name(&spec.name)
+            .map_err(|e| ModelError::invalid("network name", e))?;
+        let driver = self.driver(&spec.driver)?;
+        let mut record = NetworkRecord {
+            id: if spec.id.is_empty() {
+                spec.name.clone()
+            } else {
+                spec.id.clone()
+            },
+            name: spec.name.clone(),
+            driver: spec.driver.clone(),
+            options: spec.options,
+            ipv4: spec.ipv4,
+            ipv6: spec.ipv6,
+            ipam: None,
+        };
+        let mut ipam_driver = None;
+        if let Some(ipam) = &spec.ipam {
+            let idriver = self.ipam_driver(&ipam.driver)?;
+            let mut pools = Vec::new();
+            for req in &ipam.pools {
+                match idriver.request_pool(req) {
+                    Ok(pool) => {
+                        let data = IpamData {
+                            address_space: req.address_space.clone(),
+                            pool: pool.pool,
+                            gateway: pool.gateway,
+                            aux_addresses: Default::default(),
+                        };
+                        if pool.pool.addr().is_ipv4() {
+                            record.ipv4.push(data);
+                        } else {
+                            record.ipv6.push(data);
+                        }
+                        pools.push(PoolRecord {
+                            id: pool.id,
+                            pool: pool.pool,
+                        });
+                    }
+                    Err(e) => {
+                        release_pools(idriver.as_ref(), &pools);
+                        return Err(ModelError::driver(
+                            format!("request pool for network {:?}", spec.name),
+                            e,
+                        ));
+                    }
+                }
+            }
+            record.ipam = Some(IpamRecord {
+                driver: ipam.driver.clone(),
+                pools,
+            });
+            ipam_driver = Some(idriver);
+        }
+        if let Err(e) = driver.create_network(&create_request(&record)) {
+            if let (Some(i), Some(r)) = (&ipam_driver, &record.ipam) {
+                release_pools(i.as_ref(), &r.pools);
+            }
+            return Err(ModelError::driver(
+                format!("create network {:?}", record.name),
+                e,
+            ));
+        }
+        Ok(Network::new(record, driver, ipam_driver))
+    }
+
+    /// Rebuild a network from its record (a daemon after a restart, or a
+    /// one-shot front-end deriving it from config): the driver accepts it
+    /// again (idempotent); pools are not requested again.
+    pub fn restore_network(&self, record: NetworkRecord) -> Result<Network, ModelError> {
+        cni_protocol::validate_network_name(&record.name)
+            .map_err(|e| ModelError::invalid("network name", e))?;
+        let driver = self.driver(&record.driver)?;
+        let ipam = match &record.ipam {
+            Some(i) => Some(self.ipam_driver(&i.driver)?),
+            None => None,
+        };
+        driver
+            .create_network(&create_request(&record))
+            .map_err(|e| ModelError::driver(format!("create network {:?}", record.name), e))?;
+        Ok(Network::new(record, driver, ipam))
+    }
+
+    /// A network value for `record` without asking the driver: for teardown
+    /// (GC, deleting endpoints) of a network whose options may no longer
+    /// validate. Unknown drivers are still an error.
+    pub fn attach_network(&self, record: NetworkRecord) -> Result<Network, ModelError> {
+        let driver = self.driver(&record.driver)?;
+        let ipam = match &record.ipam {
+            Some(i) => Some(self.ipam_driver(&i.driver)?),
+            None => None,
+        };
+        Ok(Network::new(record, driver, ipam))
+    }
+
+    /// A new sandbox: a network namespace created at `key` (a path), loopback
+    /// up. Destroying the sandbox removes it.
+    pub fn new_sandbox(&self, key: &str) -> Result<Sandbox<S>, ModelError> {
+        Sandbox::create(Arc::clone(&self.inner.system), key)
+    }
+
+    /// An existing sandbox at `key`, checked to be a network namespace (and
+    /// not the caller's own unless `allow_own`). Destroying it leaves the
+    /// namespace in place.
+    pub fn open_sandbox(&self, key: &str, allow_own: bool) -> Result<Sandbox<S>, ModelError> {
+        Sandbox::open(Arc::clone(&self.inner.system), key, allow_own)
+    }
+
+    /// A sandbox value for `key` without checking the namespace: for
+    /// teardown, when the namespace may already be gone.
+    pub fn sandbox_for_teardown(&self, key: &str, allow_own: bool) -> Sandbox<S> {
+        Sandbox::detached(Arc::clone(&self.inner.system), key, allow_own)
+    }
+}
+
+/// The driver's view of a network record.
+pub(super) fn create_request(record: &NetworkRecord) -> CreateNetwork {
+    CreateNetwork {
+        id: record.id.clone(),
+        name: record.name.clone(),
+        options: record.options.clone(),
+        ipv4: record.ipv4.clone(),
+        ipv6: record.ipv6.clone(),
+    }
+}
+
+/// Release pools, best effort (used on rollback and network deletion).
+pub(super) fn release_pools(ipam: &dyn IpamDriver, pools: &[PoolRecord]) -> Vec<DriverError> {
+    pools
+        .iter()
+        .filter_map(|p| ipam.release_pool(&p.id).err())
+        .collect()
 }

@@ -1,129 +1,246 @@
-//! A network: a driver plus its config; endpoints are created on it.
+//! A network (libnetwork's `Network`): an owned value holding its record,
+//! its driver and its IPAM driver (shared handles, no borrow of the
+//! controller), on which endpoints are created.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
-use cni_protocol::{CniEnv, NetConf, Request};
+use super::controller::{create_request, release_pools};
+use super::endpoint::Endpoint;
+use super::endpoint_data::{CreateEndpoint, EndpointInterface, InterfaceAddress, SandboxPlacement};
+use super::error::{DriverError, ModelError};
+use super::ipam_driver::{AddressRelease, AddressRequest, IpamDriver, OwnerKey};
+use super::join_info::GcRequest;
+use super::records::{EndpointRecord, NetworkRecord, ReservedAddress};
+use super::NetworkDriver;
 
-use super::controller::Controller;
-use super::driver::Driver;
-use super::endpoint::{Endpoint, SandboxInfo};
-use super::error::ModelError;
-
-/// libnetwork's Network.
-pub struct Network<'c> {
-    controller: &'c Controller,
-    driver: &'c Driver,
-    name: String,
-    /// The CNI config given to the driver for every call.
-    conf: Vec<u8>,
+/// How to create an endpoint. Construct with `..Default::default()`.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointSpec {
+    /// The interface: addresses (leave empty to have the network's IPAM
+    /// allocate them), MAC, extra routes.
+    pub interface: EndpointInterface,
+    /// The sandbox, when already known (the fast path: the driver creates
+    /// the interface inside it).
+    pub sandbox: Option<SandboxPlacement>,
+    /// The IPAM owner (default: the endpoint id and the sandbox ifname, or
+    /// `eth0`).
+    pub owner: Option<OwnerKey>,
+    /// Driver-specific endpoint options.
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
-impl<'c> Network<'c> {
-    pub(crate) fn new(
-        controller: &'c Controller,
-        driver: &'c Driver,
-        name: &str,
-        conf: Vec<u8>,
+/// libnetwork's Network.
+#[derive(Clone)]
+pub struct Network {
+    record: Arc<NetworkRecord>,
+    driver: Arc<dyn NetworkDriver>,
+    ipam: Option<Arc<dyn IpamDriver>>,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Network {
+    pub(super) fn new(
+        record: NetworkRecord,
+        driver: Arc<dyn NetworkDriver>,
+        ipam: Option<Arc<dyn IpamDriver>>,
     ) -> Self {
         Network {
-            controller,
+            record: Arc::new(record),
             driver,
-            name: name.to_string(),
-            conf,
+            ipam,
         }
+    }
+
+    /// The network's id.
+    pub fn id(&self) -> &str {
+        &self.record.id
     }
 
     /// The network's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.record.name
     }
 
-    /// The CNI config JSON the driver receives.
-    pub fn config(&self) -> &[u8] {
-        &self.conf
+    /// The record to persist.
+    pub fn record(&self) -> &NetworkRecord {
+        &self.record
     }
 
-    /// Join the sandbox at `sandbox_key` as `eth0`; see
-    /// [`Network::create_endpoint_with_ifname`].
-    pub fn create_endpoint(
-        &self,
-        name: &str,
-        sandbox_key: &str,
-    ) -> Result<(Endpoint<'_>, SandboxInfo), ModelError> {
-        self.create_endpoint_with_ifname(name, sandbox_key, "eth0")
+    /// The network's driver.
+    pub fn driver(&self) -> &Arc<dyn NetworkDriver> {
+        &self.driver
     }
 
-    /// Create endpoint `name` (the CNI container ID) in the sandbox at
-    /// `sandbox_key` with interface `ifname`. The driver allocates the
-    /// addresses and plumbs the interface; the returned [`SandboxInfo`] says
-    /// what the sandbox now holds.
-    pub fn create_endpoint_with_ifname(
-        &self,
-        name: &str,
-        sandbox_key: &str,
-        ifname: &str,
-    ) -> Result<(Endpoint<'_>, SandboxInfo), ModelError> {
-        let req = self.request("ADD", name, Some(sandbox_key), ifname)?;
-        let result = self
-            .driver
-            .call(&req)
-            .map_err(|e| ModelError::driver(format!("create endpoint {name:?}"), e))?
-            .ok_or_else(|| ModelError::invalid("driver reply", "ADD returned no result"))?;
-        let info = SandboxInfo::from_result(&result, sandbox_key, ifname);
-        Ok((
-            Endpoint {
-                network: self,
-                name: name.to_string(),
-                sandbox_key: sandbox_key.to_string(),
-                ifname: ifname.to_string(),
-                result,
+    /// Create endpoint `id`: reserve addresses (when the network has IPAM
+    /// and none were given), then have the driver create it. A failure
+    /// releases the addresses again; the driver leaves nothing behind.
+    pub fn create_endpoint(&self, id: &str, spec: EndpointSpec) -> Result<Endpoint, ModelError> {
+        if id.is_empty() {
+            return Err(ModelError::invalid("endpoint id", "empty"));
+        }
+        let owner = spec.owner.clone().unwrap_or_else(|| OwnerKey {
+            container_id: id.to_string(),
+            ifname: spec
+                .sandbox
+                .as_ref()
+                .map(|s| s.ifname.clone())
+                .unwrap_or_else(|| "eth0".to_string()),
+        });
+        let mut interface = spec.interface;
+        let mut reserved = Vec::new();
+        if let (Some(ipam), Some(binding), true) = (
+            &self.ipam,
+            &self.record.ipam,
+            interface.addresses.is_empty(),
+        ) {
+            for pool in &binding.pools {
+                let req = AddressRequest {
+                    pool_id: pool.id.clone(),
+                    owner: owner.clone(),
+                    ..Default::default()
+                };
+                match ipam.request_address(&req) {
+                    Ok(a) => {
+                        reserved.push(ReservedAddress {
+                            pool_id: pool.id.clone(),
+                            address: a.address,
+                        });
+                        interface.addresses.push(InterfaceAddress {
+                            address: a.address,
+                            gateway: a.gateway,
+                        });
+                    }
+                    Err(e) => {
+                        self.release(&reserved, &owner);
+                        return Err(ModelError::driver(
+                            format!("request address for endpoint {id:?}"),
+                            e,
+                        ));
+                    }
+                }
+            }
+        }
+        let req = CreateEndpoint {
+            network_id: self.record.id.clone(),
+            endpoint_id: id.to_string(),
+            interface,
+            sandbox: spec.sandbox.clone(),
+            options: spec.options,
+        };
+        let created = match self.driver.create_endpoint(&req) {
+            Ok(c) => c,
+            Err(e) => {
+                self.release(&reserved, &owner);
+                return Err(ModelError::driver(format!("create endpoint {id:?}"), e));
+            }
+        };
+        Ok(Endpoint::new(
+            self.clone(),
+            EndpointRecord {
+                network_id: self.record.id.clone(),
+                id: id.to_string(),
+                interface: created.interface,
+                links: created.links,
+                sandbox: spec.sandbox,
+                join: None,
+                owner: Some(owner),
+                reserved,
             },
-            info,
         ))
     }
 
-    /// Build the CNI request of one call, as a runtime would.
-    pub(crate) fn request(
-        &self,
-        command: &str,
-        container_id: &str,
-        netns: Option<&str>,
-        ifname: &str,
-    ) -> Result<Request, ModelError> {
-        self.request_with_conf(command, container_id, netns, ifname, self.conf.clone())
-    }
-
-    pub(crate) fn request_with_conf(
-        &self,
-        command: &str,
-        container_id: &str,
-        netns: Option<&str>,
-        ifname: &str,
-        conf: Vec<u8>,
-    ) -> Result<Request, ModelError> {
-        let path = std::env::join_paths(self.controller.cni_path())
-            .map_err(|e| ModelError::invalid("CNI path", e))?
-            .to_string_lossy()
-            .into_owned();
-        let mut vars: HashMap<&str, String> = HashMap::new();
-        vars.insert("CNI_COMMAND", command.to_string());
-        vars.insert("CNI_CONTAINERID", container_id.to_string());
-        vars.insert("CNI_IFNAME", ifname.to_string());
-        vars.insert("CNI_PATH", path);
-        if let Some(ns) = netns {
-            vars.insert("CNI_NETNS", ns.to_string());
+    /// An endpoint value for an endpoint created earlier, from its record
+    /// (a daemon after a restart).
+    pub fn restore_endpoint(&self, record: EndpointRecord) -> Result<Endpoint, ModelError> {
+        if record.network_id != self.record.id {
+            return Err(ModelError::invalid(
+                "endpoint record",
+                format!(
+                    "endpoint {:?} belongs to network {:?}, not {:?}",
+                    record.id, record.network_id, self.record.id
+                ),
+            ));
         }
-        let env = CniEnv::from_lookup(|k| vars.get(k).cloned())
-            .map_err(|e| ModelError::invalid("endpoint", e))?;
-        let parsed = NetConf::parse(&conf).map_err(|e| ModelError::invalid("network config", e))?;
-        Ok(Request {
-            env,
-            conf: parsed,
-            stdin: conf,
-        })
+        Ok(Endpoint::new(self.clone(), record))
     }
 
-    pub(crate) fn driver(&self) -> &Driver {
+    /// An endpoint value known only by id and sandbox (a one-shot front-end
+    /// tearing down what an earlier process made): the driver derives the
+    /// rest.
+    pub fn endpoint_by_id(&self, id: &str, sandbox: Option<SandboxPlacement>) -> Endpoint {
+        Endpoint::new(
+            self.clone(),
+            EndpointRecord {
+                network_id: self.record.id.clone(),
+                id: id.to_string(),
+                sandbox,
+                ..EndpointRecord::default()
+            },
+        )
+    }
+
+    /// Remove what belongs to endpoints other than `valid` (CNI GC).
+    pub fn gc(&self, valid: &[String]) -> Result<(), ModelError> {
         self.driver
+            .gc(&GcRequest {
+                network: create_request(&self.record),
+                valid_endpoints: valid.to_vec(),
+            })
+            .map_err(|e| ModelError::driver(format!("gc network {:?}", self.record.name), e))
+    }
+
+    /// Ok when the driver can serve the network (CNI STATUS).
+    pub fn status(&self) -> Result<(), ModelError> {
+        self.driver
+            .status(&create_request(&self.record))
+            .map_err(|e| ModelError::driver(format!("status of network {:?}", self.record.name), e))
+    }
+
+    /// Delete the network: the driver's part, then its pools.
+    pub fn delete(self) -> Result<(), ModelError> {
+        self.driver
+            .delete_network(&self.record.id)
+            .map_err(|e| ModelError::driver(format!("delete network {:?}", self.record.name), e))?;
+        if let (Some(ipam), Some(binding)) = (&self.ipam, &self.record.ipam) {
+            if let Some(e) = release_pools(ipam.as_ref(), &binding.pools)
+                .into_iter()
+                .next()
+            {
+                return Err(ModelError::driver(
+                    format!("release pools of network {:?}", self.record.name),
+                    e,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Release reserved addresses, best effort; returns the failures.
+    pub(super) fn release(
+        &self,
+        reserved: &[ReservedAddress],
+        owner: &OwnerKey,
+    ) -> Vec<DriverError> {
+        let Some(ipam) = &self.ipam else {
+            return Vec::new();
+        };
+        reserved
+            .iter()
+            .filter_map(|r| {
+                ipam.release_address(&AddressRelease {
+                    pool_id: r.pool_id.clone(),
+                    address: Some(r.address.addr()),
+                    owner: owner.clone(),
+                })
+                .err()
+            })
+            .collect()
     }
 }

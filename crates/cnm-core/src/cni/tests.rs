@@ -1,11 +1,13 @@
-//! Unit tests of the bridge driver over the fake kernel, firewall and IPAM:
-//! the ADD transaction, DEL idempotence, CHECK, GC and config validation.
+//! Unit tests of the CNI front-end with the bridge driver over the fake
+//! kernel, firewall and IPAM: the ADD transaction, DEL idempotence, CHECK,
+//! GC and config validation, exactly as CNI requests arrive.
 
 use cni_protocol::{code, CniEnv, NetConf, Plugin, Request};
 use serde_json::{json, Value};
 
-use super::BridgePlugin;
+use super::CniAdapter;
 use crate::kernel::fake::FakeSystem;
+use crate::model::Controller;
 
 const NETNS: &str = "/run/netns/test-c1";
 
@@ -47,9 +49,25 @@ fn conf(extra: Value) -> Value {
     base
 }
 
-fn plugin() -> BridgePlugin<FakeSystem> {
-    BridgePlugin {
-        system: FakeSystem::new(NETNS),
+/// The adapter over the fake system, as simplebridge builds it.
+struct TestPlugin {
+    adapter: CniAdapter<FakeSystem>,
+    system: std::sync::Arc<FakeSystem>,
+}
+
+impl std::ops::Deref for TestPlugin {
+    type Target = CniAdapter<FakeSystem>;
+    fn deref(&self) -> &Self::Target {
+        &self.adapter
+    }
+}
+
+fn plugin() -> TestPlugin {
+    let controller = Controller::with_system(FakeSystem::new(NETNS));
+    let system = controller.system().clone();
+    TestPlugin {
+        adapter: CniAdapter::new(controller, "bridge", "simplebridge test"),
+        system,
     }
 }
 
@@ -191,7 +209,7 @@ fn stale_host_veth_from_a_crash_is_replaced() {
         st.container = Some(Default::default());
         st.ipam.clear();
     }
-    let veth = super::names::host_veth_name("c1", "eth0");
+    let veth = crate::bridge::names::host_veth_name("c1", "eth0");
     assert!(p.system.state.borrow().host.contains_key(&veth));
     p.add(&request("ADD", "c1", "eth0", &c))
         .expect("re-add over a stale veth");
@@ -340,10 +358,10 @@ fn gc_removes_what_is_not_valid() {
         assert_eq!(st.ipam.len(), 1);
         assert!(st
             .host
-            .contains_key(&super::names::host_veth_name("c1", "eth0")));
+            .contains_key(&crate::bridge::names::host_veth_name("c1", "eth0")));
         assert!(!st
             .host
-            .contains_key(&super::names::host_veth_name("c2", "eth1")));
+            .contains_key(&crate::bridge::names::host_veth_name("c2", "eth1")));
         assert!(
             st.masquerade.contains_key("testnet"),
             "still one attachment"
@@ -437,7 +455,7 @@ fn gc_without_a_valid_list_touches_nothing() {
     assert_eq!(st.ipam.len(), 1);
     assert!(st
         .host
-        .contains_key(&super::names::host_veth_name("c1", "eth0")));
+        .contains_key(&crate::bridge::names::host_veth_name("c1", "eth0")));
     assert!(st.masquerade.contains_key("testnet"));
 }
 
@@ -454,10 +472,10 @@ fn gc_of_one_network_keeps_another_networks_ports_on_a_shared_bridge() {
     let st = p.system.state.borrow();
     assert!(!st
         .host
-        .contains_key(&super::names::host_veth_name("c1", "eth0")));
+        .contains_key(&crate::bridge::names::host_veth_name("c1", "eth0")));
     assert!(st
         .host
-        .contains_key(&super::names::host_veth_name("c2", "eth1")));
+        .contains_key(&crate::bridge::names::host_veth_name("c2", "eth1")));
 }
 
 #[test]

@@ -1,0 +1,51 @@
+//! The CNI result of an ADD, built from the model's endpoint: its links (in
+//! the driver's order), its addresses (pointing at the sandbox interface),
+//! its routes, and DNS (the config's when set, else IPAM's).
+
+use cni_protocol::{CniResult, Dns, Interface, IpConfig, Route};
+
+use crate::model::Endpoint;
+
+/// The reply for an endpoint created by ADD.
+pub(super) fn result_of(endpoint: &Endpoint, cni_version: &str, dns: Dns) -> CniResult {
+    let interfaces: Vec<Interface> = endpoint
+        .links()
+        .iter()
+        .map(|l| Interface {
+            name: l.name.clone(),
+            mac: l.mac.map(|m| m.to_string()),
+            mtu: l.mtu,
+            sandbox: l.sandbox.clone(),
+            ..Interface::default()
+        })
+        .collect();
+    let container = interfaces.iter().position(|i| i.sandbox.is_some());
+    let iface = endpoint.interface();
+    CniResult {
+        cni_version: cni_version.to_string(),
+        interfaces,
+        ips: iface
+            .addresses
+            .iter()
+            .map(|a| IpConfig {
+                address: a.address,
+                gateway: a.gateway,
+                interface: container,
+            })
+            .collect(),
+        routes: iface
+            .routes
+            .iter()
+            .map(|r| Route {
+                dst: r.destination,
+                gw: r.next_hop,
+                mtu: r.mtu,
+                advmss: r.advmss,
+                priority: r.priority,
+                table: r.table,
+                scope: r.scope,
+            })
+            .collect(),
+        dns,
+    }
+}

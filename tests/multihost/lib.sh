@@ -178,9 +178,13 @@ mh_summary() {
 }
 
 mh_cleanup() {
-    local rc=$? pid ns
+    local rc=$? pid ns ino
     for pid in "${MH_PIDS[@]}"; do mh_stop "$pid"; done
-    for ns in "${MH_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    for ns in "${MH_NS[@]}"; do
+        # The masquerade state of cnm-nft is keyed by the namespace's inode.
+        ino="$(stat -L -c %i "/run/netns/$ns" 2>/dev/null)" && rm -rf "/run/cnm/nft/$ino"
+        ip netns del "$ns" 2>/dev/null || true
+    done
     if [ -n "${MH_DIR:-}" ] && [ -d "$MH_DIR" ]; then
         if [ "$rc" -ne 0 ] && [ "${MH_KEEP_LOGS:-0}" = 1 ]; then
             mh_log "logs kept in $MH_DIR"
@@ -222,3 +226,30 @@ mh_wait() {
 
 # Number of routes through host N's VXLAN device (network ov1: cnmx4214).
 mh_vx_routes() { mh_run "$1" ip -4 route show dev "${MH_VXLAN:-cnmx4214}" 2>/dev/null | grep -c via; }
+
+# mh_conf N: the overlay conflist entry (a single config) for host N.
+mh_conf() {
+    printf '{"cniVersion":"1.0.0","name":"ov1","type":"simpleoverlay","stateDir":"%s"%s}' \
+        "$MH_DIR/h$1/state" "${MH_CONF_EXTRA:-}"
+}
+
+# mh_cni N CMD CID [NETNS]: run simpleoverlay on host N; stdout is the result.
+mh_cni() {
+    local n="$1" cmd="$2" cid="$3" netns="${4:-}"
+    mh_conf "$n" | mh_run "$n" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" \
+        CNI_NETNS="$netns" CNI_IFNAME=eth0 CNI_PATH="$PWD/target/debug" "${SIMPLEOVERLAY:-target/debug/simpleoverlay}"
+}
+
+# mh_container N NAME: a container namespace on host N joined by simpleoverlay;
+# its address is left in MH_CIP.
+mh_container() {
+    local n="$1" name="$2" ns="${MH_P}c$2" out
+    ip netns add "$ns"
+    MH_NS+=("$ns")
+    ip -n "$ns" link set lo up
+    out="$(mh_cni "$n" ADD "$name" "/run/netns/$ns")" || { mh_log "ADD $name on host $n: $out"; return 1; }
+    MH_CIP="$(python3 -c 'import json,sys;print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])' <<<"$out")"
+}
+
+# mh_ping NAME IP: one ping from container NAME.
+mh_ping() { ip netns exec "${MH_P}c$1" ping -c1 -W2 "$2" >/dev/null; }

@@ -580,6 +580,26 @@ impl<D: Dataplane> Agent<D> {
                 continue;
             };
             self.nets[i].short_logged = false;
+            if full {
+                // Blocks released explicitly (cnmd release-block) leave here too.
+                let held = Claimer::new(
+                    &mut s.kv,
+                    &self.cfg.prefix,
+                    self.nets[i].spec.clone(),
+                    &self.cfg.host,
+                )?
+                .held()?;
+                let nets: Vec<IpNet> = held.iter().map(|c| c.block).collect();
+                if nets != self.nets[i].block_nets() {
+                    info!(
+                        "network {:?}: held blocks now {nets:?}",
+                        self.nets[i].spec.name
+                    );
+                    self.nets[i].blocks = held;
+                    self.publish_local(i)?;
+                    self.put_record(s)?;
+                }
+            }
             if free < self.cfg.min_free {
                 let claimed = self.claim_ahead(&mut s.kv, i);
                 match claimed {

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Blocks on one host and one etcd member, with small blocks (/28: 13
+# addresses each) so they fill up: the agent claims the next block before
+# the held ones run out; a full block's next ADD lands in the next block;
+# with etcd unreachable ADD works until the held blocks are full, then
+# fails with code 11 and says why; etcd back, claims resume; explicit
+# release of a block (refused while in use). Last line: `N passed, M failed`.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source tests/multihost/lib.sh
+mh_init
+cargo build -q -p simpleoverlay -p cnm-node-agent || exit 1
+mh_add_host 1
+export MH_ENDPOINTS MH_NETWORK="name=ov1,subnet=10.214.0.0/24,vni=4214,block=28"
+MH_ENDPOINTS="$(mh_etcd_endpoints 1)"
+mh_etcd_start 1 || { mh_check "etcd healthy" false; mh_summary; exit 1; }
+mh_agent_start 1 --min-free 4
+blocks() { python3 -c 'import json,sys;print(" ".join(json.load(open(sys.argv[1]))["blocks"]))' "$MH_DIR/h1/state/ov1.json" 2>/dev/null; }
+nblocks() { [ "$(blocks | wc -w)" = "$1" ]; }
+mh_check "one block at start" mh_wait 15 nblocks 1
+first="$(blocks)"
+k=0
+add() { k=$((k + 1)); mh_container 1 "x$k"; }
+ok=1
+for _ in $(seq 1 10); do add || ok=0; done
+mh_check "10 ADDs in the first block" [ "$ok" = 1 ]
+mh_check "3 left (< min-free 4): the agent claims the next block" mh_wait 10 nblocks 2
+second="$(blocks | awk '{print $2}')"
+in_block() { python3 -c 'import ipaddress,sys;sys.exit(0 if ipaddress.ip_address(sys.argv[1]) in ipaddress.ip_network(sys.argv[2]) else 1)' "$1" "$2"; }
+ok=1
+for _ in 1 2 3; do add && in_block "$MH_CIP" "$first" || ok=0; done
+mh_check "the first block fills up (13 addresses)" [ "$ok" = 1 ]
+next_lands() { add && in_block "$MH_CIP" "$second"; }
+mh_check "the next ADD lands in the next block ($second)" next_lands
+
+echo "== etcd unreachable"
+mh_stop "$MH_ETCD_PID_1"
+ok=1
+for _ in $(seq 1 12); do add || ok=0; done
+mh_check "ADD keeps working until the held blocks are full" [ "$ok" = 1 ]
+full_err() {
+    local out
+    ip netns add "${MH_P}cfull"
+    MH_NS+=("${MH_P}cfull")
+    out="$(mh_cni 1 ADD full "/run/netns/${MH_P}cfull")"
+    grep -q '"code": 11' <<<"$out" && grep -q 'no free address in the 2 block(s)' <<<"$out" &&
+        ! ip -n "${MH_P}cfull" link show eth0 >/dev/null 2>&1 || { echo "$out" >&2; return 1; }
+}
+mh_check "full: code 11, saying why, nothing left in the container" full_err
+del_one() { mh_cni 1 DEL x1 "/run/netns/${MH_P}cx1" >/dev/null; }
+mh_check "DEL without etcd" del_one
+refill() { mh_cni 1 ADD full "/run/netns/${MH_P}cfull" >/dev/null; }
+mh_check "the released address is used again" refill
+warned() { grep -q "etcd is unreachable" "$MH_DIR/agent1.log"; }
+mh_check "the agent logs that it cannot claim" mh_wait 5 warned
+
+echo "== etcd back"
+mh_etcd_member 1 "e1=http://$(mh_ip 1):2380" new
+mh_check "etcd healthy again" mh_etcd_wait_healthy 1
+mh_check "the agent claims a third block" mh_wait 20 nblocks 3
+third="$(blocks | awk '{print $3}')"
+third_lands() { add && in_block "$MH_CIP" "$third"; }
+mh_check "ADD works again, in the third block" third_lands
+
+echo "== release"
+cnmd_cmd() {
+    mh_run 1 "${CNMD:-target/debug/cnmd}" "$@" --host h1 --underlay-ip "$(mh_ip 1)" \
+        --etcd-endpoints "$MH_ENDPOINTS" --network "$MH_NETWORK" \
+        --state-dir "$MH_DIR/h1/state" --data-dir "$MH_DIR/h1/store"
+}
+refused_in_use() { ! cnmd_cmd release-block --block "$third" 2>"$MH_DIR/rel.err" && grep -q "still in use" "$MH_DIR/rel.err"; }
+mh_check "releasing a block in use is refused" refused_in_use
+mh_cni 1 DEL "x$k" "/run/netns/${MH_P}cx$k" >/dev/null
+mh_stop "$MH_AGENT_PID_1"
+released() { cnmd_cmd release-block --block "$third" >/dev/null && ! mh_etcdctl 1 get --keys-only --prefix /cnm/v1/blocks/ov1/ | grep -q "${third%/*}-"; }
+mh_check "an empty block is released explicitly" released
+mh_summary

@@ -19,7 +19,7 @@ trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get install -y --no-install-recommends \
     iproute2 nftables iputils-ping util-linux procps kmod \
     containernetworking-plugins busybox-static strace ca-certificates podman runc containerd \
-    etcd-server etcd-client protobuf-compiler libprotobuf-dev openssl
+    etcd-server etcd-client protobuf-compiler libprotobuf-dev openssl iperf3
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl disable --now etcd.service >/dev/null 2>&1 || true
 fi

@@ -40,7 +40,7 @@ mh_check "etcd (TLS, client certificates) healthy" true
 
 registered() { mh_etcdctl 1 get --keys-only "/cnm/v1/hosts/h$1" | grep -q "h$1"; }
 # Host 1 registered (so the query works) and host N not.
-not_registered() { registered 1 && ! registered "$1"; }
+not_registered() { mh_wait 5 registered 1 && ! registered "$1"; }
 cnmd_on() {
     local n="$1"
     shift

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: formatting, lints, build, unit tests, the conformance
 # suite (root; everything inside throwaway namespaces), the main job (the
-# demo), the real runtimes, and a short fuzzing run.
+# demo), the multi-host overlay, the real runtimes, and a short fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOG="$(mktemp /tmp/cnm-test.XXXXXX)"
@@ -18,6 +18,14 @@ echo "== the main job (scripts/demo.sh)"
 PROFILE=debug bash scripts/demo.sh
 
 extra_passed=1
+if [ "${SKIP_MULTIHOST:-0}" != 1 ]; then
+    # The overlay across three hosts (namespaces), etcd and node agents:
+    # the demo, then every multi-host test (about 3 minutes).
+    echo "== multi-host overlay (scripts/multihost-demo.sh, tests/multihost/run-all.sh)"
+    bash scripts/multihost-demo.sh
+    bash tests/multihost/run-all.sh
+    extra_passed=$((extra_passed + 2))
+fi
 if [ -x tests/runtimes/run-all.sh ] && [ "${SKIP_RUNTIMES:-0}" != 1 ]; then
     echo "== real runtimes"
     bash tests/runtimes/run-all.sh

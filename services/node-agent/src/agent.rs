@@ -645,7 +645,14 @@ impl<D: Dataplane> Agent<D> {
         }
         if full {
             if let Some(s) = session {
-                self.put_record(s)?;
+                // Rewrite the record only when it is not what it should be
+                // (every write wakes every agent's watch).
+                let key = keys::host(&self.cfg.prefix, &self.cfg.host);
+                let want = serde_json::to_vec(&self.record()).ok();
+                if s.kv.get(&key)? != want {
+                    warn!("host record {key} missing or changed; writing it again");
+                    self.put_record(s)?;
+                }
                 self.resync(&mut s.kv)?;
             }
         }

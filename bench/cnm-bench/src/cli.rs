@@ -10,6 +10,9 @@ usage: cnm-bench [options]   (root; run by hand, not part of the test suite)
   --burst-rounds R  burst rounds, sides alternating (default 3)
   --ours-dir DIR    our release binaries (default: target/dist, from scripts/build-release.sh)
   --ref-dir DIR     reference plugins (default /usr/lib/cni)
+  --baseline-dir DIR  compare against an earlier build of ours in DIR (same
+                    configs, e.g. a static build of another commit) instead
+                    of the reference: before/after; implies --no-doc
   --doc PATH        markdown file whose generated section is replaced
                     (default: docs/performance.md of the workspace)
   --no-doc          print only
@@ -24,6 +27,8 @@ pub struct Options {
     pub burst_rounds: usize,
     pub ours_dir: PathBuf,
     pub ref_dir: PathBuf,
+    /// Our earlier build to compare against instead of the reference.
+    pub baseline_dir: Option<PathBuf>,
     pub doc: Option<PathBuf>,
 }
 
@@ -38,6 +43,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         burst_rounds: 3,
         ours_dir,
         ref_dir: PathBuf::from("/usr/lib/cni"),
+        baseline_dir: None,
         doc: Some(PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../docs/performance.md"
@@ -61,6 +67,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--burst-rounds" => o.burst_rounds = num(a, val(a)?)?.max(1),
             "--ours-dir" => o.ours_dir = PathBuf::from(val(a)?),
             "--ref-dir" => o.ref_dir = PathBuf::from(val(a)?),
+            "--baseline-dir" => o.baseline_dir = Some(PathBuf::from(val(a)?)),
             "--doc" => o.doc = Some(PathBuf::from(val(a)?)),
             "--no-doc" => o.doc = None,
             "-h" | "--help" => return Err(USAGE.to_owned()),
@@ -69,6 +76,9 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
     }
     if o.scale == 1 {
         return Err("--scale must be 0 or at least 2".to_owned());
+    }
+    if o.baseline_dir.is_some() {
+        o.doc = None;
     }
     Ok(o)
 }

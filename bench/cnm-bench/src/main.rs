@@ -81,14 +81,24 @@ fn bench(opts: &cli::Options, command: &str) -> Result<(), String> {
     signal::install()?;
     let build_hint = "build with: bash scripts/build-release.sh";
     let ours = Side::ours(&opts.ours_dir);
-    let refs = Side::reference(&opts.ref_dir);
+    let refs = match &opts.baseline_dir {
+        Some(dir) => Side::baseline(dir),
+        None => Side::reference(&opts.ref_dir),
+    };
     let mut sizes = Vec::new();
     for (o, r) in [
         (&ours.plugin, &refs.plugin),
         (&ours.ipam_bin, &refs.ipam_bin),
     ] {
         let ob = require_file(o, build_hint)?;
-        let rb = require_file(r, "install Debian's containernetworking-plugins")?;
+        let rb = require_file(
+            r,
+            if opts.baseline_dir.is_some() {
+                "build the baseline with scripts/build-release.sh in its worktree"
+            } else {
+                "install Debian's containernetworking-plugins"
+            },
+        )?;
         let name = |p: &Path| {
             p.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -157,7 +167,10 @@ fn bench(opts: &cli::Options, command: &str) -> Result<(), String> {
         burst,
         sizes,
     };
-    let md = report::render(&results);
+    let md = match &opts.baseline_dir {
+        Some(dir) => report::relabel_for_baseline(&report::render(&results), dir),
+        None => report::render(&results),
+    };
     println!("{md}");
     if let Some(path) = &opts.doc {
         doc::write(path, &md)?;

@@ -331,3 +331,40 @@ pub fn render(r: &Results) -> String {
     }
     o
 }
+
+/// The rendered section for a before/after run (`--baseline-dir`): the
+/// reference's columns are the earlier build ("before"), ours the current
+/// one ("after"); the targets (set against the reference) are left out.
+pub fn relabel_for_baseline(md: &str, baseline: &std::path::Path) -> String {
+    let md = match md.find("\n### Targets") {
+        Some(i) => &md[..i],
+        None => md,
+    };
+    let mut out = String::new();
+    for line in md.lines() {
+        let line = if line.starts_with("Machine:") {
+            match line.find(". Reference plugins:") {
+                Some(i) => format!(
+                    "{}. Before: our static release build in {}; after: this tree's (target/dist), \
+                     both simplebridge with ipam-host-local in-process.",
+                    &line[..i],
+                    baseline.display()
+                ),
+                None => line.to_owned(),
+            }
+        } else {
+            line.replace("ours median", "after median")
+                .replace("reference median", "before median")
+                .replace("ours/ref", "after/before")
+                .replace("ref/floor", "before/floor")
+                .replace("ours/floor", "after/floor")
+                .replace("| ours | reference |", "| after | before |")
+                .replace("ours, the reference and", "after, before and")
+                .replace(": ours ", ": after ")
+                .replace(", reference ", ", before ")
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

@@ -14,6 +14,8 @@ pub const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 pub enum Kind {
     Ours,
     Ref,
+    /// An earlier build of ours (`--baseline-dir`): our configs, "before".
+    Baseline,
 }
 
 /// One implementation: its bridge binary, its CNI_PATH and its IPAM type.
@@ -45,6 +47,14 @@ impl Side {
         }
     }
 
+    /// An earlier build of ours, in the reference's slot.
+    pub fn baseline(dir: &Path) -> Side {
+        Side {
+            kind: Kind::Baseline,
+            ..Side::ours(dir)
+        }
+    }
+
     pub fn reference(dir: &Path) -> Side {
         Side {
             kind: Kind::Ref,
@@ -58,13 +68,14 @@ impl Side {
         match self.kind {
             Kind::Ours => "ours",
             Kind::Ref => "ref",
+            Kind::Baseline => "before",
         }
     }
 
     /// The network config (cniVersion 1.0.0) this side is given.
     pub fn conf(&self, net: &Net) -> Vec<u8> {
         let (ty, ipam_ty) = match self.kind {
-            Kind::Ours => ("simplebridge", "ipam-host-local"),
+            Kind::Ours | Kind::Baseline => ("simplebridge", "ipam-host-local"),
             Kind::Ref => ("bridge", "host-local"),
         };
         let v: Value = json!({

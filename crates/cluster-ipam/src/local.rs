@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cni_protocol::{CniError, CniResult};
-use cnm_ipam::{IpamConfig, IpamError, RangeSet, RangeSpec, Store};
+use cnm_ipam::{IpamConfig, IpamError, RangeSet, RangeSpec};
 use ipnet::IpNet;
 
 use crate::error::ClusterIpamError;
@@ -33,7 +33,7 @@ pub fn ipam_config(state: &HostState, cni_version: &str) -> Result<IpamConfig, C
         vec![
             RangeSet::from_specs(&specs).map_err(|m| ClusterIpamError::BadState {
                 path: state.network.name.clone(),
-                msg: m,
+                msg: m.to_string(),
             })?,
         ]
     };
@@ -99,19 +99,40 @@ pub fn release(
         .map_err(CniError::from)
 }
 
-/// Addresses in use per block of `plan` (blocks without any are absent).
+/// Addresses in use per block of `plan` (blocks without any are absent):
+/// the reservation files of the host-local store (`<dataDir>/<network>/<ip>`,
+/// the reference format), counted without taking the store's lock (a
+/// snapshot is enough to decide when to claim ahead or to report usage).
 pub fn usage(
     data_dir: &Path,
     network: &str,
     plan: &BlockPlan,
-    timeout: Duration,
 ) -> Result<BTreeMap<IpNet, u64>, ClusterIpamError> {
+    cnm_ipam::validate_network_name(network)?;
+    let dir = data_dir.join(network);
     let mut out = BTreeMap::new();
-    let Some(store) = Store::open_existing(data_dir, network)? else {
-        return Ok(out);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(source) => {
+            return Err(ClusterIpamError::State {
+                op: "listing",
+                path: dir.display().to_string(),
+                source,
+            })
+        }
     };
-    let locked = store.lock(timeout)?;
-    for (ip, _) in locked.reservations()? {
+    for entry in entries.flatten() {
+        let Some(ip) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<std::net::IpAddr>().ok())
+        else {
+            continue;
+        };
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
         if let Some(b) = plan.block_of(ip) {
             *out.entry(b).or_insert(0) += 1;
         }

@@ -31,8 +31,7 @@ impl NetworkSpec {
 
     /// Checks the definition on its own and returns its block plan.
     pub fn validate(&self) -> Result<BlockPlan, ClusterIpamError> {
-        cnm_ipam::store::validate_network_name(&self.name)
-            .map_err(|e| self.invalid(e.to_string()))?;
+        cnm_ipam::validate_network_name(&self.name).map_err(|e| self.invalid(e.to_string()))?;
         if self.vni == 0 || self.vni > MAX_VNI {
             return Err(self.invalid(format!("vni {} is out of range (1..={MAX_VNI})", self.vni)));
         }

@@ -2,8 +2,24 @@
 
 use std::net::IpAddr;
 
-use cnm_ipam::ipmath::{from_u128, to_u128};
 use ipnet::IpNet;
+
+/// An address as a number (IPv4 in the low 32 bits).
+fn to_u128(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+/// The inverse of [`to_u128`] for the given family.
+fn from_u128(v: u128, v4: bool) -> IpAddr {
+    if v4 {
+        IpAddr::from(std::net::Ipv4Addr::from(v as u32))
+    } else {
+        IpAddr::from(std::net::Ipv6Addr::from(v))
+    }
+}
 
 /// A subnet cut into blocks of prefix length `block_prefix`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

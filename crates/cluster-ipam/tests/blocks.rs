@@ -209,7 +209,7 @@ fn local_allocation_fills_held_blocks_then_says_why_it_stops() {
     let e = local::allocate(&s, "1.1.0", "c5", "eth0", t).unwrap_err();
     assert_eq!(e.code, 11, "{e:?}");
     assert!(e.msg.contains("no free address in the 1 block(s)"), "{e:?}");
-    let usage = local::usage(&s.data_dir, "ov1", &plan, t).unwrap();
+    let usage = local::usage(&s.data_dir, "ov1", &plan).unwrap();
     assert_eq!(usage.get(&net("10.214.0.8/29")), Some(&5));
     assert_eq!(local::free_in(&plan, &s.blocks, &usage), 0);
     // The agent claimed another block: the next ADD lands there.
@@ -219,7 +219,7 @@ fn local_allocation_fills_held_blocks_then_says_why_it_stops() {
     // DEL needs nothing but the store, and is idempotent.
     local::release(&s.data_dir, "ov1", "c0", "eth0", t).unwrap();
     local::release(&s.data_dir, "ov1", "c0", "eth0", t).unwrap();
-    let usage = local::usage(&s.data_dir, "ov1", &plan, t).unwrap();
+    let usage = local::usage(&s.data_dir, "ov1", &plan).unwrap();
     assert_eq!(local::free_in(&plan, &s2.blocks, &usage), 5 + 5 - 5);
 }
 

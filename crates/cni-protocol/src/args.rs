@@ -6,6 +6,46 @@ use crate::error::CniError;
 /// The key that lets a runtime pass keys a plugin does not know.
 pub const IGNORE_UNKNOWN: &str = "IgnoreUnknown";
 
+/// How strictly [`split_pairs`] reads `KEY=VALUE;KEY=VALUE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgsSyntax {
+    /// A plugin reading CNI_ARGS (libcni's `LoadArgs`): empty segments are
+    /// skipped, values may be empty.
+    Plugin,
+    /// cnitool setting CNI_ARGS: every segment is `KEY=VALUE` with both
+    /// parts non-empty.
+    Cnitool,
+}
+
+/// The `KEY=VALUE` segment [`split_pairs`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid pair {0:?}")]
+pub struct BadPair(pub String);
+
+/// Split `KEY=VALUE;KEY=VALUE` (exactly one `=` per pair, keys non-empty):
+/// the one home of CNI_ARGS splitting, for plugins and for cnitool.
+pub fn split_pairs(s: &str, syntax: ArgsSyntax) -> Result<Vec<(String, String)>, BadPair> {
+    let mut pairs = Vec::new();
+    if s.is_empty() {
+        return Ok(pairs);
+    }
+    for pair in s.split(';') {
+        if pair.is_empty() && syntax == ArgsSyntax::Plugin {
+            continue;
+        }
+        let mut parts = pair.split('=');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(k), Some(v), None)
+                if !k.is_empty() && (syntax == ArgsSyntax::Plugin || !v.is_empty()) =>
+            {
+                pairs.push((k.to_string(), v.to_string()))
+            }
+            _ => return Err(BadPair(pair.to_string())),
+        }
+    }
+    Ok(pairs)
+}
+
 /// Parsed `CNI_ARGS`, in their original order. Keys are case-sensitive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CniArgs {
@@ -17,23 +57,12 @@ impl CniArgs {
     /// (so values cannot contain `=`), else code 4 `ARGS: invalid pair`.
     /// Empty segments (`A=1;;B=2`, a trailing `;`) are skipped.
     pub fn parse(s: &str) -> Result<CniArgs, CniError> {
-        let mut pairs = Vec::new();
-        for pair in s.split(';').filter(|p| !p.is_empty()) {
-            let mut parts = pair.split('=');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(k), Some(v), None) if !k.is_empty() => {
-                    pairs.push((k.to_string(), v.to_string()))
-                }
-                _ => {
-                    return Err(CniError::invalid_env(
-                        format!("ARGS: invalid pair {pair:?}"),
-                        format!(
-                            "CNI_ARGS={s:?}: every pair must be KEY=VALUE with exactly one '='"
-                        ),
-                    ))
-                }
-            }
-        }
+        let pairs = split_pairs(s, ArgsSyntax::Plugin).map_err(|BadPair(pair)| {
+            CniError::invalid_env(
+                format!("ARGS: invalid pair {pair:?}"),
+                format!("CNI_ARGS={s:?}: every pair must be KEY=VALUE with exactly one '='"),
+            )
+        })?;
         Ok(CniArgs { pairs })
     }
 

@@ -161,9 +161,7 @@ impl CniEnv {
 
 /// `^[a-zA-Z0-9][a-zA-Z0-9_.-]*$` (ASCII only).
 fn id_chars_ok(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+    cnm_names::is_cni_identifier(s)
 }
 
 /// CNI_CONTAINERID rule of spec 1.0+; code 4.
@@ -183,34 +181,27 @@ pub fn validate_container_id(id: &str) -> Result<(), CniError> {
     Ok(())
 }
 
-/// Linux interface name rules (libcni `ValidateInterfaceName`); code 4.
+/// Linux interface name rules (libcni `ValidateInterfaceName`, via
+/// `cnm_names`); code 4.
 pub fn validate_ifname(name: &str) -> Result<(), CniError> {
+    use cnm_names::IfnameError as E;
     let bad = |msg: &str, why: String| Err(CniError::invalid_env(msg, why));
-    if name.is_empty() {
-        return bad("interface name is empty", "CNI_IFNAME is empty".into());
-    }
-    if name.len() > 15 {
-        return bad(
+    match cnm_names::validate_ifname(name) {
+        Ok(()) => Ok(()),
+        Err(E::Empty) => bad("interface name is empty", "CNI_IFNAME is empty".into()),
+        Err(E::TooLong(_)) => bad(
             "interface name is too long",
             format!(
                 "CNI_IFNAME {name:?} is {} bytes; the limit is 15",
                 name.len()
             ),
-        );
-    }
-    if name == "." || name == ".." {
-        return bad("interface name is . or ..", format!("CNI_IFNAME {name:?}"));
-    }
-    if name
-        .chars()
-        .any(|c| c == '/' || c == ':' || c.is_whitespace())
-    {
-        return bad(
+        ),
+        Err(E::Dot(_)) => bad("interface name is . or ..", format!("CNI_IFNAME {name:?}")),
+        Err(E::Forbidden(_) | E::NotPortable { .. }) => bad(
             "interface name contains / or : or whitespace characters",
             format!("CNI_IFNAME {name:?}"),
-        );
+        ),
     }
-    Ok(())
 }
 
 /// Network `name` rule (same characters as the container ID); code 7.
@@ -221,7 +212,7 @@ pub fn validate_network_name(name: &str) -> Result<(), CniError> {
             "the network configuration has no \"name\"",
         ));
     }
-    if !id_chars_ok(name) {
+    if cnm_names::validate_network_name(name).is_err() {
         return Err(CniError::invalid_config(
             "invalid characters found in network name",
             format!("name {name:?} must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"),

@@ -2,6 +2,8 @@
 //! errors, results in every version, `CNI_*` environment, request config,
 //! delegation to other plugins, and the plugin skeleton.
 
+#![forbid(unsafe_code)]
+
 pub mod args;
 pub mod config;
 pub mod convert;

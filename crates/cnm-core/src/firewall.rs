@@ -11,7 +11,7 @@ pub struct NftFirewall {
 }
 
 fn nft_err(op: &str, target: &str, e: cnm_nft::NftError) -> KernelError {
-    KernelError::new(op, target, e)
+    KernelError::caused_by(op, target, e)
 }
 
 impl Firewall for NftFirewall {

@@ -106,7 +106,7 @@ impl IpamDriver for HostLocalIpam {
             Some(n) => n.clone(),
             None => pool.to_string().replace(['/', ':'], "-"),
         };
-        cnm_ipam::store::validate_network_name(&name).map_err(|e| driver_error(e.into()))?;
+        cnm_ipam::validate_network_name(&name).map_err(|e| driver_error(e.into()))?;
         // Validates the subnet as a range (too small, reserved...).
         let cfg = self.config(&name, pool, None)?;
         let gateway = cfg

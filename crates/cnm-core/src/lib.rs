@@ -12,6 +12,8 @@
 //! - [`system`]: the Linux implementation of everything the drivers need;
 //! - the protocol layer and the sub-crates are re-exported below.
 
+#![forbid(unsafe_code)]
+
 pub mod bridge;
 pub mod cni;
 pub mod firewall;

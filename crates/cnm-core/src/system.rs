@@ -97,7 +97,11 @@ fn classify(path: &str, e: NetnsError) -> SandboxError {
             SandboxError::NotNetns(path.to_string(), e.to_string())
         }
         NetnsError::IsOwnNamespace { .. } => SandboxError::OwnNamespace(path.to_string()),
-        other => SandboxError::Kernel(KernelError::new("open network namespace", path, other)),
+        other => SandboxError::Kernel(KernelError::caused_by(
+            "open network namespace",
+            path,
+            other,
+        )),
     }
 }
 
@@ -130,8 +134,9 @@ impl System for LinuxSystem {
         ns.check_not_own(allow_own).map_err(|e| classify(path, e))
     }
     fn create_sandbox(&self, key: &str) -> Result<(), SandboxError> {
-        netns::create_at(std::path::Path::new(key))
-            .map_err(|e| SandboxError::Kernel(KernelError::new("create namespace", key, e)))?;
+        netns::create_at(std::path::Path::new(key)).map_err(|e| {
+            SandboxError::Kernel(KernelError::caused_by("create namespace", key, e))
+        })?;
         let lo_up = LinuxKernel::with_sandbox(NetNs::open(key).map_err(|e| classify(key, e))?)
             .and_then(|mut k| k.sandbox_loopback_up());
         if let Err(e) = lo_up {
@@ -147,15 +152,14 @@ impl System for LinuxSystem {
             return Ok(());
         }
         netns::remove_at(path)
-            .map_err(|e| SandboxError::Kernel(KernelError::new("remove namespace", key, e)))
+            .map_err(|e| SandboxError::Kernel(KernelError::caused_by("remove namespace", key, e)))
     }
     #[cfg(feature = "fault-injection")]
     fn fault_point(&self, step: &str) {
         if self.crash_after.as_deref() == Some(step) {
-            // SAFETY: kill(2) on our own pid with SIGKILL; no memory involved.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
-            }
+            // Die as a crash would: no unwinding, no cleanup.
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
         }
     }
 }

@@ -13,6 +13,7 @@ use nix::NixPath;
 static OPEN_CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// How many `openat` calls this crate has made in this process (successful or not).
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub fn open_calls() -> u64 {
     OPEN_CALLS.load(Ordering::Relaxed)
 }

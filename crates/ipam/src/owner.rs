@@ -49,6 +49,7 @@ impl Owner {
         format!("{}{LINE_BREAK}{ifname}", container_id.trim())
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn container_id(&self) -> &str {
         match self {
             Owner::Attachment { container_id, .. } | Owner::Legacy { container_id } => container_id,

@@ -43,10 +43,40 @@ pub struct Range {
     pub gateway: IpAddr,
 }
 
+/// Why a range or range set is invalid (the message matches the reference).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RangeError(pub String);
+
+impl From<String> for RangeError {
+    fn from(s: String) -> Self {
+        RangeError(s)
+    }
+}
+
+impl From<&str> for RangeError {
+    fn from(s: &str) -> Self {
+        RangeError(s.to_string())
+    }
+}
+
+impl RangeError {
+    /// True when the message contains `part`.
+    pub fn contains(&self, part: &str) -> bool {
+        self.0.contains(part)
+    }
+}
+
+impl PartialEq<&str> for RangeError {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 impl Range {
     /// Validates and fills in defaults (start = network+1; end = broadcast-1 for
     /// IPv4, last address for IPv6; gateway = network+1). Messages match the reference.
-    pub fn from_spec(spec: &RangeSpec) -> Result<Range, String> {
+    pub fn from_spec(spec: &RangeSpec) -> Result<Range, RangeError> {
         let subnet_s = RangeSpec::field(&spec.subnet).ok_or("missing subnet")?;
         let subnet: IpNet = subnet_s
             .trim()
@@ -63,13 +93,15 @@ impl Range {
         };
         let (ones, bits) = (subnet.prefix_len(), subnet.max_prefix_len());
         if ones > bits - 2 {
-            return Err(format!("Network {subnet} too small to allocate from"));
+            return Err(RangeError(format!(
+                "Network {subnet} too small to allocate from"
+            )));
         }
         if subnet.addr() != subnet.network() {
-            return Err(format!(
+            return Err(RangeError(format!(
                 "Network has host bits set. For a subnet mask of length {ones} the network address is {}",
                 subnet.network()
-            ));
+            )));
         }
         let v4 = subnet.addr().is_ipv4();
         let net_plus_one = from_u128(to_u128(subnet.network()) + 1, v4);
@@ -82,7 +114,7 @@ impl Range {
         if let Some(g) = RangeSpec::field(&spec.gateway) {
             let gw = parse_ip(g).ok_or_else(|| format!("invalid gateway address {g:?}"))?;
             if !subnet.contains(&gw) {
-                return Err(format!("gateway {gw} not in network {subnet}"));
+                return Err(RangeError(format!("gateway {gw} not in network {subnet}")));
             }
             r.gateway = gw;
         }
@@ -95,17 +127,17 @@ impl Range {
             let end = parse_ip(e).ok_or_else(|| format!("invalid rangeEnd address {e:?}"))?;
             in_subnet(&subnet, end)?;
             if to_u128(end) < to_u128(r.range_start) {
-                return Err(format!(
+                return Err(RangeError(format!(
                     "{end} is in network {subnet} but before start {}",
                     r.range_start
-                ));
+                )));
             }
             r.range_end = end;
         } else if to_u128(r.range_end) < to_u128(r.range_start) {
-            return Err(format!(
+            return Err(RangeError(format!(
                 "rangeStart {} is after the last address {} of network {subnet}",
                 r.range_start, r.range_end
-            ));
+            )));
         }
         Ok(r)
     }
@@ -164,14 +196,14 @@ impl fmt::Display for Range {
     }
 }
 
-fn in_subnet(subnet: &IpNet, ip: IpAddr) -> Result<(), String> {
+fn in_subnet(subnet: &IpNet, ip: IpAddr) -> Result<(), RangeError> {
     if ip.is_ipv4() != subnet.addr().is_ipv4() {
-        return Err(format!(
+        return Err(RangeError(format!(
             "IP {ip} is not the same protocol as subnet {subnet}"
-        ));
+        )));
     }
     if !subnet.contains(&ip) {
-        return Err(format!("{ip} not in network {subnet}"));
+        return Err(RangeError(format!("{ip} not in network {subnet}")));
     }
     Ok(())
 }
@@ -190,7 +222,7 @@ pub struct RangeSet(pub Vec<Range>);
 
 impl RangeSet {
     /// Validates every range, the family and overlaps inside the set.
-    pub fn from_specs(specs: &[RangeSpec]) -> Result<RangeSet, String> {
+    pub fn from_specs(specs: &[RangeSpec]) -> Result<RangeSet, RangeError> {
         if specs.is_empty() {
             return Err("empty range set".into());
         }
@@ -208,7 +240,7 @@ impl RangeSet {
         for (i, r1) in ranges.iter().enumerate() {
             for r2 in &ranges[i + 1..] {
                 if r1.overlaps(r2) {
-                    return Err(format!("subnets {r1} and {r2} overlap"));
+                    return Err(RangeError(format!("subnets {r1} and {r2} overlap")));
                 }
             }
         }

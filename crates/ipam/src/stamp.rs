@@ -11,6 +11,7 @@ use nix::errno::Errno;
 use crate::boot::{parse_boot_id, BootInfo};
 
 /// Name of the extended attribute holding the boot ID.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub const BOOT_XATTR: &str = "user.cnm.boot_id";
 const BOOT_XATTR_C: &std::ffi::CStr = c"user.cnm.boot_id";
 /// Longer attribute values are not ours.

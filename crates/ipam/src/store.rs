@@ -44,14 +44,7 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Checks that `name` is safe as a single path component (CNI network-name rules).
 pub fn validate_network_name(name: &str) -> Result<(), IpamError> {
-    let mut chars = name.chars();
-    let ok = match chars.next() {
-        Some(c) if c.is_ascii_alphanumeric() => {
-            chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-        }
-        _ => false,
-    };
-    if !ok || name.len() > 255 {
+    if cnm_names::validate_network_name(name).is_err() {
         return Err(IpamError::Config(format!(
             "invalid network name {name:?}: must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
         )));
@@ -149,6 +142,7 @@ impl Store {
     }
 
     /// The network directory.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -494,6 +488,7 @@ impl Locked<'_> {
 
     /// Claims `ip` for `(container_id, ifname)` without a boot stamp.
     /// `Ok(false)` if it is taken.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn reserve(&self, ip: IpAddr, container_id: &str, ifname: &str) -> Result<bool, IpamError> {
         self.reserve_stamped(ip, container_id, ifname, None)
     }
@@ -590,6 +585,7 @@ impl Locked<'_> {
     /// GC: removes every reservation whose owner `keep` rejects, plus stale temp
     /// files. Files that cannot be read or parsed, `lock`, `last_reserved_ip.*`
     /// and other names are never touched. Continues after errors.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn gc(&self, keep: impl Fn(&Owner) -> bool) -> Result<GcReport, IpamError> {
         self.gc_scan(keep).map(|(report, _)| report)
     }

@@ -6,6 +6,8 @@
 //! waits for the kernel's ack and reports failures as [`NetlinkError`]
 //! naming the operation and the link, address or route involved.
 
+#![forbid(unsafe_code)]
+
 mod addr;
 mod bridge;
 mod error;

@@ -11,7 +11,7 @@ use crate::error::NetlinkError;
 use crate::handle::{Ctx, Handle};
 
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1).
-pub const MAX_IFNAME_LEN: usize = 15;
+pub const MAX_IFNAME_LEN: usize = cnm_names::MAX_IFNAME_LEN;
 
 /// A link, named either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,21 +177,7 @@ impl LinkInfo {
 }
 
 pub(crate) fn check_ifname(name: &str, ctx: &Ctx) -> Result<(), NetlinkError> {
-    if name.is_empty() || name.len() > MAX_IFNAME_LEN {
-        return Err(ctx.invalid(format!(
-            "interface name must be 1..={MAX_IFNAME_LEN} bytes, got {}",
-            name.len()
-        )));
-    }
-    if name
-        .bytes()
-        .any(|b| b == b'/' || b == 0 || b.is_ascii_whitespace())
-        || name == "."
-        || name == ".."
-    {
-        return Err(ctx.invalid("interface name contains '/', NUL or whitespace, or is '.'/'..'"));
-    }
-    Ok(())
+    cnm_names::validate_ifname(name).map_err(|e| ctx.invalid(e.to_string()))
 }
 
 /// Build an empty link message addressing `link`.

@@ -18,4 +18,4 @@ pub use bind::{create_at, create_named, named_path, remove_at, remove_named, NET
 pub use error::NetnsError;
 pub use name::{validate_name, MAX_NAME_LEN};
 pub use ns::{NetNs, PROCESS_NETNS, THREAD_SELF_NETNS};
-pub use sysctl::sysctl_path;
+pub use sysctl::{sysctl_path, write_if_differs};

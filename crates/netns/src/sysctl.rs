@@ -38,6 +38,18 @@ pub fn sysctl_path(key: &str) -> Result<PathBuf, NetnsError> {
     Ok(path)
 }
 
+/// Write `value` to the sysctl file `path` (of the calling thread's
+/// namespace) unless it already holds it (surrounding whitespace ignored):
+/// the one home of "write a sysctl if it differs". `Ok(true)` when written.
+pub fn write_if_differs(path: &Path, value: &str) -> std::io::Result<bool> {
+    if let Ok(current) = std::fs::read_to_string(path) {
+        if current.trim() == value {
+            return Ok(false);
+        }
+    }
+    std::fs::write(path, value).map(|()| true)
+}
+
 impl NetNs {
     /// Write `value` to the network sysctl `key` of this namespace.
     pub fn sysctl_write(&self, key: &str, value: &str) -> Result<(), NetnsError> {

@@ -10,13 +10,9 @@ use netns::{create_at, create_named, remove_at, remove_named, NetNs, NetnsError}
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// True when root; otherwise reports a counted skip (cnm-test-support).
 fn is_root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        true
-    } else {
-        eprintln!("skipped: needs root");
-        false
-    }
+    cnm_test_support::require_root("netns root test")
 }
 
 /// A named namespace removed on drop, also when the test fails.

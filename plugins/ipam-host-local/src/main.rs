@@ -2,6 +2,8 @@
 //! `cnm_ipam::HostLocal`; `main()` is the only place that reads the
 //! environment and stdin, prints and exits.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 
 fn main() {

@@ -13,6 +13,8 @@
 //! `nftables`, nftables is always used. DEL and GC do not validate the options: mappings are
 //! found by owner, so a config that became invalid can still be cleaned up.
 
+#![forbid(unsafe_code)]
+
 mod addrs;
 mod config;
 mod errors;

@@ -3,6 +3,8 @@
 //! this crate; `main()` is the only place that reads the environment and
 //! stdin, prints and exits.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 
 fn main() {

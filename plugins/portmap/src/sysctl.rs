@@ -29,11 +29,9 @@ pub fn enable_route_localnet(proc_sys: &Path, iface: &str) -> Result<(), CniErro
             format!("{what} {}: {e}", path.display()),
         )
     };
-    let current = std::fs::read_to_string(&path).map_err(|e| fail("reading", e))?;
-    if current.trim() == "1" {
-        return Ok(());
-    }
-    std::fs::write(&path, "1").map_err(|e| fail("writing", e))
+    netns::write_if_differs(&path, "1")
+        .map(drop)
+        .map_err(|e| fail("writing", e))
 }
 
 #[cfg(test)]
@@ -42,7 +40,8 @@ mod tests {
 
     #[test]
     fn writes_only_when_needed_and_validates_name() {
-        let root = std::env::temp_dir().join(format!("portmap-sysctl-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
         let dir = root.join("net/ipv4/conf/cni0");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("route_localnet"), "0\n").unwrap();
@@ -56,6 +55,5 @@ mod tests {
         assert!(e.details.contains("nope0"), "{e}");
         assert!(route_localnet_path(&root, "../x").is_err());
         assert!(route_localnet_path(&root, "a/b").is_err());
-        let _ = std::fs::remove_dir_all(&root);
     }
 }

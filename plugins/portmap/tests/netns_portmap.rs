@@ -13,7 +13,6 @@ const OURS: &str = env!("CARGO_BIN_EXE_portmap");
 macro_rules! need_root {
     () => {
         if !is_root() {
-            eprintln!("skipped: needs root");
             return;
         }
     };

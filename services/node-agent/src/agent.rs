@@ -25,8 +25,6 @@ use crate::etcd::{connect, tls_options, EtcdKv};
 use crate::record::{format_mac, HostNetwork, HostRecord};
 use crate::{info, warn};
 
-/// Store lock bound for the agent's reads of the host-local store.
-const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most this many claims per tick (a burst larger than that waits a tick).
 const MAX_CLAIMS_PER_TICK: usize = 64;
 /// Every this many ticks: full reconcile and device repair even without events.
@@ -174,7 +172,7 @@ impl<D: Dataplane> Agent<D> {
                     .map(|n| n.spec.clone())
                     .ok_or_else(|| Fatal(format!("network {network:?} is not configured")))?;
                 let plan = spec.validate().map_err(|e| Fatal(e.to_string()))?;
-                let usage = local::usage(&self.cfg.data_dir, &network, &plan, STORE_TIMEOUT)
+                let usage = local::usage(&self.cfg.data_dir, &network, &plan)
                     .map_err(|e| Fatal(e.to_string()))?;
                 let used = usage.get(&block).copied().unwrap_or(0);
                 let mut c = Claimer::new(&mut kv, &self.cfg.prefix, spec, &self.cfg.host)
@@ -462,12 +460,7 @@ impl<D: Dataplane> Agent<D> {
     /// many blocks were claimed.
     fn claim_ahead<K: Kv>(&mut self, kv: &mut K, i: usize) -> Result<usize, ClusterIpamError> {
         let plan = self.nets[i].spec.validate()?;
-        let usage = local::usage(
-            &self.cfg.data_dir,
-            &self.nets[i].spec.name,
-            &plan,
-            STORE_TIMEOUT,
-        )?;
+        let usage = local::usage(&self.cfg.data_dir, &self.nets[i].spec.name, &plan)?;
         let mut claimed = 0;
         let mut result = Ok(());
         while local::free_in(&plan, &self.nets[i].block_nets(), &usage) < self.cfg.min_free
@@ -562,12 +555,7 @@ impl<D: Dataplane> Agent<D> {
                 }
             }
             let plan = self.nets[i].spec.validate()?;
-            let usage = local::usage(
-                &self.cfg.data_dir,
-                &self.nets[i].spec.name,
-                &plan,
-                STORE_TIMEOUT,
-            )?;
+            let usage = local::usage(&self.cfg.data_dir, &self.nets[i].spec.name, &plan)?;
             let free = local::free_in(&plan, &self.nets[i].block_nets(), &usage);
             let Some(s) = session.as_deref_mut() else {
                 if free < self.cfg.min_free && !self.nets[i].short_logged {

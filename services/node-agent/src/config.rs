@@ -49,6 +49,9 @@ pub struct Config {
     pub gc_interval: Option<Duration>,
 }
 
+/// The host-local store's default folder (the reference's).
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
+
 pub const USAGE: &str = "usage: cnmd [run|release-block --block CIDR|gc-blocks] \
 --host NAME --underlay-ip IP --etcd-endpoints URL[,URL...] \
 [--etcd-cacert PEM [--etcd-cert PEM --etcd-key PEM]] \
@@ -287,10 +290,8 @@ impl Config {
             networks,
             state_dir: one("--state-dir")?
                 .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from),
-            data_dir: one("--data-dir")?.map_or_else(
-                || PathBuf::from(cnm_ipam::store::DEFAULT_DATA_DIR),
-                PathBuf::from,
-            ),
+            data_dir: one("--data-dir")?
+                .map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from),
             prefix,
             lease_ttl: lease_ttl as i64,
             min_free: u128::from(num("--min-free", 16)?),

@@ -84,6 +84,7 @@ pub fn ours(name: &str) -> PathBuf {
             p.display()
         );
     }
+    crate::fresh::assert_fresh(&p);
     p
 }
 
@@ -122,6 +123,7 @@ impl CniPath {
         for name in OUR_PLUGINS {
             let src = our_dir().join(name);
             if src.is_file() {
+                crate::fresh::assert_fresh(&src);
                 let dst = dir.path().join(name);
                 let _ = std::fs::remove_file(&dst);
                 if let Err(e) = std::os::unix::fs::symlink(&src, &dst) {

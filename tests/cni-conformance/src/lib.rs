@@ -10,6 +10,8 @@
 //! `target/release`), the reference Go plugins from `$REF_PLUGIN_DIR` (default
 //! `/usr/lib/cni`). Tests need root and skip ("skipped: needs root") otherwise.
 
+#![forbid(unsafe_code)]
+
 pub mod alloc;
 pub mod bins;
 pub mod bridge;
@@ -17,6 +19,7 @@ pub mod conf;
 pub mod exec;
 pub mod fault;
 pub mod fixture;
+pub mod fresh;
 pub mod inspect;
 pub mod iproute;
 pub mod ns;
@@ -41,8 +44,7 @@ pub use tmp::TempDir;
 #[macro_export]
 macro_rules! require_root {
     () => {
-        if !$crate::is_root() {
-            eprintln!("skipped: needs root");
+        if !cnm_test_support::require_root(module_path!()) {
             return;
         }
     };

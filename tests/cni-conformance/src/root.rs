@@ -1,7 +1,4 @@
 //! Root detection: tests that touch namespaces skip cleanly when not root.
 
 /// True when the effective user is root.
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
+pub use cnm_test_support::is_root;

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use cni_protocol::CniResult;
 use serde_json::{Map, Value};
 
-use crate::base64;
 use crate::error::CnmError;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 
 /// The `kind` of libcni's current cache format.
 pub const CACHE_KIND: &str = "cniCacheV1";
@@ -64,11 +65,28 @@ fn read_nofollow(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn string_field(obj: &Map<String, Value>, key: &str) -> Result<String, String> {
+/// Why a cache file's object is not a `cniCacheV1` entry: which field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EntryError(pub String);
+
+impl From<String> for EntryError {
+    fn from(s: String) -> Self {
+        EntryError(s)
+    }
+}
+
+impl From<&str> for EntryError {
+    fn from(s: &str) -> Self {
+        EntryError(s.to_string())
+    }
+}
+
+fn string_field(obj: &Map<String, Value>, key: &str) -> Result<String, EntryError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(format!("{key}: expected a string")),
+        Some(_) => Err(format!("{key}: expected a string").into()),
     }
 }
 
@@ -82,7 +100,7 @@ impl CacheEntry {
             "containerId".into(),
             Value::String(self.container_id.clone()),
         );
-        m.insert("config".into(), Value::String(base64::encode(&self.config)));
+        m.insert("config".into(), Value::String(BASE64.encode(&self.config)));
         m.insert("ifName".into(), Value::String(self.ifname.clone()));
         m.insert(
             "networkName".into(),
@@ -114,15 +132,17 @@ impl CacheEntry {
     }
 
     /// Reads a `cniCacheV1` object; `Err` says which field is wrong.
-    pub fn from_json(v: &Value) -> Result<CacheEntry, String> {
+    pub fn from_json(v: &Value) -> Result<CacheEntry, EntryError> {
         let obj = v.as_object().ok_or("expected a JSON object")?;
         let kind = string_field(obj, "kind")?;
         if kind != CACHE_KIND {
-            return Err(format!("wrong kind {kind:?} (expected {CACHE_KIND:?})"));
+            return Err(format!("wrong kind {kind:?} (expected {CACHE_KIND:?})").into());
         }
         let config = match obj.get("config") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => base64::decode(s).ok_or("config: invalid base64")?,
+            Some(Value::String(s)) => BASE64
+                .decode(s)
+                .map_err(|e| format!("config: invalid base64: {e}"))?,
             Some(_) => return Err("config: expected a base64 string".into()),
         };
         let cni_args = match obj.get("cniArgs") {
@@ -247,7 +267,7 @@ impl Cache {
             .map_err(|e| Self::err(&path, format!("invalid JSON: {e}")))?;
         CacheEntry::from_json(&v)
             .map(Some)
-            .map_err(|msg| Self::err(&path, msg))
+            .map_err(|e| Self::err(&path, e.to_string()))
     }
 
     /// The cached result converted to `version` (libcni `getCachedResult`):

@@ -5,13 +5,13 @@
 //! Everything that reads the process environment, arguments or exits lives
 //! in `main.rs`; this library takes explicit inputs so it can be tested.
 
-pub mod base64;
+#![forbid(unsafe_code)]
+
 pub mod cache;
 pub mod chain;
 pub mod config;
 pub mod error;
 pub mod exec;
-pub mod sha512;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -114,20 +114,13 @@ pub struct Settings {
 /// cnitool's CNI_ARGS parsing: `K=V;K=V`, every pair with a non-empty key
 /// and value and exactly one `=`.
 pub fn parse_cni_args(s: &str) -> Result<Vec<(String, String)>, CnmError> {
-    if s.is_empty() {
-        return Ok(Vec::new());
-    }
-    s.split(';')
-        .map(|pair| {
-            let kv: Vec<&str> = pair.split('=').collect();
-            match kv.as_slice() {
-                [k, v] if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), v.to_string())),
-                _ => Err(CnmError::Usage(format!(
-                    "invalid CNI_ARGS pair {pair:?}: expected KEY=VALUE"
-                ))),
-            }
-        })
-        .collect()
+    cni_protocol::args::split_pairs(s, cni_protocol::args::ArgsSyntax::Cnitool).map_err(
+        |cni_protocol::args::BadPair(pair)| {
+            CnmError::Usage(format!(
+                "invalid CNI_ARGS pair {pair:?}: expected KEY=VALUE"
+            ))
+        },
+    )
 }
 
 impl Settings {
@@ -197,10 +190,10 @@ pub fn absolute_path(path: &str, cwd: &Path) -> String {
 /// cnitool's container ID: `cnitool-` + the first 10 bytes of
 /// sha512(netns path) in hex.
 pub fn container_id_for(netns: &str) -> String {
-    format!(
-        "cnitool-{}",
-        sha512::hex(&sha512::sha512(netns.as_bytes())[..10])
-    )
+    use sha2::{Digest, Sha512};
+    let digest = Sha512::digest(netns.as_bytes());
+    let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
+    format!("cnitool-{hex}")
 }
 
 /// The result as cnitool prints it: its own version, 4-space indented.

@@ -1,6 +1,8 @@
 //! `cnm`: a drop-in for the reference `cnitool`. The only place that reads
 //! the environment, the arguments and the working directory, prints, and exits.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -118,7 +118,11 @@ pub fn run(
                     ctx.mover.enter(&hosts[0])?;
                     masq::verify_ours(&nets[0].name)?;
                     ctx.mover.enter(&hosts[1])?;
-                    masq::verify_ref()?;
+                    if ctx.sides[1].kind == crate::side::Kind::Baseline {
+                        masq::verify_ours(&nets[1].name)?;
+                    } else {
+                        masq::verify_ref()?;
+                    }
                 }
             }
             progress(&format!("cycles ipMasq={ip_masq}"), i, total, 25);
@@ -127,6 +131,7 @@ pub fn run(
     })();
     if ip_masq {
         masq::forget_marker(&ctx.net(ctx.sides[0], tag, true).name);
+        masq::forget_marker(&ctx.net(ctx.sides[1], tag, true).name);
     }
     ctx.mover.home()?;
     ctx.ns.remove(&names);

@@ -24,7 +24,12 @@ impl Ctx<'_> {
     pub fn net(&self, side: &Side, tag: &str, ip_masq: bool) -> Net {
         let data_dir: PathBuf = self.tmp.join(format!("{tag}-{}", side.label()));
         Net {
-            name: format!("cnmb-{}-{tag}", std::process::id()),
+            // A baseline side is ours too: its own name, so the two never
+            // share masquerade state.
+            name: match side.kind {
+                crate::side::Kind::Baseline => format!("cnmb-{}-{tag}-b", std::process::id()),
+                _ => format!("cnmb-{}-{tag}", std::process::id()),
+            },
             bridge: "cnmb0".to_owned(),
             subnet: "10.88.0.0/16".to_owned(),
             ip_masq,

@@ -101,7 +101,7 @@ impl BridgeConfig {
 
         let bridge = raw.bridge.unwrap_or_else(|| "cni0".to_string());
         validate_link_name(&bridge)
-            .map_err(|why| CniError::invalid_config("invalid field \"bridge\"", why))?;
+            .map_err(|why| CniError::invalid_config("invalid field \"bridge\"", why.to_string()))?;
 
         if let Some(backend) = raw.ip_masq_backend.as_deref() {
             if backend != "nftables" && backend != "iptables" {
@@ -252,7 +252,7 @@ impl TeardownConfig {
             }
         };
         validate_link_name(&bridge)
-            .map_err(|why| CniError::invalid_config("invalid field \"bridge\"", why))?;
+            .map_err(|why| CniError::invalid_config("invalid field \"bridge\"", why.to_string()))?;
         let ipam_type = options
             .get("ipam")
             .and_then(|v| v.get("type"))

@@ -94,8 +94,9 @@ impl LinuxKernel {
 
 /// A netlink error as a [`KernelError`] naming the target.
 fn nl(op: &str, target: &str, e: NetlinkError) -> KernelError {
-    let mut k = KernelError::new(op, target, &e);
-    k.errno = e.errno();
+    let errno = e.errno();
+    let mut k = KernelError::caused_by(op, target, e);
+    k.errno = errno;
     k
 }
 
@@ -118,14 +119,10 @@ fn state(l: LinkInfo) -> LinkState {
 
 /// Write a sysctl of the calling thread's namespace when it differs.
 fn sysctl_set(key: &str, value: &str) -> Result<(), KernelError> {
-    let path = netns::sysctl_path(key).map_err(|e| KernelError::new("sysctl", key, e))?;
-    if let Ok(cur) = std::fs::read_to_string(&path) {
-        if cur.trim() == value {
-            return Ok(());
-        }
-    }
-    std::fs::write(&path, value)
-        .map_err(|e| KernelError::new("write sysctl", path.display().to_string(), e))
+    let path = netns::sysctl_path(key).map_err(|e| KernelError::caused_by("sysctl", key, e))?;
+    netns::write_if_differs(&path, value)
+        .map(drop)
+        .map_err(|e| KernelError::caused_by("write sysctl", path.display().to_string(), e))
 }
 
 fn overlaps(a: &IpNet, b: &IpNet) -> bool {
@@ -502,7 +499,7 @@ impl Kernel for LinuxKernel {
                 }
                 Ok(())
             })
-            .map_err(|e| KernelError::new("enter sandbox", &target, e))??;
+            .map_err(|e| KernelError::caused_by("enter sandbox", &target, e))??;
         }
         for addr in &spec.addrs {
             // IFA_F_NODAD unless `enabledad`: usable when ADD returns.

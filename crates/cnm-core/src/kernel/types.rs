@@ -1,6 +1,7 @@
 //! Plain data exchanged with the kernel interfaces.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 
@@ -109,30 +110,80 @@ pub struct MasqSpec {
     pub subnets: Vec<IpNet>,
 }
 
-/// A failed kernel or firewall operation, with what it was applied to.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// A failed kernel or firewall operation, with what it was applied to and
+/// the underlying error (netlink, nftables, I/O) as its `source`.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{op} {target}: {reason}")]
 pub struct KernelError {
     /// The operation ("create veth", "add address", "nft apply"...).
     pub op: String,
     /// The link, namespace, file or table it was applied to.
     pub target: String,
+    /// Why, as text (the source's message when there is one).
     pub reason: String,
     /// The errno when the kernel returned one.
     pub errno: Option<i32>,
+    /// The underlying error, kept for callers that inspect the chain.
+    #[source]
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
+impl PartialEq for KernelError {
+    /// Equal when they say the same (the source is compared by message).
+    fn eq(&self, other: &Self) -> bool {
+        self.op == other.op
+            && self.target == other.target
+            && self.reason == other.reason
+            && self.errno == other.errno
+    }
+}
+
+impl Eq for KernelError {}
+
 impl KernelError {
+    /// An error whose reason is plain text (no underlying error).
     pub fn new(op: impl Into<String>, target: impl Into<String>, reason: impl ToString) -> Self {
         KernelError {
             op: op.into(),
             target: target.into(),
             reason: reason.to_string(),
             errno: None,
+            source: None,
         }
     }
+    /// An error caused by `source`, which is kept.
+    pub fn caused_by(
+        op: impl Into<String>,
+        target: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        KernelError {
+            op: op.into(),
+            target: target.into(),
+            reason: source.to_string(),
+            errno: None,
+            source: Some(Arc::new(source)),
+        }
+    }
+    /// With the errno the kernel returned.
     pub fn with_errno(mut self, errno: i32) -> Self {
         self.errno = Some(errno);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KernelError;
+
+    #[test]
+    fn a_kernel_error_keeps_its_source() {
+        let io = std::io::Error::from_raw_os_error(libc::ENODEV);
+        let e = KernelError::caused_by("set up", "eth0", io).with_errno(libc::ENODEV);
+        let source = std::error::Error::source(&e).expect("source kept");
+        assert!(source.to_string().contains("No such device"), "{source}");
+        assert!(e.to_string().starts_with("set up eth0: "), "{e}");
+        assert_eq!(e.clone(), e);
+        assert!(std::error::Error::source(&KernelError::new("op", "x", "why")).is_none());
     }
 }

@@ -8,28 +8,23 @@ use serde_json::{Map, Value};
 
 static N: AtomicU32 = AtomicU32::new(0);
 
-/// A directory under the system temp dir, removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A directory under the system temp dir (`tempfile`), removed on drop;
+/// `.0` is its path.
+pub struct TempDir(pub PathBuf, tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "cnm-ipam-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
+        let dir = tempfile::Builder::new()
+            .prefix(&format!(
+                "cnm-ipam-{tag}-{}-",
+                N.fetch_add(1, Ordering::Relaxed)
+            ))
+            .tempdir()
+            .unwrap();
+        TempDir(dir.path().to_path_buf(), dir)
     }
     pub fn path(&self) -> &Path {
         &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

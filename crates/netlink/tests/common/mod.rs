@@ -13,12 +13,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// True when running as root; otherwise prints the skip notice.
 pub fn root_or_skip() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        println!("skipped: needs root");
-    }
-    root
+    cnm_test_support::require_root("netlink root test")
 }
 
 /// A namespace created with `ip netns add`, deleted with `ip netns del` on drop.

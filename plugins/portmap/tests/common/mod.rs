@@ -20,8 +20,7 @@ pub const BRIDGE: &str = "br-pm";
 pub const HOST_ADDR: &str = "10.66.0.1";
 
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    cnm_test_support::require_root("portmap root test")
 }
 
 /// Run a command with stdin, killed after `secs`; returns its output (status -1 on timeout).

@@ -16,8 +16,7 @@ fn unique(prefix: &str) -> String {
 }
 
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    cnm_test_support::require_root("cnm root test")
 }
 
 /// A named netns (`ip netns add`), deleted on drop.
@@ -98,23 +97,19 @@ impl Drop for Netns {
     }
 }
 
-/// A temp dir removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A temp dir (`tempfile`) removed on drop; `.0` is its path.
+pub struct TempDir(pub PathBuf, tempfile::TempDir);
 
 impl TempDir {
     pub fn new() -> TempDir {
-        let p = std::env::temp_dir().join(unique("cnm-it"));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
+        let dir = tempfile::Builder::new()
+            .prefix("cnm-it-")
+            .tempdir()
+            .unwrap();
+        TempDir(dir.path().to_path_buf(), dir)
     }
     pub fn path(&self) -> &Path {
         &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -242,7 +237,12 @@ pub fn lifecycle(world: &World, net: &str, conf_bytes: &[u8], version: &str) {
     assert_eq!(v["kind"], "cniCacheV1");
     assert_eq!(v["containerId"], cnm::container_id_for(&p1));
     assert_eq!(
-        cnm::base64::decode(v["config"].as_str().unwrap()).unwrap(),
+        {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(v["config"].as_str().unwrap())
+                .unwrap()
+        },
         conf_bytes
     );
     assert_eq!(v["ifName"], "eth0");

@@ -4,7 +4,9 @@
 # the held ones run out; a full block's next ADD lands in the next block;
 # with etcd unreachable ADD works until the held blocks are full, then
 # fails with code 11 and says why; etcd back, claims resume; explicit
-# release of a block (refused while in use). Last line: `N passed, M failed`.
+# release of a block (refused while in use); GC of the empty blocks of
+# hosts whose lease is gone (never a live host's, never a used block).
+# Last line: `N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 source tests/multihost/lib.sh
@@ -74,4 +76,25 @@ mh_cni 1 DEL "x$k" "/run/netns/${MH_P}cx$k" >/dev/null
 mh_stop "$MH_AGENT_PID_1"
 released() { cnmd_cmd release-block --block "$third" >/dev/null && ! mh_etcdctl 1 get --keys-only --prefix /cnm/v1/blocks/ov1/ | grep -q "${third%/*}-"; }
 mh_check "an empty block is released explicitly" released
+
+echo "== GC"
+mh_agent_start 1 --min-free 4
+mh_add_host 2
+mh_add_host 3
+mh_agent_start 2 --min-free 4
+mh_agent_start 3 --min-free 4
+holds() { mh_etcdctl 1 get --prefix /cnm/v1/blocks/ov1/ --print-value-only | grep -q "\"host\":\"h$1\""; }
+both_hold() { holds 2 && holds 3; }
+mh_check "hosts 2 and 3 hold blocks" mh_wait 15 both_hold
+mh_check "ADD on host 2" mh_container 2 g2
+used_reported() { mh_etcdctl 1 get --prefix /cnm/v1/blocks/ov1/ --print-value-only | grep -q '"host":"h2","used":1'; }
+mh_check "host 2's agent reports its block's usage" mh_wait 10 used_reported
+gc() { cnmd_cmd gc-blocks; }
+nothing_live() { gc | grep -q "released 0 block"; }
+mh_check "GC leaves the blocks of live hosts" nothing_live
+kill -KILL "$MH_AGENT_PID_2" "$MH_AGENT_PID_3"
+leases_gone() { ! mh_etcdctl 1 get --prefix --keys-only /cnm/v1/hosts/ | grep -qE "h2|h3"; }
+mh_check "the killed agents' leases expire" mh_wait 15 leases_gone
+gc_dead() { gc | grep -q "released 1 block" && ! holds 3 && holds 2; }
+mh_check "GC releases the dead host's empty block, not the used one" gc_dead
 mh_summary

@@ -31,8 +31,17 @@ mh_check "container 3 -> container 1" cping c3 "$C_IP_1"
 mtu_matches() { [ "$(ip netns exec "${MH_P}cc1" cat /sys/class/net/eth0/mtu)" = 1450 ]; }
 mh_check "container MTU is the underlay's minus 50" mtu_matches
 
-mh_stop "$MH_AGENT_PID_3"
+sigterm_clean() {
+    local rc
+    kill -TERM "$MH_AGENT_PID_3"
+    wait "$MH_AGENT_PID_3"
+    rc=$?
+    [ "$rc" = 0 ] && tail -n 1 "$MH_DIR/agent3.log" | grep -q "info: stopped"
+}
+mh_check "SIGTERM: the agent exits 0 and says so" sigterm_clean
 gone3() { routes_are 1 1 && routes_are 2 1; }
-mh_check "a stopped agent's routes leave the others" mh_wait 10 gone3
+mh_check "a stopped agent's routes leave the others (lease revoked)" mh_wait 10 gone3
+kept3() { mh_run 3 ip link show cnmx4214 >/dev/null && [ "$(mh_vx_routes 3)" = 2 ]; }
+mh_check "its own kernel state is left in place" kept3
 mh_check "the others still reach each other" cping c1 "$C_IP_2"
 mh_summary

@@ -73,7 +73,11 @@ mh_check "every address released" store_empty
 del_again() { mh_cni 1 DEL c1a "/run/netns/${MH_P}cc1a" >/dev/null; }
 mh_check "DEL again (namespace gone) succeeds" del_again
 for n in 1 2 3; do mh_stop "$(eval echo "\$MH_AGENT_PID_$n")"; done
-no_host_left() { [ -z "$(mh_etcdctl 1 get --prefix --keys-only /cnm/v1/hosts/)" ]; }
+no_host_left() {
+    local keys
+    keys="$(mh_etcdctl 1 get --prefix --keys-only /cnm/v1/)" || return 1
+    grep -q /cnm/v1/networks/ov1 <<<"$keys" && ! grep -q /cnm/v1/hosts/ <<<"$keys"
+}
 mh_check "stopped agents leave no host record" no_host_left
 for n in 1 2 3; do mh_stop "$(eval echo "\$MH_ETCD_PID_$n")"; done
 mh_summary

@@ -74,7 +74,12 @@ refused_in_use() { ! cnmd_cmd release-block --block "$third" 2>"$MH_DIR/rel.err"
 mh_check "releasing a block in use is refused" refused_in_use
 mh_cni 1 DEL "x$k" "/run/netns/${MH_P}cx$k" >/dev/null
 mh_stop "$MH_AGENT_PID_1"
-released() { cnmd_cmd release-block --block "$third" >/dev/null && ! mh_etcdctl 1 get --keys-only --prefix /cnm/v1/blocks/ov1/ | grep -q "${third%/*}-"; }
+released() {
+    local keys
+    cnmd_cmd release-block --block "$third" >/dev/null || return 1
+    keys="$(mh_etcdctl 1 get --keys-only --prefix /cnm/v1/blocks/ov1/)" || return 1
+    grep -q "${first%/*}-" <<<"$keys" && ! grep -q "${third%/*}-" <<<"$keys"
+}
 mh_check "an empty block is released explicitly" released
 
 echo "== GC"
@@ -93,8 +98,21 @@ gc() { cnmd_cmd gc-blocks; }
 nothing_live() { gc | grep -q "released 0 block"; }
 mh_check "GC leaves the blocks of live hosts" nothing_live
 kill -KILL "$MH_AGENT_PID_2" "$MH_AGENT_PID_3"
-leases_gone() { ! mh_etcdctl 1 get --prefix --keys-only /cnm/v1/hosts/ | grep -qE "h2|h3"; }
+# (An etcdctl failure must not pass for "gone".)
+leases_gone() {
+    local keys
+    keys="$(mh_etcdctl 1 get --prefix --keys-only /cnm/v1/hosts/)" || return 1
+    grep -q h1 <<<"$keys" && ! grep -qE "h2|h3" <<<"$keys"
+}
 mh_check "the killed agents' leases expire" mh_wait 15 leases_gone
-gc_dead() { gc | grep -q "released 1 block" && ! holds 3 && holds 2; }
+gc_dead() {
+    local out
+    local vals
+    out="$(gc)"
+    vals="$(mh_etcdctl 1 get --prefix /cnm/v1/blocks/ov1/ --print-value-only)" &&
+        grep -q "released 1 block" <<<"$out" && ! grep -q '"host":"h3"' <<<"$vals" &&
+        grep -q '"host":"h2"' <<<"$vals" ||
+        { echo "   gc: $out; blocks: $(mh_etcdctl 1 get --prefix /cnm/v1/blocks/ov1/ --print-value-only | tr '\n' ' ')" >&2; return 1; }
+}
 mh_check "GC releases the dead host's empty block, not the used one" gc_dead
 mh_summary

@@ -209,7 +209,7 @@ impl<S: System + 'static> Controller<S> {
     /// Create a network: request its pools (when `spec.ipam` is given), then
     /// have the driver create it. A failure releases the pools again.
     pub fn new_network(&self, spec: NetworkSpec) -> Result<Network, ModelError> {
-        cni_protocol::validate_network_name(&spec.name)
+        cnm_names::validate_network_name(&spec.name)
             .map_err(|e| ModelError::invalid("network name", e))?;
         let driver = self.driver(&spec.driver)?;
         let mut record = NetworkRecord {
@@ -279,7 +279,7 @@ impl<S: System + 'static> Controller<S> {
     /// one-shot front-end deriving it from config): the driver accepts it
     /// again (idempotent); pools are not requested again.
     pub fn restore_network(&self, record: NetworkRecord) -> Result<Network, ModelError> {
-        cni_protocol::validate_network_name(&record.name)
+        cnm_names::validate_network_name(&record.name)
             .map_err(|e| ModelError::invalid("network name", e))?;
         let driver = self.driver(&record.driver)?;
         let ipam = match &record.ipam {
@@ -317,10 +317,18 @@ impl<S: System + 'static> Controller<S> {
         Sandbox::open(Arc::clone(&self.inner.system), key, allow_own)
     }
 
-    /// A sandbox value for `key` without checking the namespace: for
-    /// teardown, when the namespace may already be gone.
-    pub fn sandbox_for_teardown(&self, key: &str, allow_own: bool) -> Sandbox<S> {
+    /// A sandbox value for `key` without checking or creating the
+    /// namespace: for a front-end whose runtime manages the namespace itself
+    /// (Docker moves the interface into it) and for teardown, when the
+    /// namespace may already be gone. Destroying it leaves the namespace.
+    pub fn detached_sandbox(&self, key: &str, allow_own: bool) -> Sandbox<S> {
         Sandbox::detached(Arc::clone(&self.inner.system), key, allow_own)
+    }
+
+    /// Same as [`Controller::detached_sandbox`] (the name the CNI adapter's
+    /// DEL uses).
+    pub fn sandbox_for_teardown(&self, key: &str, allow_own: bool) -> Sandbox<S> {
+        self.detached_sandbox(key, allow_own)
     }
 }
 

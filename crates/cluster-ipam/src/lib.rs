@@ -9,6 +9,8 @@
 //! held block has room. A block is released only explicitly or by a GC of
 //! empty blocks of hosts whose lease is gone ([`claim::gc_blocks`]).
 
+#![forbid(unsafe_code)]
+
 pub mod claim;
 pub mod error;
 pub mod fake;

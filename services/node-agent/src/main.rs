@@ -1,6 +1,8 @@
 //! cnmd, the overlay's node agent: main() reads the arguments, runs the
 //! agent or a one-shot command, prints and exits.
 
+#![forbid(unsafe_code)]
+
 mod agent;
 mod config;
 mod dataplane;

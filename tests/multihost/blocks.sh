@@ -72,15 +72,29 @@ cnmd_cmd() {
 }
 refused_in_use() { ! cnmd_cmd release-block --block "$third" 2>"$MH_DIR/rel.err" && grep -q "still in use" "$MH_DIR/rel.err"; }
 mh_check "releasing a block in use is refused" refused_in_use
+refused_kept() { blocks | grep -qw "$third"; }
+mh_check "and the block stays in the state file" refused_kept
 mh_cni 1 DEL "x$k" "/run/netns/${MH_P}cx$k" >/dev/null
-mh_stop "$MH_AGENT_PID_1"
+# Free 5 addresses in the second block, so the agent needs no new block
+# (it would claim the lowest free one: the block released below).
+for i in 20 21 22 23 24; do mh_cni 1 DEL "x$i" "/run/netns/${MH_P}cx$i" >/dev/null; done
+sleep 1
 released() {
     local keys
     cnmd_cmd release-block --block "$third" >/dev/null || return 1
     keys="$(mh_etcdctl 1 get --keys-only --prefix /cnm/v1/blocks/ov1/)" || return 1
     grep -q "${first%/*}-" <<<"$keys" && ! grep -q "${third%/*}-" <<<"$keys"
 }
-mh_check "an empty block is released explicitly" released
+mh_check "an empty block is released explicitly (agent running)" released
+# The agent's periodic resync (every 10 ticks of 200 ms) must not bring it back.
+sleep 3
+stays_out() {
+    local keys
+    keys="$(mh_etcdctl 1 get --keys-only --prefix /cnm/v1/blocks/ov1/)" || return 1
+    ! blocks | grep -qw "$third" && ! grep -q "${third%/*}-" <<<"$keys"
+}
+mh_check "it stays out of the state file and of etcd" stays_out
+mh_stop "$MH_AGENT_PID_1"
 
 echo "== GC"
 mh_agent_start 1 --min-free 4

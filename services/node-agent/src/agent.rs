@@ -172,12 +172,32 @@ impl<D: Dataplane> Agent<D> {
                     .map(|n| n.spec.clone())
                     .ok_or_else(|| Fatal(format!("network {network:?} is not configured")))?;
                 let plan = spec.validate().map_err(|e| Fatal(e.to_string()))?;
+                // First take the block out of the state file, so no ADD
+                // allocates in it any more; then look at its usage; put it
+                // back when the release is refused.
+                let state = HostState::load(&self.cfg.state_dir, &network).ok();
+                if let Some(st) = &state {
+                    let mut without = st.clone();
+                    without.blocks.retain(|b| *b != block);
+                    without
+                        .store(&self.cfg.state_dir)
+                        .map_err(|e| Fatal(e.to_string()))?;
+                }
+                let restore = |why: String| {
+                    if let Some(st) = &state {
+                        if let Err(e) = st.store(&self.cfg.state_dir) {
+                            return Fatal(format!("{why}; restoring the state file: {e}"));
+                        }
+                    }
+                    Fatal(why)
+                };
                 let usage = local::usage(&self.cfg.data_dir, &network, &plan)
-                    .map_err(|e| Fatal(e.to_string()))?;
+                    .map_err(|e| restore(e.to_string()))?;
                 let used = usage.get(&block).copied().unwrap_or(0);
                 let mut c = Claimer::new(&mut kv, &self.cfg.prefix, spec, &self.cfg.host)
-                    .map_err(|e| Fatal(e.to_string()))?;
-                c.release(&block, used).map_err(|e| Fatal(e.to_string()))?;
+                    .map_err(|e| restore(e.to_string()))?;
+                c.release(&block, used)
+                    .map_err(|e| restore(e.to_string()))?;
                 Ok(format!("released block {block} of network {network:?}"))
             }
             Command::GcBlocks { network } => {

@@ -5,23 +5,27 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" -ne 0 ]; then echo "setup.sh: run as root" >&2; exit 1; fi
 apt-get update
+# The tests start their own dockerd and etcd members inside throwaway
+# namespaces: the packaged services must never start (dockerd in the
+# machine's own namespaces would create docker0 and firewall rules). A
+# policy-rc.d refuses service starts during the install; an existing policy
+# is kept, ours is removed afterwards.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+fi
+trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get install -y --no-install-recommends \
     iproute2 nftables iputils-ping util-linux procps kmod \
     containernetworking-plugins busybox-static strace ca-certificates podman runc containerd \
-    protobuf-compiler iptables curl
-# Docker (dockerd 20.10) for tests/runtimes/docker.sh: a policy-rc.d keeps apt from starting
-# the packaged service (dockerd must never run in the machine's own namespaces); it is removed
-# afterwards unless it was there before.
-policy_created=0
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 0755 /usr/sbin/policy-rc.d
-    policy_created=1
+    iptables curl docker.io \
+    etcd-server etcd-client protobuf-compiler libprotobuf-dev openssl iperf3
+if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now etcd.service docker.service docker.socket >/dev/null 2>&1 || true
 fi
-docker_rc=0
-apt-get install -y --no-install-recommends docker.io || docker_rc=$?
-if [ "$policy_created" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
-if [ "$docker_rc" != 0 ]; then echo "setup.sh: installing docker.io failed" >&2; exit 1; fi
 if ! command -v cargo >/dev/null; then
     echo "setup.sh: cargo (Rust >= 1.89) is needed on PATH; Debian's own cargo is too old" >&2
     exit 1

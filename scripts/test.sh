@@ -2,8 +2,8 @@
 # The test command: formatting, lints, build, unit tests, the conformance
 # suite (root; everything inside throwaway namespaces) against the debug
 # build and once more against the shipped static build, the library
-# examples, the main job (the demo), the real runtimes, and a short fuzzing
-# run. Tests that need root and run without it print "skipped: needs root"
+# examples, the main job (the demo), the multi-host overlay, the real
+# runtimes, and a short fuzzing run. Tests that need root and run without it print "skipped: needs root"
 # (cnm-test-support); they are counted as skipped, not passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,14 @@ echo "== the main job (scripts/demo.sh)"
 PROFILE=debug bash scripts/demo.sh
 
 extra_passed=1
+if [ "${SKIP_MULTIHOST:-0}" != 1 ]; then
+    # The overlay across three hosts (namespaces), etcd and node agents:
+    # the demo, then every multi-host test (about 3 minutes).
+    echo "== multi-host overlay (scripts/multihost-demo.sh, tests/multihost/run-all.sh)"
+    bash scripts/multihost-demo.sh
+    bash tests/multihost/run-all.sh
+    extra_passed=$((extra_passed + 2))
+fi
 if [ -x tests/runtimes/run-all.sh ] && [ "${SKIP_RUNTIMES:-0}" != 1 ]; then
     echo "== real runtimes"
     bash tests/runtimes/run-all.sh

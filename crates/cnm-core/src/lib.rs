@@ -4,6 +4,7 @@
 //! - [`model`]: the controller, networks, endpoints, sandboxes and the
 //!   driver contracts every front-end calls;
 //! - [`bridge`]: the bridge driver (`simplebridge`) behind the model;
+//! - [`overlay`]: the overlay driver (`simpleoverlay`, networks across hosts);
 //! - [`cni`]: the CNI front-end (requests to model calls, results back);
 //! - [`host_local_ipam`]: host-local as a model IPAM driver;
 //! - [`ipam`]: IPAM by delegation (our host-local in-process, others by exec);
@@ -21,6 +22,7 @@ pub mod ipam;
 pub mod ipam_dropin;
 pub mod kernel;
 pub mod model;
+pub mod overlay;
 pub mod system;
 
 pub use cni_protocol as protocol;

@@ -16,8 +16,10 @@ mod ext_ack;
 mod handle;
 mod link;
 mod link_ops;
+mod neigh;
 mod pipeline;
 mod route;
+mod vxlan;
 
 pub use addr::{
     AddrInfo, IFA_F_DADFAILED, IFA_F_NODAD, IFA_F_OPTIMISTIC, IFA_F_PERMANENT, IFA_F_TENTATIVE,
@@ -27,7 +29,9 @@ pub use error::NetlinkError;
 pub use handle::Handle;
 pub use link::{LinkInfo, LinkRef, OperState, MAX_IFNAME_LEN};
 pub use link_ops::VethSpec;
+pub use neigh::NeighEntry;
 pub use pipeline::{Reply, Request};
 pub use route::{
     IpFamily, RouteSpec, SCOPE_HOST, SCOPE_LINK, SCOPE_UNIVERSE, TABLE_LOCAL, TABLE_MAIN,
 };
+pub use vxlan::VxlanSpec;

@@ -3,10 +3,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteMetric, RouteProtocol,
-    RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteMetric,
+    RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
@@ -211,6 +211,21 @@ impl Handle {
             Err(e) if e.is_exists() => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Add a route whose gateway is on-link by decree (`onlink`: the
+    /// gateway need not be in a connected subnet), replacing an existing
+    /// route to the same destination. Used for routes through a VXLAN device.
+    pub fn replace_route_onlink(&mut self, spec: &RouteSpec) -> Result<(), NetlinkError> {
+        let ctx = Ctx::new("replace", format!("{} onlink", spec.describe()));
+        let mut msg = route_message(spec, false, &ctx)?;
+        msg.header.flags |= RouteFlags::Onlink;
+        self.request(
+            RouteNetlinkMessage::NewRoute(msg),
+            NLM_F_CREATE | NLM_F_REPLACE,
+            &ctx,
+        )?;
+        Ok(())
     }
 
     /// Delete a route (matching dst, table and the given gateway/oif/priority).

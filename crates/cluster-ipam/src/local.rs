@@ -1,0 +1,152 @@
+//! Allocation inside the blocks this host holds: the host-local store
+//! (`<dataDir>/<network>/`, same format and lock as `ipam-host-local`) with
+//! one range per block, the block's first address as its gateway. Never
+//! talks to the key-value store, so it works while etcd is unreachable.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use cni_protocol::{CniError, CniResult};
+use cnm_ipam::{IpamConfig, IpamError, RangeSet, RangeSpec};
+use ipnet::IpNet;
+
+use crate::error::ClusterIpamError;
+use crate::plan::{gateway_of, BlockPlan};
+use crate::state::HostState;
+
+/// The host-local configuration that allocates from `state`'s blocks.
+pub fn ipam_config(state: &HostState, cni_version: &str) -> Result<IpamConfig, ClusterIpamError> {
+    let specs: Vec<RangeSpec> = state
+        .blocks
+        .iter()
+        .map(|b| RangeSpec {
+            subnet: Some(b.to_string()),
+            range_start: None,
+            range_end: None,
+            gateway: Some(gateway_of(b).to_string()),
+        })
+        .collect();
+    let ranges = if specs.is_empty() {
+        Vec::new()
+    } else {
+        vec![
+            RangeSet::from_specs(&specs).map_err(|m| ClusterIpamError::BadState {
+                path: state.network.name.clone(),
+                msg: m.to_string(),
+            })?,
+        ]
+    };
+    Ok(IpamConfig {
+        name: state.network.name.clone(),
+        cni_version: cni_version.to_string(),
+        ranges,
+        routes: Vec::new(),
+        data_dir: state.data_dir.clone(),
+        resolv_conf: None,
+        requested: Vec::new(),
+    })
+}
+
+/// The CNI error of an ADD that found every held block full.
+pub fn blocks_full(state: &HostState) -> CniError {
+    CniError::try_again(
+        format!(
+            "no free address in the {} block(s) of network {:?} this host holds",
+            state.blocks.len(),
+            state.network.name
+        ),
+        "the node agent (cnmd) claims another block from etcd before the held ones run out; \
+         it has not (is etcd reachable? is the agent running?). Retry later.",
+    )
+}
+
+/// Allocates one address for `(container_id, ifname)` in the held blocks.
+/// Exhaustion is code 11 (try again later) with a message naming the cause.
+pub fn allocate(
+    state: &HostState,
+    cni_version: &str,
+    container_id: &str,
+    ifname: &str,
+    timeout: Duration,
+) -> Result<CniResult, CniError> {
+    if state.blocks.is_empty() {
+        return Err(blocks_full(state));
+    }
+    let cfg =
+        ipam_config(state, cni_version).map_err(|e| CniError::invalid_config(e.to_string(), ""))?;
+    match cnm_ipam::ops::add(&cfg, container_id, ifname, timeout) {
+        Ok(r) => Ok(r),
+        Err(IpamError::Alloc { msg, .. })
+            if msg.contains("no IP addresses available in range set") =>
+        {
+            Err(blocks_full(state))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Releases `(container_id, ifname)`'s addresses (DEL; needs no etcd).
+pub fn release(
+    data_dir: &Path,
+    network: &str,
+    container_id: &str,
+    ifname: &str,
+    timeout: Duration,
+) -> Result<(), CniError> {
+    cnm_ipam::ops::del(data_dir, network, container_id, ifname, timeout)
+        .map(|_| ())
+        .map_err(CniError::from)
+}
+
+/// Addresses in use per block of `plan` (blocks without any are absent):
+/// the reservation files of the host-local store (`<dataDir>/<network>/<ip>`,
+/// the reference format), counted without taking the store's lock (a
+/// snapshot is enough to decide when to claim ahead or to report usage).
+pub fn usage(
+    data_dir: &Path,
+    network: &str,
+    plan: &BlockPlan,
+) -> Result<BTreeMap<IpNet, u64>, ClusterIpamError> {
+    cnm_ipam::validate_network_name(network)?;
+    let dir = data_dir.join(network);
+    let mut out = BTreeMap::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(source) => {
+            return Err(ClusterIpamError::State {
+                op: "listing",
+                path: dir.display().to_string(),
+                source,
+            })
+        }
+    };
+    for entry in entries.flatten() {
+        let Some(ip) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<std::net::IpAddr>().ok())
+        else {
+            continue;
+        };
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        if let Some(b) = plan.block_of(ip) {
+            *out.entry(b).or_insert(0) += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Free addresses left in `blocks` given `usage`.
+pub fn free_in(plan: &BlockPlan, blocks: &[IpNet], usage: &BTreeMap<IpNet, u64>) -> u128 {
+    blocks
+        .iter()
+        .map(|b| {
+            let used = u128::from(usage.get(b).copied().unwrap_or(0));
+            plan.usable_per_block().saturating_sub(used)
+        })
+        .sum()
+}

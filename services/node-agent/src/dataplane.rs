@@ -1,0 +1,300 @@
+//! The kernel state the agent keeps for one network, as a narrow trait
+//! ([`Dataplane`]; the Linux implementation is in `linux.rs`, a fake in the
+//! tests), and the pure part: what the state should be given the other
+//! hosts' records ([`desired`]) and the steps from what is to what should be
+//! ([`plan`]). Per remote host: one route per block via its underlay address
+//! (on-link, through the VXLAN device), one permanent neighbour (underlay
+//! address -> its VTEP MAC) and one FDB entry (VTEP MAC -> underlay address).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::record::{parse_mac, HostRecord};
+
+/// One network's devices on this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalNet {
+    pub name: String,
+    pub subnet: IpNet,
+    pub vni: u32,
+    pub bridge: String,
+    pub vxlan: String,
+    pub mtu: u32,
+    pub underlay_ip: IpAddr,
+    pub underlay_index: u32,
+}
+
+/// Routes, neighbours and FDB entries through one VXLAN device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Programmed {
+    /// Block -> next hop (the remote host's underlay address).
+    pub routes: BTreeMap<IpNet, IpAddr>,
+    /// Next hop -> VTEP MAC.
+    pub neighs: BTreeMap<IpAddr, [u8; 6]>,
+    /// (VTEP MAC, underlay address).
+    pub fdb: BTreeSet<([u8; 6], IpAddr)>,
+}
+
+/// One change to the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    SetFdb([u8; 6], IpAddr),
+    SetNeigh(IpAddr, [u8; 6]),
+    SetRoute(IpNet, IpAddr),
+    DelRoute(IpNet, IpAddr),
+    DelNeigh(IpAddr),
+    DelFdb([u8; 6], IpAddr),
+}
+
+/// A kernel failure, naming the object.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DpError(pub String);
+
+/// What the agent needs from the kernel for one network.
+pub trait Dataplane {
+    /// Create (or adopt) the bridge and the VXLAN device attached to it;
+    /// returns the VTEP MAC.
+    fn ensure_local(&mut self, net: &LocalNet) -> Result<[u8; 6], DpError>;
+    /// Gateway addresses of exactly `blocks` on the bridge (others of the
+    /// network's subnet are removed).
+    fn ensure_gateways(&mut self, net: &LocalNet, blocks: &[IpNet]) -> Result<(), DpError>;
+    /// What the VXLAN device carries now.
+    fn programmed(&mut self, net: &LocalNet) -> Result<Programmed, DpError>;
+    /// Apply one change.
+    fn apply(&mut self, net: &LocalNet, op: &Op) -> Result<(), DpError>;
+}
+
+/// What `net`'s VXLAN device should carry given the live hosts' records
+/// (this host's own record and records without the network are skipped;
+/// blocks outside the network's subnet are ignored).
+pub fn desired(net: &LocalNet, me: &str, records: &[HostRecord]) -> Programmed {
+    let mut p = Programmed::default();
+    for r in records {
+        if r.host == me || r.underlay == net.underlay_ip {
+            continue;
+        }
+        let Some(n) = r.networks.get(&net.name) else {
+            continue;
+        };
+        let Some(mac) = parse_mac(&n.vtep_mac) else {
+            continue;
+        };
+        p.neighs.insert(r.underlay, mac);
+        p.fdb.insert((mac, r.underlay));
+        for b in &n.blocks {
+            if net.subnet.contains(b) {
+                p.routes.insert(*b, r.underlay);
+            }
+        }
+    }
+    p
+}
+
+/// The changes that turn `actual` into `want`: additions first (FDB, then
+/// neighbours, then routes, so a route never points at an unresolved hop),
+/// then removals in the reverse order.
+pub fn plan(want: &Programmed, actual: &Programmed) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for f in &want.fdb {
+        if !actual.fdb.contains(f) {
+            ops.push(Op::SetFdb(f.0, f.1));
+        }
+    }
+    for (ip, mac) in &want.neighs {
+        if actual.neighs.get(ip) != Some(mac) {
+            ops.push(Op::SetNeigh(*ip, *mac));
+        }
+    }
+    for (dst, gw) in &want.routes {
+        if actual.routes.get(dst) != Some(gw) {
+            ops.push(Op::SetRoute(*dst, *gw));
+        }
+    }
+    for (dst, gw) in &actual.routes {
+        if !want.routes.contains_key(dst) {
+            ops.push(Op::DelRoute(*dst, *gw));
+        }
+    }
+    for ip in actual.neighs.keys() {
+        if !want.neighs.contains_key(ip) {
+            ops.push(Op::DelNeigh(*ip));
+        }
+    }
+    for f in &actual.fdb {
+        if !want.fdb.contains(f) {
+            ops.push(Op::DelFdb(f.0, f.1));
+        }
+    }
+    ops
+}
+
+/// Brings `net`'s VXLAN device to `want`; returns how many changes were
+/// made. Every change is tried; the first error is returned after all.
+pub fn reconcile<D: Dataplane>(
+    dp: &mut D,
+    net: &LocalNet,
+    want: &Programmed,
+) -> Result<usize, DpError> {
+    let actual = dp.programmed(net)?;
+    let ops = plan(want, &actual);
+    let mut first_err = None;
+    for op in &ops {
+        if let Err(e) = dp.apply(net, op) {
+            first_err.get_or_insert(e);
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(ops.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{format_mac, HostNetwork};
+
+    /// An in-memory VXLAN device.
+    #[derive(Default)]
+    struct FakeDp {
+        state: Programmed,
+        applied: usize,
+    }
+
+    impl Dataplane for FakeDp {
+        fn ensure_local(&mut self, _: &LocalNet) -> Result<[u8; 6], DpError> {
+            Ok([2, 0, 0, 0, 0, 1])
+        }
+        fn ensure_gateways(&mut self, _: &LocalNet, _: &[IpNet]) -> Result<(), DpError> {
+            Ok(())
+        }
+        fn programmed(&mut self, _: &LocalNet) -> Result<Programmed, DpError> {
+            Ok(self.state.clone())
+        }
+        fn apply(&mut self, _: &LocalNet, op: &Op) -> Result<(), DpError> {
+            self.applied += 1;
+            let s = &mut self.state;
+            match *op {
+                Op::SetFdb(m, ip) => {
+                    s.fdb.insert((m, ip));
+                }
+                Op::SetNeigh(ip, m) => {
+                    s.neighs.insert(ip, m);
+                }
+                Op::SetRoute(d, g) => {
+                    s.routes.insert(d, g);
+                }
+                Op::DelRoute(d, _) => {
+                    s.routes.remove(&d);
+                }
+                Op::DelNeigh(ip) => {
+                    s.neighs.remove(&ip);
+                }
+                Op::DelFdb(m, ip) => {
+                    s.fdb.remove(&(m, ip));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    fn net() -> LocalNet {
+        LocalNet {
+            name: "ov1".into(),
+            subnet: "10.214.0.0/16".parse().unwrap(),
+            vni: 42,
+            bridge: "cnmb42".into(),
+            vxlan: "cnmx42".into(),
+            mtu: 1450,
+            underlay_ip: "10.213.0.11".parse().unwrap(),
+            underlay_index: 2,
+        }
+    }
+
+    fn rec(host: &str, ip: &str, mac: u8, blocks: &[&str]) -> HostRecord {
+        HostRecord {
+            host: host.into(),
+            underlay: ip.parse().unwrap(),
+            networks: [(
+                "ov1".to_string(),
+                HostNetwork {
+                    vtep_mac: format_mac(&[2, 0, 0, 0, 0, mac]),
+                    blocks: blocks.iter().map(|b| b.parse().unwrap()).collect(),
+                },
+            )]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn one_neighbour_and_fdb_entry_per_host_and_a_route_per_block() {
+        let records = vec![
+            rec("h1", "10.213.0.11", 1, &["10.214.0.0/26"]),
+            rec(
+                "h2",
+                "10.213.0.12",
+                2,
+                &["10.214.0.64/26", "10.214.0.128/26"],
+            ),
+            rec("h3", "10.213.0.13", 3, &["10.214.0.192/26", "10.99.0.0/26"]),
+        ];
+        let want = desired(&net(), "h1", &records);
+        assert_eq!(want.neighs.len(), 2);
+        assert_eq!(want.fdb.len(), 2);
+        assert_eq!(
+            want.routes.len(),
+            3,
+            "own blocks and foreign subnets skipped"
+        );
+        assert_eq!(
+            want.routes[&"10.214.0.128/26".parse().unwrap()],
+            "10.213.0.12".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn reconcile_adds_missing_removes_stale_and_is_idempotent() {
+        let mut dp = FakeDp::default();
+        let n = net();
+        let all = vec![
+            rec("h2", "10.213.0.12", 2, &["10.214.0.64/26"]),
+            rec("h3", "10.213.0.13", 3, &["10.214.0.192/26"]),
+        ];
+        assert_eq!(reconcile(&mut dp, &n, &desired(&n, "h1", &all)).unwrap(), 6);
+        assert_eq!(reconcile(&mut dp, &n, &desired(&n, "h1", &all)).unwrap(), 0);
+        // h3 gone, h2 got a new VTEP MAC and another block.
+        let now = vec![rec(
+            "h2",
+            "10.213.0.12",
+            9,
+            &["10.214.0.64/26", "10.214.1.0/26"],
+        )];
+        let want = desired(&n, "h1", &now);
+        let ops = plan(&want, &dp.state);
+        assert!(ops.contains(&Op::DelRoute(
+            "10.214.0.192/26".parse().unwrap(),
+            "10.213.0.13".parse().unwrap()
+        )));
+        assert!(ops.contains(&Op::DelFdb(
+            [2, 0, 0, 0, 0, 2],
+            "10.213.0.12".parse().unwrap()
+        )));
+        // Additions come before removals.
+        let first_del = ops
+            .iter()
+            .position(|o| matches!(o, Op::DelRoute(..) | Op::DelNeigh(_) | Op::DelFdb(..)));
+        let last_set = ops
+            .iter()
+            .rposition(|o| matches!(o, Op::SetRoute(..) | Op::SetNeigh(..) | Op::SetFdb(..)));
+        assert!(last_set < first_del, "{ops:?}");
+        reconcile(&mut dp, &n, &want).unwrap();
+        assert_eq!(dp.state, want);
+        // Nothing left after every host is gone.
+        reconcile(&mut dp, &n, &desired(&n, "h1", &[])).unwrap();
+        assert_eq!(dp.state, Programmed::default());
+    }
+}

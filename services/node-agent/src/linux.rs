@@ -1,0 +1,187 @@
+//! [`Dataplane`] over netlink in the agent's own network namespace: the
+//! bridge, the VXLAN device attached to it (learning off, UDP 4789), the
+//! block gateways on the bridge, and the routes, neighbours and FDB
+//! entries through the VXLAN device.
+
+use std::net::IpAddr;
+
+use cnm_cluster_ipam::plan::gateway_of;
+use cnm_netlink::{Handle, IpFamily, NetlinkError, RouteSpec, VxlanSpec, TABLE_MAIN};
+use ipnet::IpNet;
+
+use crate::dataplane::{Dataplane, DpError, LocalNet, Op, Programmed};
+
+/// The IANA VXLAN port.
+pub const VXLAN_PORT: u16 = 4789;
+
+/// The kernel of the namespace the agent runs in.
+pub struct LinuxDataplane {
+    h: Handle,
+}
+
+fn e(err: NetlinkError) -> DpError {
+    DpError(err.to_string())
+}
+
+fn sysctl(path: &str, value: &str) -> Result<(), DpError> {
+    let p = format!("/proc/sys/{path}");
+    match std::fs::read_to_string(&p) {
+        Ok(v) if v.trim() == value => return Ok(()),
+        _ => {}
+    }
+    std::fs::write(&p, value).map_err(|err| DpError(format!("writing {p}: {err}")))
+}
+
+impl LinuxDataplane {
+    pub fn new() -> Result<Self, DpError> {
+        Ok(LinuxDataplane {
+            h: Handle::new().map_err(e)?,
+        })
+    }
+
+    /// The link holding `ip` and its MTU.
+    pub fn underlay(&mut self, ip: IpAddr) -> Result<(u32, u32), DpError> {
+        for l in self.h.links().map_err(e)? {
+            if self
+                .h
+                .addrs(l.index)
+                .map_err(e)?
+                .iter()
+                .any(|a| a.addr.addr() == ip)
+            {
+                return Ok((l.index, l.mtu));
+            }
+        }
+        Err(DpError(format!(
+            "no link in this network namespace holds the underlay address {ip}"
+        )))
+    }
+
+    fn index(&mut self, name: &str) -> Result<u32, DpError> {
+        self.h
+            .link_by_name(name)
+            .map_err(e)?
+            .map(|l| l.index)
+            .ok_or_else(|| DpError(format!("link {name:?} is missing")))
+    }
+}
+
+impl Dataplane for LinuxDataplane {
+    fn ensure_local(&mut self, net: &LocalNet) -> Result<[u8; 6], DpError> {
+        self.h
+            .create_bridge(&net.bridge, Some(net.mtu), false, None)
+            .map_err(e)?;
+        let br = self
+            .h
+            .link_by_name(&net.bridge)
+            .map_err(e)?
+            .ok_or_else(|| DpError(format!("bridge {:?} vanished", net.bridge)))?;
+        if br.kind.as_deref() != Some("bridge") {
+            return Err(DpError(format!(
+                "link {:?} exists and is not a bridge ({:?})",
+                net.bridge, br.kind
+            )));
+        }
+        self.h
+            .create_vxlan(&VxlanSpec {
+                name: &net.vxlan,
+                vni: net.vni,
+                local: net.underlay_ip,
+                underlay: net.underlay_index,
+                port: VXLAN_PORT,
+                mtu: Some(net.mtu),
+            })
+            .map_err(e)?;
+        let vx = self
+            .h
+            .link_by_name(&net.vxlan)
+            .map_err(e)?
+            .ok_or_else(|| DpError(format!("vxlan {:?} vanished", net.vxlan)))?;
+        if vx.kind.as_deref() != Some("vxlan") {
+            return Err(DpError(format!(
+                "link {:?} exists and is not a vxlan device ({:?})",
+                net.vxlan, vx.kind
+            )));
+        }
+        if vx.mtu != net.mtu {
+            self.h.set_mtu(vx.index, net.mtu).map_err(e)?;
+        }
+        if br.mtu != net.mtu {
+            self.h.set_mtu(br.index, net.mtu).map_err(e)?;
+        }
+        if vx.master != Some(br.index) {
+            self.h.set_master(vx.index, br.index).map_err(e)?;
+        }
+        self.h.set_up(vx.index).map_err(e)?;
+        self.h.set_up(br.index).map_err(e)?;
+        // Traffic from other hosts arrives on the bridge (through the VXLAN
+        // port) while the route back leaves through the VXLAN device: strict
+        // reverse-path filtering would drop it.
+        sysctl(&format!("net/ipv4/conf/{}/rp_filter", net.bridge), "2")?;
+        sysctl("net/ipv4/ip_forward", "1")?;
+        vx.mac
+            .ok_or_else(|| DpError(format!("vxlan {:?} has no MAC", net.vxlan)))
+    }
+
+    fn ensure_gateways(&mut self, net: &LocalNet, blocks: &[IpNet]) -> Result<(), DpError> {
+        let br = self.index(&net.bridge)?;
+        let want: Vec<IpNet> = blocks
+            .iter()
+            .filter_map(|b| IpNet::new(gateway_of(b), b.prefix_len()).ok())
+            .collect();
+        for a in self.h.addrs(br).map_err(e)? {
+            if net.subnet.contains(&a.addr.addr()) && !want.contains(&a.addr) {
+                self.h.del_addr(br, a.addr).map_err(e)?;
+            }
+        }
+        for g in want {
+            self.h.add_addr(br, g, true).map_err(e)?;
+        }
+        Ok(())
+    }
+
+    fn programmed(&mut self, net: &LocalNet) -> Result<Programmed, DpError> {
+        let vx = self.index(&net.vxlan)?;
+        let mut p = Programmed::default();
+        for fam in [IpFamily::V4, IpFamily::V6] {
+            for r in self.h.routes(fam, Some(TABLE_MAIN)).map_err(e)? {
+                if r.oif == Some(vx) {
+                    if let Some(gw) = r.gw {
+                        p.routes.insert(r.dst, gw);
+                    }
+                }
+            }
+        }
+        for n in self.h.neighs(vx).map_err(e)? {
+            if n.permanent {
+                p.neighs.insert(n.ip, n.mac);
+            }
+        }
+        for f in self.h.fdb(vx).map_err(e)? {
+            p.fdb.insert((f.mac, f.ip));
+        }
+        Ok(p)
+    }
+
+    fn apply(&mut self, net: &LocalNet, op: &Op) -> Result<(), DpError> {
+        let vx = self.index(&net.vxlan)?;
+        match *op {
+            Op::SetFdb(mac, ip) => self.h.set_fdb(vx, mac, ip).map_err(e),
+            Op::SetNeigh(ip, mac) => self.h.set_neigh(vx, ip, mac).map_err(e),
+            Op::SetRoute(dst, gw) => {
+                let mut r = RouteSpec::new(dst);
+                r.gw = Some(gw);
+                r.oif = Some(vx);
+                self.h.replace_route_onlink(&r).map_err(e)
+            }
+            Op::DelRoute(dst, gw) => {
+                let mut r = RouteSpec::new(dst);
+                r.gw = Some(gw);
+                r.oif = Some(vx);
+                self.h.del_route(&r).map(|_| ()).map_err(e)
+            }
+            Op::DelNeigh(ip) => self.h.del_neigh(vx, ip).map(|_| ()).map_err(e),
+            Op::DelFdb(mac, ip) => self.h.del_fdb(vx, mac, ip).map(|_| ()).map_err(e),
+        }
+    }
+}

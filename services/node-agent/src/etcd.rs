@@ -1,4 +1,4 @@
-//! etcd through the `etcd-client` crate (docs/adr/0007-etcd-client-and-cluster-blocks.md):
+//! etcd through the `etcd-client` crate (docs/adr/0012-etcd-client-and-cluster-blocks.md):
 //! connecting (TLS with client certificates when configured), the
 //! synchronous [`Kv`] facade cluster IPAM uses, and the lease and watch the
 //! agent needs. Every call is bounded by a timeout.

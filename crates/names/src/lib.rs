@@ -66,16 +66,19 @@ pub fn validate_ifname(name: &str) -> Result<(), IfnameError> {
 /// also end up in nftables scripts).
 pub fn validate_ifname_strict(name: &str) -> Result<(), IfnameError> {
     validate_ifname(name)?;
-    if let Some(ch) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@' | '+')))
-    {
+    if let Some(ch) = name.chars().find(|c| !is_portable_ifname_char(*c)) {
         return Err(IfnameError::NotPortable {
             name: name.to_string(),
             ch,
         });
     }
     Ok(())
+}
+
+/// True for the characters [`validate_ifname_strict`] accepts: ASCII letters,
+/// digits and `_ . - @ +`.
+pub fn is_portable_ifname_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '@' | '+')
 }
 
 /// Why a network name is refused.
@@ -164,6 +167,12 @@ mod tests {
             Err(IfnameError::NotPortable { ch: '*', .. })
         ));
         assert!(validate_ifname_strict("br-x_1.2@+").is_ok());
+        for c in ['a', 'Z', '0', '_', '.', '-', '@', '+'] {
+            assert!(is_portable_ifname_char(c), "{c:?}");
+        }
+        for c in ['*', ' ', '/', ':', '\0', '"', 'é'] {
+            assert!(!is_portable_ifname_char(c), "{c:?}");
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub struct PmState {
 
 /// The state file name of an owner tag.
 pub fn file_name(tag: &str) -> String {
-    format!("{PREFIX}{:016x}", fnv1a64(tag.as_bytes()))
+    format!("{PREFIX}{:016x}", fnv1a64(&[tag.as_bytes()]))
 }
 
 fn port(text: &str) -> Option<String> {
@@ -242,7 +242,8 @@ mod tests {
         assert_eq!(read(&dir, "n,c,eth0").unwrap(), Some(s.clone()));
         let path = dir.join(file_name("n,c,eth0"));
         assert!(
-            path.ends_with(format!("pm-{:016x}", fnv1a64(b"n,c,eth0"))),
+            path.ends_with("pm-2ba7970c34a34111")
+                && path.ends_with(format!("pm-{:016x}", fnv1a64(&[b"n,c,eth0"]))),
             "{path:?}"
         );
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;

@@ -23,7 +23,7 @@ const DISPATCH: &str = "meta iifname vmap @spoof";
 
 /// Name of the per-port chain.
 pub fn port_chain(port: &str) -> String {
-    format!("spoof-{:016x}", fnv1a64(port.as_bytes()))
+    format!("spoof-{:016x}", fnv1a64(&[port.as_bytes()]))
 }
 
 /// Comment carried by the per-port rule.

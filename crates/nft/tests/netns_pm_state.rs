@@ -110,7 +110,7 @@ impl Fixture {
     fn state_file(&self, o: &Owner) -> PathBuf {
         let tag = o.tag().unwrap();
         self.ns_dir()
-            .join(format!("pm-{:016x}", fnv1a64(tag.as_bytes())))
+            .join(format!("pm-{:016x}", fnv1a64(&[tag.as_bytes()])))
     }
 }
 

@@ -475,7 +475,7 @@ fn fresh_namespace_gets_no_port_mapping_state_of_a_dead_one() {
     .unwrap();
     let handle = fx.table_handle();
     let tag = ghost.tag().unwrap();
-    let file = format!("pm-{:016x}", fnv1a64(tag.as_bytes()));
+    let file = format!("pm-{:016x}", fnv1a64(&[tag.as_bytes()]));
     for d in fx.dead_dirs() {
         plant(
             &d,

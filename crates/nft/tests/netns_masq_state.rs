@@ -13,20 +13,6 @@ use cnm_nft::{masq_chain, Applied, Firewall, MasqNet};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-macro_rules! need_root {
-    () => {
-        if !is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-    };
-}
-
 /// Throwaway namespaces plus a private directory (state base, nft logger), removed on drop.
 struct Fixture {
     names: Vec<String>,
@@ -144,7 +130,9 @@ fn chain_rules(fw: &Firewall, network: &str) -> Vec<String> {
 
 #[test]
 fn subnets_accumulate_and_check_is_inclusive() {
-    need_root!();
+    cnm_test_support::require_root!(
+        "cnm-nft netns_masq_state::subnets_accumulate_and_check_is_inclusive"
+    );
     let fx = Fixture::new(1);
     fx.in_ns(0, || {
         let fw = fx.fw();
@@ -179,7 +167,7 @@ fn subnets_accumulate_and_check_is_inclusive() {
 
 #[test]
 fn fast_path_runs_no_nft() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_masq_state::fast_path_runs_no_nft");
     let fx = Fixture::new(1);
     fx.in_ns(0, || {
         let fw = fx.fw();
@@ -200,7 +188,7 @@ fn fast_path_runs_no_nft() {
 
 #[test]
 fn flush_ruleset_is_repaired() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_masq_state::flush_ruleset_is_repaired");
     let fx = Fixture::new(1);
     let a = net("flushed", &["10.93.0.0/24"]);
     fx.in_ns(0, || {
@@ -221,7 +209,7 @@ fn flush_ruleset_is_repaired() {
 
 #[test]
 fn namespaces_are_keyed_separately() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_masq_state::namespaces_are_keyed_separately");
     let fx = Fixture::new(2);
     let a = net("shared", &["10.94.0.0/24"]);
     let files: Vec<PathBuf> = (0..2)
@@ -246,7 +234,7 @@ fn namespaces_are_keyed_separately() {
 
 #[test]
 fn remove_forgets_the_subnets() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_masq_state::remove_forgets_the_subnets");
     let fx = Fixture::new(1);
     fx.in_ns(0, || {
         let fw = fx.fw();
@@ -272,7 +260,7 @@ fn remove_forgets_the_subnets() {
 
 #[test]
 fn parallel_ensures_lose_no_subnet() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_masq_state::parallel_ensures_lose_no_subnet");
     let fx = Fixture::new(1);
     let subnets: Vec<String> = (0..6).map(|i| format!("10.96.{i}.0/24")).collect();
     std::thread::scope(|s| {

@@ -9,11 +9,6 @@ use cnm_nft::{Applied, Firewall, MasqNet, NftError, Owner, PortMapping, Protocol
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// A named namespace, removed on drop.
 struct Ns {
     name: String,
@@ -62,15 +57,6 @@ impl Drop for Ns {
     }
 }
 
-macro_rules! need_root {
-    () => {
-        if !is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-    };
-}
-
 fn net<'a>(name: &'a str, bridge: &'a str, subnets: &[&str]) -> MasqNet<'a> {
     MasqNet {
         network: name,
@@ -91,7 +77,7 @@ fn masq_rules(ns: &Ns, network: &str) -> usize {
 
 #[test]
 fn masquerade_lifecycle() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_nft::masquerade_lifecycle");
     let ns = Ns::new();
     let fw = ns.fw();
     let n1 = net("net1", "cnm0", &["10.88.0.1/16", "fd88::/64"]);
@@ -128,7 +114,7 @@ fn masquerade_lifecycle() {
 
 #[test]
 fn remove_on_empty_namespace_is_ok() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_nft::remove_on_empty_namespace_is_ok");
     let ns = Ns::new();
     let fw = ns.fw();
     fw.remove_masquerade("never").unwrap();
@@ -141,7 +127,7 @@ fn remove_on_empty_namespace_is_ok() {
 
 #[test]
 fn two_networks_are_independent() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_nft::two_networks_are_independent");
     let ns = Ns::new();
     let fw = ns.fw();
     let a = net("neta", "bra", &["10.10.0.0/24"]);
@@ -175,7 +161,7 @@ fn two_networks_are_independent() {
 
 #[test]
 fn stateless_ensure_keeps_earlier_subnets() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_nft::stateless_ensure_keeps_earlier_subnets");
     let ns = Ns::new();
     let fw = ns.fw();
     let a = net("multi", "brx", &["10.41.0.0/24"]);
@@ -215,7 +201,7 @@ fn addrs(a: &[&str]) -> Vec<ipnet::IpNet> {
 
 #[test]
 fn port_mappings_per_owner() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_nft::port_mappings_per_owner");
     let ns = Ns::new();
     let fw = ns.fw();
     let (o1, o2) = (owner("c1"), owner("c2"));
@@ -251,7 +237,7 @@ fn port_mappings_per_owner() {
 
 #[test]
 fn port_conflict_is_atomic() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_nft::port_conflict_is_atomic");
     let ns = Ns::new();
     let fw = ns.fw();
     let (o1, o2) = (owner("c1"), owner("c2"));
@@ -295,7 +281,7 @@ fn port_conflict_is_atomic() {
 
 #[test]
 fn masquerade_and_portmap_coexist() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_nft::masquerade_and_portmap_coexist");
     let ns = Ns::new();
     let fw = ns.fw();
     let n = net("pnet", "cnm1", &["10.70.0.0/24"]);

@@ -17,20 +17,6 @@ use ipnet::IpNet;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-macro_rules! need_root {
-    () => {
-        if !is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-    };
-}
-
 /// One throwaway namespace plus a private directory (state base, nft logger), removed on drop.
 struct Fixture {
     name: String,
@@ -178,7 +164,9 @@ fn others() -> Vec<PortMapping> {
 
 #[test]
 fn del_after_add_runs_no_nft_and_state_is_private() {
-    need_root!();
+    cnm_test_support::require_root!(
+        "cnm-nft netns_pm_state::del_after_add_runs_no_nft_and_state_is_private"
+    );
     let fx = Fixture::new();
     let (o1, o2) = (owner("pnet", "c1"), owner("pnet", "c2"));
     let a1 = addrs(&["10.90.0.2/24", "fd90::2/64"]);
@@ -227,7 +215,7 @@ fn del_after_add_runs_no_nft_and_state_is_private() {
 
 #[test]
 fn repeated_add_is_recorded_in_full() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_pm_state::repeated_add_is_recorded_in_full");
     let fx = Fixture::new();
     let o = owner("pnet", "c1");
     let a = addrs(&["10.91.0.2/24"]);
@@ -260,7 +248,9 @@ fn repeated_add_is_recorded_in_full() {
 
 #[test]
 fn del_after_flush_ruleset_succeeds_and_spares_the_new_holder() {
-    need_root!();
+    cnm_test_support::require_root!(
+        "cnm-nft netns_pm_state::del_after_flush_ruleset_succeeds_and_spares_the_new_holder"
+    );
     let fx = Fixture::new();
     let (o1, o2) = (owner("pnet", "c1"), owner("pnet", "c2"));
     let a1 = addrs(&["10.92.0.2/24"]);
@@ -297,7 +287,9 @@ fn del_after_flush_ruleset_succeeds_and_spares_the_new_holder() {
 
 #[test]
 fn elements_deleted_behind_our_back_fall_back_to_listing() {
-    need_root!();
+    cnm_test_support::require_root!(
+        "cnm-nft netns_pm_state::elements_deleted_behind_our_back_fall_back_to_listing"
+    );
     let fx = Fixture::new();
     let (o1, o2) = (owner("pnet", "c1"), owner("pnet", "c2"));
     let a1 = addrs(&["10.93.0.2/24"]);
@@ -337,7 +329,9 @@ fn elements_deleted_behind_our_back_fall_back_to_listing() {
 
 #[test]
 fn gc_prunes_records_of_owners_without_elements() {
-    need_root!();
+    cnm_test_support::require_root!(
+        "cnm-nft netns_pm_state::gc_prunes_records_of_owners_without_elements"
+    );
     let fx = Fixture::new();
     let (o1, o2, other) = (
         owner("pnet", "c1"),

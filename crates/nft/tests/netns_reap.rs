@@ -11,11 +11,6 @@ use std::time::{Duration, Instant};
 
 use cnm_nft::{Firewall, Owner, PortMapping, Protocol};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Namespace and directory removed on drop (also when an assertion fails).
 struct Guard {
     name: String,
@@ -57,10 +52,7 @@ fn zombie_children() -> Vec<u32> {
 
 #[test]
 fn netlink_del_leaves_no_zombie() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    cnm_test_support::require_root!("cnm-nft netns_reap::netlink_del_leaves_no_zombie");
     let name = format!("cnmreap-{}", std::process::id());
     let guard = Guard {
         dir: std::env::temp_dir().join(&name),

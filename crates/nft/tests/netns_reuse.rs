@@ -15,20 +15,6 @@ use ipnet::IpNet;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-macro_rules! need_root {
-    () => {
-        if !is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-    };
-}
-
 /// One throwaway namespace plus a private directory (state base), removed on drop.
 struct Fixture {
     name: String,
@@ -217,7 +203,9 @@ fn addrs(a: &[&str]) -> Vec<IpNet> {
 /// would take it back on its next ADD.
 #[test]
 fn subnet_reused_under_another_network_name() {
-    need_root!();
+    cnm_test_support::require_root!(
+        "cnm-nft netns_reuse::subnet_reused_under_another_network_name"
+    );
     let fx = Fixture::new();
     let a = net("reuse-a", "cnmra0", &["10.71.0.0/16"]);
     let b = net("reuse-b", "cnmrb0", &["10.71.0.0/16"]);
@@ -259,7 +247,7 @@ fn subnet_reused_under_another_network_name() {
 /// stays excluded until GC, and another network can still take the old subnet.
 #[test]
 fn network_name_reused_with_another_subnet() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_reuse::network_name_reused_with_another_subnet");
     let fx = Fixture::new();
     let old = net("rename", "cnmnb1", &["10.79.1.0/24"]);
     let new = net("rename", "cnmnb2", &["10.79.2.0/24"]);
@@ -290,7 +278,7 @@ fn network_name_reused_with_another_subnet() {
 /// overlapping subnet takes the wider one over and gives it back the same way.
 #[test]
 fn two_live_networks_sharing_a_subnet() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_reuse::two_live_networks_sharing_a_subnet");
     let fx = Fixture::new();
     let a = net("share-a", "cnmsa0", &["10.72.0.0/16", "fd72::/64"]);
     let b = net("share-b", "cnmsb0", &["10.72.0.0/16"]);
@@ -343,7 +331,7 @@ fn two_live_networks_sharing_a_subnet() {
 /// them, whose CHECK passes for both.
 #[test]
 fn parallel_takeovers_are_serialised() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_reuse::parallel_takeovers_are_serialised");
     let fx = Fixture::new();
     let a = net("race-a", "cnmqa0", &["10.78.0.0/16"]);
     let b = net("race-b", "cnmqb0", &["10.78.0.0/16"]);
@@ -377,7 +365,7 @@ fn parallel_takeovers_are_serialised() {
 /// network asks for a new subnet: only requested subnets are taken over.
 #[test]
 fn only_requested_subnets_are_taken_over() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_reuse::only_requested_subnets_are_taken_over");
     let fx = Fixture::new();
     let a1 = net("give-a", "cnmga0", &["10.73.1.0/24"]);
     let a2 = net("give-a", "cnmga0", &["10.73.2.0/24"]);
@@ -398,7 +386,7 @@ fn only_requested_subnets_are_taken_over() {
 /// by a runtime) does not touch them.
 #[test]
 fn port_mappings_survive_subnet_reuse() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_reuse::port_mappings_survive_subnet_reuse");
     let fx = Fixture::new();
     let old = owner("pm-reuse-a", "c1");
     let new = owner("pm-reuse-b", "c1");
@@ -430,7 +418,9 @@ fn port_mappings_survive_subnet_reuse() {
 /// The first ensure must install only what it is asked for, and the dead state is removed.
 #[test]
 fn fresh_namespace_gets_no_masquerade_state_of_a_dead_one() {
-    need_root!();
+    cnm_test_support::require_root!(
+        "cnm-nft netns_reuse::fresh_namespace_gets_no_masquerade_state_of_a_dead_one"
+    );
     let fx = Fixture::new();
     let chain = masq_chain("ghost");
     for d in fx.dead_dirs() {
@@ -463,7 +453,9 @@ fn fresh_namespace_gets_no_masquerade_state_of_a_dead_one() {
 /// namespaces number tables alike). A DEL of that owner must not delete the other's element.
 #[test]
 fn fresh_namespace_gets_no_port_mapping_state_of_a_dead_one() {
-    need_root!();
+    cnm_test_support::require_root!(
+        "cnm-nft netns_reuse::fresh_namespace_gets_no_port_mapping_state_of_a_dead_one"
+    );
     let fx = Fixture::new();
     let holder = owner("live-net", "holder");
     let ghost = owner("dead-net", "ghost");

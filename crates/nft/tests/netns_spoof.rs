@@ -10,11 +10,6 @@ use cnm_nft::{Firewall, NftError};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Named namespaces, removed on drop (also when an assertion fails).
 struct Namespaces(Vec<String>);
 
@@ -60,21 +55,12 @@ fn fw(ns: &str) -> Firewall {
     Firewall::with_program("ip", prefix).with_state_dir(None)
 }
 
-macro_rules! need_root {
-    () => {
-        if !is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
-    };
-}
-
 const MAC1: [u8; 6] = [0x02, 0x42, 0x0a, 0x00, 0x00, 0x02];
 const MAC2: [u8; 6] = [0x02, 0x42, 0x0a, 0x00, 0x00, 0x03];
 
 #[test]
 fn spoof_check_lifecycle() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_spoof::spoof_check_lifecycle");
     let nss = Namespaces::new(&["h"]);
     let ns = &nss.0[0];
     let fw = fw(ns);
@@ -139,7 +125,7 @@ fn ping_ok(ns: &str, dst: &str) -> bool {
 
 #[test]
 fn spoofed_frames_are_dropped() {
-    need_root!();
+    cnm_test_support::require_root!("cnm-nft netns_spoof::spoofed_frames_are_dropped");
     let nss = Namespaces::new(&["h", "c"]);
     let (host, ctr) = (&nss.0[0], &nss.0[1]);
     run(&["ip", "-n", host, "link", "add", "br0", "type", "bridge"]);

@@ -7,11 +7,6 @@ use std::process::Command;
 
 use cnm_nft::{Firewall, MasqNet};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// Namespaces removed on drop (also when an assertion fails).
 struct Namespaces(Vec<String>);
 
@@ -42,10 +37,7 @@ fn ping_ok(ns: &str, dst: &str) -> bool {
 
 #[test]
 fn masquerade_rewrites_source() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    cnm_test_support::require_root!("cnm-nft netns_traffic::masquerade_rewrites_source");
     let pid = std::process::id();
     let (ctr, rtr, ext) = (
         format!("cnmnft-{pid}-tc"),

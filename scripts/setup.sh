@@ -18,13 +18,27 @@ if [ ! -e "$policy" ]; then
     own_policy=1
 fi
 trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
+# Packages whose service must not run: remember which were already installed
+# (a developer's own docker/containerd/etcd are left alone).
+was_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+fresh=()
+for p in docker.io containerd etcd-server; do was_installed "$p" || fresh+=("$p"); done
 apt-get install -y --no-install-recommends \
     iproute2 nftables iputils-ping util-linux procps kmod \
     containernetworking-plugins busybox-static strace ca-certificates podman runc containerd \
-    iptables curl docker.io \
+    iptables curl python3 docker.io \
     etcd-server etcd-client protobuf-compiler libprotobuf-dev openssl iperf3
+# Installed just now: their services stay off (the policy kept them from
+# starting; disabled so a reboot does not start them either).
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    systemctl disable --now etcd.service docker.service docker.socket >/dev/null 2>&1 || true
+    for p in "${fresh[@]}"; do
+        case "$p" in
+            docker.io) units=(docker.service docker.socket) ;;
+            containerd) units=(containerd.service) ;;
+            etcd-server) units=(etcd.service) ;;
+        esac
+        systemctl disable --now "${units[@]}" >/dev/null 2>&1 || true
+    done
 fi
 if ! command -v cargo >/dev/null; then
     echo "setup.sh: cargo (Rust >= 1.89) is needed on PATH; Debian's own cargo is too old" >&2

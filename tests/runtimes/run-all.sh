@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # Runs the real-runtime suites (Podman 4.3 with CNI, containerd 1.6 ctr --cni,
-# Runs the real-runtime suites (Podman 4.3 with CNI, containerd 1.6 ctr --cni,
 # containerd 1.6's CRI driven by tests/cri-client as a kubelet, Docker 20.10 on
 # cnm-docker-plugin) on our plugins, each bounded by a timeout, and prints how
 # long each took. The last line is "N passed, M failed"; the exit code is

@@ -219,10 +219,19 @@ fn close_detached(socket: Socket) {
         // inherited, then _exit (no Rust code, no destructors, no allocation).
         unsafe {
             // Everything but the socket and the pipe's read end: standard
-            // streams first, and no lock file (flock) outlives the parent.
-            for fd in 0..1024 {
-                if fd != sock && fd != read_end {
-                    libc::close(fd);
+            // streams first, no lock file (flock) outlives the parent, and no
+            // other child's pipe end keeps that child waiting (whatever the
+            // descriptor limit: close_range, a plain system call).
+            let (lo, hi) = (i64::from(sock.min(read_end)), i64::from(sock.max(read_end)));
+            for (first, last) in [(0, lo - 1), (lo + 1, hi - 1), (hi + 1, i64::from(u32::MAX))] {
+                if first > last {
+                    continue;
+                }
+                if libc::close_range(first as libc::c_uint, last as libc::c_uint, 0) != 0 {
+                    // Kernels before 5.9: the descriptors a process normally has.
+                    for fd in first..=last.min(4095) {
+                        libc::close(fd as libc::c_int);
+                    }
                 }
             }
             let mut byte = 0u8;

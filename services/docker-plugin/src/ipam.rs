@@ -46,7 +46,7 @@ pub fn default_pools(v6: bool) -> impl Iterator<Item = IpNet> {
 }
 
 fn pool_key(id: &str) -> String {
-    format!("pool-{:016x}", cnm_core::nft::fnv1a64(id.as_bytes()))
+    format!("pool-{:016x}", cnm_core::nft::fnv1a64(&[id.as_bytes()]))
 }
 
 fn string_map(

@@ -39,6 +39,22 @@ struct AddCtx<'a> {
     mac: Option<[u8; 6]>,
 }
 
+/// Why `create` failed.
+pub(super) enum CreateError {
+    /// This attachment's own interface is already in the sandbox (a repeated
+    /// ADD): nothing was made, and nothing of the live endpoint (its veth, or
+    /// the address IPAM handed back for the same owner) may be undone.
+    AttachmentExists(CniError),
+    /// Any other failure; what was made has been undone.
+    Failed(CniError),
+}
+
+impl From<CniError> for CreateError {
+    fn from(e: CniError) -> Self {
+        CreateError::Failed(e)
+    }
+}
+
 /// What `create` built: the result (addresses with gateways, routes with
 /// the default route, links in reply order) and the container-side link.
 pub(super) struct Built {
@@ -56,7 +72,7 @@ pub(super) fn create(
     mac: Option<[u8; 6]>,
     peer: Peer<'_>,
     result: CniResult,
-) -> Result<Built, CniError> {
+) -> Result<Built, CreateError> {
     let host_name = host_veth_name_for_endpoint(eid);
     let mut kernel = match &peer {
         // An interface of that name already in the sandbox is found when the
@@ -76,16 +92,18 @@ pub(super) fn create(
     let mut txn = Txn::default();
     match build(&ctx, kernel.as_mut(), &mut txn, result) {
         Ok(result) => Ok(Built { result }),
-        Err(err) => {
+        // Nothing recorded: the live endpoint stays as it is.
+        Err(e @ CreateError::AttachmentExists(_)) => Err(e),
+        Err(CreateError::Failed(err)) => {
             let failures = txn.rollback(kernel.as_mut(), sys);
             if failures.is_empty() {
-                Err(err)
+                Err(CreateError::Failed(err))
             } else {
-                Err(CniError::new(
+                Err(CreateError::Failed(CniError::new(
                     err.code,
                     err.msg,
                     format!("{}; rollback failed: {}", err.details, failures.join("; ")),
-                ))
+                )))
             }
         }
     }
@@ -96,7 +114,7 @@ fn build(
     kernel: &mut dyn Kernel,
     txn: &mut Txn,
     mut result: CniResult,
-) -> Result<CniResult, CniError> {
+) -> Result<CniResult, CreateError> {
     let cfg = ctx.cfg;
     let sys = ctx.sys;
     let bridge_addrs = calc_gateways(cfg, &mut result);
@@ -132,17 +150,33 @@ fn build(
     let created = create(kernel);
     let exists = matches!(&created, Err(e) if e.errno == Some(libc::EEXIST));
     if let (true, Peer::InSandbox(p)) = (exists, &ctx.peer) {
-        if kernel
+        let existing = kernel
             .container_link(&p.ifname)
-            .map_err(|e| kernel_error("look up container interface", &e))?
-            .is_some()
-        {
+            .map_err(|e| kernel_error("look up container interface", &e))?;
+        if let Some(c) = existing {
             // Not ours to undo: the interface (and its host end) may be live.
-            return Err(CniError::new(
-                code::KERNEL,
-                format!("container interface {:?} already exists", p.ifname),
-                format!("an interface named {:?} is already in {}", p.ifname, p.key),
-            ));
+            let err = |details: String| {
+                CniError::new(
+                    code::KERNEL,
+                    format!("container interface {:?} already exists", p.ifname),
+                    details,
+                )
+            };
+            let own = kernel
+                .host_link(&ctx.host_name)
+                .map_err(|e| kernel_error("look up host veth", &e))?
+                .is_some_and(|h| h.peer_index == Some(c.index));
+            if own {
+                return Err(CreateError::AttachmentExists(err(format!(
+                    "{:?} in {} is this attachment's own (host veth {:?}): a repeated ADD",
+                    p.ifname, p.key, ctx.host_name
+                ))));
+            }
+            return Err(err(format!(
+                "an interface named {:?} is already in {}",
+                p.ifname, p.key
+            ))
+            .into());
         }
     }
     // Deleting by our derived name is idempotent, so the undo covers a pair
@@ -158,7 +192,7 @@ fn build(
                 .map_err(|e| kernel_error("failed to remove stale host veth", &e))?;
             create(kernel).map_err(|e| kernel_error("failed to create veth pair", &e))?
         }
-        Err(e) => return Err(kernel_error("failed to create veth pair", &e)),
+        Err(e) => return Err(kernel_error("failed to create veth pair", &e).into()),
     };
     sys.fault_point("after-veth");
 

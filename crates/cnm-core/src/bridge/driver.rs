@@ -17,9 +17,9 @@ use super::{check, del, gc, System};
 use crate::cni::driver_error;
 use crate::model::{
     Capabilities, CheckRequest, CreateEndpoint, CreateNetwork, CreatedEndpoint, DataScope,
-    DriverError, EndpointInterface, EndpointLink, EndpointOperInfo, EndpointRef, GcRequest,
-    InterfaceAddress, IpamData, JoinInfo, JoinInterface, JoinRequest, MacAddr, NetworkDriver,
-    Placement, StaticRoute,
+    DriverError, EndpointInterface, EndpointLink, EndpointOperInfo, EndpointRef, ErrorKind,
+    GcRequest, InterfaceAddress, IpamData, JoinInfo, JoinInterface, JoinRequest, MacAddr,
+    NetworkDriver, Placement, StaticRoute,
 };
 
 /// The sandbox interface name prefix when the caller places the interface.
@@ -276,7 +276,15 @@ impl<S: System + 'static> NetworkDriver for BridgeDriver<S> {
             peer,
             result,
         )
-        .map_err(driver_error)?;
+        .map_err(|e| match e {
+            add::CreateError::AttachmentExists(e) => DriverError {
+                kind: ErrorKind::AlreadyExists,
+                // The CNI reply keeps the kernel error code it always had.
+                code: Some(e.code),
+                ..DriverError::new(ErrorKind::AlreadyExists, e.msg, e.details)
+            },
+            add::CreateError::Failed(e) => driver_error(e),
+        })?;
         let r = built.result;
         let links: Vec<EndpointLink> = r
             .interfaces

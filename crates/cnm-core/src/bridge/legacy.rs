@@ -95,8 +95,13 @@ pub(super) fn host_veth(
     derived: &str,
     container: &LinkState,
 ) -> Result<Option<(LinkState, bool)>, KernelError> {
+    // Ours by name, when it is this container interface's peer (a leftover
+    // of that name paired with something else is not).
     if let Some(l) = kernel.host_link(derived)? {
-        return Ok(Some((l, true)));
+        if l.peer_index.is_none() || l.peer_index == Some(container.index) {
+            return Ok(Some((l, true)));
+        }
+        return Ok(None);
     }
     let Some(peer) = container.peer_index else {
         return Ok(None);

@@ -10,7 +10,7 @@ use super::request::{
     attachment, check_layer2_version, container_mac, eid, endpoint_from_prev, interface_from_ipam,
     ipam_type, netns, network_record, placement,
 };
-use crate::model::{Controller, EndpointSpec, ModelError, Network, SandboxPlacement};
+use crate::model::{Controller, EndpointSpec, ErrorKind, ModelError, Network, SandboxPlacement};
 use crate::system::System;
 
 /// A CNI plugin over the model.
@@ -47,6 +47,14 @@ impl<S: System + 'static> CniAdapter<S> {
             .attach_network(network_record(&req.conf, &self.driver))
             .map_err(|e| cni_error(&e))
     }
+}
+
+/// True when the sandbox at `key` already has an interface `ifname`.
+fn interface_exists(sys: &dyn System, key: &str, ifname: &str, allow_own: bool) -> bool {
+    sys.kernel(Some(key), allow_own)
+        .ok()
+        .and_then(|mut k| k.container_link(ifname).ok().flatten())
+        .is_some()
 }
 
 /// One error for many: the first one's code, every message in the details.
@@ -105,7 +113,23 @@ impl<S: System + 'static> Plugin for CniAdapter<S> {
         let allocated = match &ipam {
             None => CniResult::default(),
             Some(ipam) => {
-                let allocated = ipam.add(req).map_err(|e| release(e, Vec::new()))?;
+                let allocated = ipam.add(req).map_err(|e| {
+                    // A repeated ADD of a live attachment: host-local refuses
+                    // the owner's second allocation, and the DEL the spec asks
+                    // for would free the live attachment's address. Only on
+                    // this failure path is the sandbox looked at.
+                    if interface_exists(sys.as_ref(), key, ifname, req.env.netns_override) {
+                        return CniError::new(
+                            cni_protocol::code::KERNEL,
+                            format!("container interface {ifname:?} already exists"),
+                            format!(
+                                "an interface named {ifname:?} is already in {key} \
+                                 (a repeated ADD?); IPAM: {e}"
+                            ),
+                        );
+                    }
+                    release(e, Vec::new())
+                })?;
                 sys.fault_point("after-ipam");
                 if allocated.ips.is_empty() {
                     return Err(release(
@@ -127,9 +151,17 @@ impl<S: System + 'static> Plugin for CniAdapter<S> {
             }),
             ..Default::default()
         };
-        let mut endpoint = network
-            .create_endpoint(&eid, spec)
-            .map_err(|e| release(cni_error(&e), Vec::new()))?;
+        let mut endpoint = network.create_endpoint(&eid, spec).map_err(|e| {
+            // A repeated ADD of a live attachment: IPAM handed back that
+            // attachment's own reservation, which must stay.
+            let live = matches!(&e, ModelError::Driver { source, .. }
+                if source.kind == ErrorKind::AlreadyExists);
+            if live {
+                cni_error(&e)
+            } else {
+                release(cni_error(&e), Vec::new())
+            }
+        })?;
         let undo_endpoint = |endpoint: crate::model::Endpoint, err: CniError| {
             let failures = match endpoint.delete() {
                 Ok(()) => Vec::new(),

@@ -182,7 +182,7 @@ fn exhausted_ipam_creates_no_link() {
 }
 
 #[test]
-fn existing_ifname_is_refused_before_ipam() {
+fn existing_ifname_is_refused_and_its_address_released() {
     let p = plugin();
     let c = conf(json!({}));
     p.add(&request("ADD", "c1", "eth0", &c)).expect("first");
@@ -193,8 +193,28 @@ fn existing_ifname_is_refused_before_ipam() {
     assert_eq!(
         p.system.state.borrow().ipam.len(),
         1,
-        "second ADD must not allocate"
+        "the second ADD's address is released, the first one's kept"
     );
+}
+
+#[test]
+fn repeated_add_of_a_live_attachment_keeps_its_address() {
+    let p = plugin();
+    let c = conf(json!({}));
+    let first = p.add(&request("ADD", "c1", "eth0", &c)).expect("first");
+    let err = p
+        .add(&request("ADD", "c1", "eth0", &c))
+        .expect_err("repeated ADD");
+    assert!(err.msg.contains("already exists"), "{err:?}");
+    assert!(err.details.contains("repeated ADD"), "{err:?}");
+    let st = p.system.state.borrow();
+    assert_eq!(
+        st.ipam.get(&("c1".to_string(), "eth0".to_string())),
+        Some(&first.ips[0].address),
+        "the live attachment's reservation must stay"
+    );
+    let veth = crate::bridge::names::host_veth_name("c1", "eth0");
+    assert!(st.host.contains_key(&veth), "its host veth must stay");
 }
 
 #[test]

@@ -701,15 +701,18 @@ impl Ipam for FakeIpam {
             ));
         }
         let key = ids(req);
-        if st.ipam.contains_key(&key) {
-            return Err(CniError::ipam("duplicate allocation", format!("{key:?}")));
-        }
-        let used: BTreeSet<IpNet> = st.ipam.values().copied().collect();
-        let addr = (2u8..=254)
-            .map(|n| IpNet::new(IpAddr::V4(Ipv4Addr::new(10, 99, 0, n)), 24))
-            .filter_map(Result::ok)
-            .find(|a| !used.contains(a))
-            .ok_or_else(|| CniError::ipam("no IP addresses available", "fake"))?;
+        // As host-local: the same owner gets its reservation back.
+        let addr = match st.ipam.get(&key) {
+            Some(addr) => *addr,
+            None => {
+                let used: BTreeSet<IpNet> = st.ipam.values().copied().collect();
+                (2u8..=254)
+                    .map(|n| IpNet::new(IpAddr::V4(Ipv4Addr::new(10, 99, 0, n)), 24))
+                    .filter_map(Result::ok)
+                    .find(|a| !used.contains(a))
+                    .ok_or_else(|| CniError::ipam("no IP addresses available", "fake"))?
+            }
+        };
         st.ipam.insert(key, addr);
         Ok(CniResult {
             cni_version: req.conf.cni_version.clone(),

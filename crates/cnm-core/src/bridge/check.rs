@@ -3,7 +3,7 @@
 //! (up, MAC, MTU, addresses, routes), the host veth on the bridge, the bridge
 //! and its gateway address, the masquerade rule.
 
-use cni_protocol::{code, CniError, CniResult, Interface, IpConfig, Route};
+use cni_protocol::{code, CniError, CniResult, Interface, IpConfig};
 use ipnet::IpNet;
 
 use super::add::{calc_gateways, container_ips};
@@ -47,15 +47,7 @@ fn expected_result(req: &CheckRequest) -> CniResult {
             .expected
             .routes
             .iter()
-            .map(|r| Route {
-                dst: r.destination,
-                gw: r.next_hop,
-                mtu: r.mtu,
-                advmss: r.advmss,
-                priority: r.priority,
-                table: r.table,
-                scope: r.scope,
-            })
+            .map(crate::cni::cni_route)
             .collect(),
         ..CniResult::default()
     }

@@ -21,6 +21,7 @@ mod request;
 pub use adapter::CniAdapter;
 pub use errors::{cni_error, driver_error};
 pub use ids::endpoint_id;
+pub(crate) use reply::cni_route;
 
 #[cfg(test)]
 mod tests;

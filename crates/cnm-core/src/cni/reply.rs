@@ -4,7 +4,7 @@
 
 use cni_protocol::{CniResult, Dns, Interface, IpConfig, Route};
 
-use crate::model::Endpoint;
+use crate::model::{Endpoint, StaticRoute};
 
 /// The reply for an endpoint created by ADD.
 pub(super) fn result_of(endpoint: &Endpoint, cni_version: &str, dns: Dns) -> CniResult {
@@ -33,19 +33,20 @@ pub(super) fn result_of(endpoint: &Endpoint, cni_version: &str, dns: Dns) -> Cni
                 interface: container,
             })
             .collect(),
-        routes: iface
-            .routes
-            .iter()
-            .map(|r| Route {
-                dst: r.destination,
-                gw: r.next_hop,
-                mtu: r.mtu,
-                advmss: r.advmss,
-                priority: r.priority,
-                table: r.table,
-                scope: r.scope,
-            })
-            .collect(),
+        routes: iface.routes.iter().map(cni_route).collect(),
         dns,
+    }
+}
+
+/// A model route as a CNI result route.
+pub(crate) fn cni_route(r: &StaticRoute) -> Route {
+    Route {
+        dst: r.destination,
+        gw: r.next_hop,
+        mtu: r.mtu,
+        advmss: r.advmss,
+        priority: r.priority,
+        table: r.table,
+        scope: r.scope,
     }
 }

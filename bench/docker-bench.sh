@@ -48,9 +48,7 @@ DOCKER=(docker -H "unix://$DOCKER_SOCK")
 rt_track_new /etc/docker /etc/docker/plugins "$SPEC" /etc/docker/key.json \
     /run/docker /run/docker/plugins /run/cnm /run/cnm/nft
 rt_track_cgroups "$DK_CGROUP"
-# cnm-nft's state of the throwaway namespace (keyed by its inode) goes with it.
-NFT_STATE="/run/cnm/nft/$(stat -L -c %i "/run/netns/$RT_HOSTNS")"
-[ -e "$NFT_STATE" ] || rt_defer rm -rf -- "$NFT_STATE"
+# cnm-nft's state of the throwaway namespace goes with it (rt_make_host_ns).
 mkdir -p /etc/docker/plugins
 printf 'unix://%s\n' "$SOCK" >"$SPEC"
 rt_defer stop_plugin

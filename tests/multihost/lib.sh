@@ -182,7 +182,7 @@ mh_cleanup() {
     for pid in "${MH_PIDS[@]}"; do mh_stop "$pid"; done
     for ns in "${MH_NS[@]}"; do
         # The masquerade state of cnm-nft is keyed by the namespace's inode.
-        ino="$(stat -L -c %i "/run/netns/$ns" 2>/dev/null)" && rm -rf "/run/cnm/nft/$ino"
+        ino="$(stat -L -c %i "/run/netns/$ns" 2>/dev/null)" && rm -rf "/run/cnm/nft/$ino" "/run/cnm/nft/$ino"-*
         ip netns del "$ns" 2>/dev/null || true
     done
     if [ -n "${MH_DIR:-}" ] && [ -d "$MH_DIR" ]; then

@@ -75,16 +75,9 @@ DOCKER=(docker -H "unix://$DOCKER_SOCK")
 rt_track_new /etc/docker /etc/docker/plugins "$SPEC" /etc/docker/key.json \
     /run/docker /run/docker/plugins /run/cnm /run/cnm/nft
 rt_track_cgroups "$DK_CGROUP"
-HOST_INODE="$(stat -L -c %i "/run/netns/$RT_HOSTNS")"
-NFT_STATE="/run/cnm/nft/$HOST_INODE"
-# cnm-nft's state for our throwaway namespace (keyed by its inode): its records must be gone
-# after network rm (checked below); the directory, with the empty lock files cnm-nft keeps,
-# is removed at exit, as the namespace it describes is gone then.
-# Inode numbers are reused: files another (gone) namespace left there are not ours.
-NFT_STATE_BEFORE="$(ls -A "$NFT_STATE" 2>/dev/null | sort)"
-if [ ! -e "$NFT_STATE" ]; then
-    rt_defer rm -rf -- "$NFT_STATE"
-fi
+# cnm-nft's state of our throwaway namespace (/run/cnm/nft/<inode>-<cookie>,
+# cleared by rt_make_host_ns, removed at exit): its records must be gone
+# after network rm (checked below); empty lock files may stay until exit.
 mkdir -p /etc/docker/plugins
 printf 'unix://%s\n' "$SOCK" >"$SPEC"
 rt_defer stop_plugin
@@ -331,7 +324,9 @@ left="$(find "$STATE/ipam" -path "$STATE/ipam/.cnm-index" -prune -o -type f ! -n
 nft_left="$(ip netns exec "$RT_HOSTNS" nft -j list table inet cnm 2>/dev/null | grep -o '"elem"' || true)"
 [ -z "$nft_left" ] || rt_fail "nftables elements left in table inet cnm"
 grep -q 'masq-' <<<"$(ip netns exec "$RT_HOSTNS" nft list table inet cnm 2>/dev/null)" && rt_fail "masquerade chains left"
-left="$(comm -13 <(echo "$NFT_STATE_BEFORE") <(ls -A "$NFT_STATE" 2>/dev/null | sort) | grep -v '\.lock$' || true)"
+NFT_STATE="$(rt_nft_state_dir)"
+[ -n "$NFT_STATE" ] || rt_fail "no cnm-nft state directory for $RT_HOSTNS (port publishing ran: one is expected)"
+left="$( (ls -A "$NFT_STATE" 2>/dev/null || true) | grep -v '\.lock$' || true)"
 [ -z "$left" ] || rt_fail "cnm-nft state left in $NFT_STATE: $left"
 rt_log "ok: network rm left no link, address, record, reservation or nftables element"
 

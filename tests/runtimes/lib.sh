@@ -187,6 +187,27 @@ rt_make_host_ns() {
     rt_run 10 ip netns add "$RT_HOSTNS" || rt_fail "cannot create netns $RT_HOSTNS"
     rt_defer rt_run 20 ip netns del "$RT_HOSTNS"
     rt_run 10 ip -n "$RT_HOSTNS" link set lo up || rt_fail "cannot set lo up in $RT_HOSTNS"
+    # Our plugins' nftables state of this namespace lives in
+    # /run/cnm/nft/<inode>-<cookie>/. Inode numbers are unique among live
+    # namespaces, so what carries this inode now belongs to dead ones: gone
+    # first, and this namespace's own goes with it at exit.
+    RT_HOSTNS_INODE="$(stat -L -c %i "/run/netns/$RT_HOSTNS")"
+    rm -rf "/run/cnm/nft/$RT_HOSTNS_INODE" "/run/cnm/nft/$RT_HOSTNS_INODE"-*
+    rt_defer rt_forget_nft_state "$RT_HOSTNS_INODE"
+}
+
+# rt_forget_nft_state INODE: remove our plugins' state of that namespace.
+rt_forget_nft_state() {
+    rm -rf "/run/cnm/nft/$1" "/run/cnm/nft/$1"-*
+}
+
+# rt_nft_state_dir: the state directory of the host namespace (empty when none yet).
+rt_nft_state_dir() {
+    local d
+    for d in "/run/cnm/nft/$RT_HOSTNS_INODE"-*; do
+        [ -d "$d" ] && { echo "$d"; return 0; }
+    done
+    return 0
 }
 
 # rt_in_host SECS CMD ARGS...: CMD inside the host namespace, bounded.

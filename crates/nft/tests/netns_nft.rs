@@ -51,6 +51,10 @@ impl Ns {
 
 impl Drop for Ns {
     fn drop(&mut self) {
+        cnm_test_support::forget_nft_state(std::path::Path::new(&format!(
+            "/run/netns/{}",
+            self.name
+        )));
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();

@@ -32,6 +32,7 @@ impl Namespaces {
 impl Drop for Namespaces {
     fn drop(&mut self) {
         for ns in &self.0 {
+            cnm_test_support::forget_nft_state(std::path::Path::new(&format!("/run/netns/{ns}")));
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
     }

@@ -49,3 +49,34 @@ macro_rules! require_root {
         }
     };
 }
+
+/// Remove our plugins' nftables state of the network namespace bound at
+/// `netns` (`/run/cnm/nft/<inode>-<cookie>/`, a cache the plugins check
+/// against the kernel): called by a test just before it deletes a throwaway
+/// namespace, so no state of it stays behind. Any directory with that inode
+/// belongs to this namespace or to a dead one (inode numbers are unique among
+/// live namespaces), so all of them go.
+pub fn forget_nft_state(netns: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(netns) else {
+        return;
+    };
+    let ino = meta.ino().to_string();
+    let Ok(dir) = std::fs::read_dir(NFT_STATE_DIR) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name == ino.as_str()
+            || name
+                .strip_prefix(ino.as_str())
+                .is_some_and(|rest| rest.starts_with('-'));
+        if ours {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Where cnm-nft keeps its per-namespace state.
+pub const NFT_STATE_DIR: &str = "/run/cnm/nft";

@@ -77,6 +77,7 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        cnm_test_support::forget_nft_state(&self.path);
         let out = tool_status(&["ip", "netns", "del", &self.name]);
         if out.code != 0 && self.path.exists() {
             eprintln!(

@@ -276,6 +276,7 @@ impl Drop for Topo {
             let _ = c.wait();
         }
         for ns in [&self.c1, &self.c2, &self.host] {
+            cnm_test_support::forget_nft_state(std::path::Path::new(&format!("/run/netns/{ns}")));
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
         let _ = std::fs::remove_dir_all(&self.www);

@@ -90,6 +90,10 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         if !self.deleted {
+            cnm_test_support::forget_nft_state(std::path::Path::new(&format!(
+                "/run/netns/{}",
+                self.name
+            )));
             let _ = Command::new("ip")
                 .args(["netns", "del", &self.name])
                 .output();

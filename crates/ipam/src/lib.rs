@@ -10,54 +10,26 @@
 //! format, same allocation order), usable as a library by simplebridge
 //! (in-process) and by the `ipam-host-local` binary.
 
-#[cfg(feature = "internals")]
-pub mod allocator;
-#[cfg(not(feature = "internals"))]
-mod allocator;
+/// Modules public only with the `internals` feature (the crate's own
+/// integration tests and fuzzing); private otherwise.
+macro_rules! internal_mods {
+    ($($m:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        pub mod $m;
+        #[cfg(not(feature = "internals"))]
+        mod $m;
+    )*};
+}
+internal_mods!(allocator, dns, fsio, index, ipmath, lock, owner, stamp, store, trust);
+
 pub mod boot;
 pub mod config;
-#[cfg(feature = "internals")]
-pub mod dns;
-#[cfg(not(feature = "internals"))]
-mod dns;
 pub mod error;
-#[cfg(feature = "internals")]
-pub mod fsio;
-#[cfg(not(feature = "internals"))]
-mod fsio;
-#[cfg(feature = "internals")]
-pub mod index;
-#[cfg(not(feature = "internals"))]
-mod index;
 mod indexed;
-#[cfg(feature = "internals")]
-pub mod ipmath;
-#[cfg(not(feature = "internals"))]
-mod ipmath;
-#[cfg(feature = "internals")]
-pub mod lock;
-#[cfg(not(feature = "internals"))]
-mod lock;
 pub mod ops;
-#[cfg(feature = "internals")]
-pub mod owner;
-#[cfg(not(feature = "internals"))]
-mod owner;
 pub mod plugin;
 pub mod range;
 mod reclaim;
-#[cfg(feature = "internals")]
-pub mod stamp;
-#[cfg(not(feature = "internals"))]
-mod stamp;
-#[cfg(feature = "internals")]
-pub mod store;
-#[cfg(not(feature = "internals"))]
-mod store;
-#[cfg(feature = "internals")]
-pub mod trust;
-#[cfg(not(feature = "internals"))]
-mod trust;
 
 pub use boot::{BootInfo, BootSource, FixedBoot, SystemBoot};
 pub use config::IpamConfig;

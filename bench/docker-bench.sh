@@ -36,24 +36,7 @@ dk_ensure_docker
 
 DK_NAME="cnmbench$$"
 DK_CGROUP="cnmbench-$$"
-rt_make_tmp
-rt_make_host_ns
-export DOCKER_CONFIG="$RT_TMP/docker-config"
-mkdir -p "$DOCKER_CONFIG"
-SOCK="$RT_TMP/$DK_NAME.sock"
-STATE="$RT_TMP/state"
-SPEC="/etc/docker/plugins/$DK_NAME.spec"
-DOCKER_SOCK="$RT_TMP/docker.sock"
-DOCKER=(docker -H "unix://$DOCKER_SOCK")
-rt_track_new /etc/docker /etc/docker/plugins "$SPEC" /etc/docker/key.json \
-    /run/docker /run/docker/plugins /run/cnm /run/cnm/nft
-rt_track_cgroups "$DK_CGROUP"
-# cnm-nft's state of the throwaway namespace goes with it (rt_make_host_ns).
-mkdir -p /etc/docker/plugins
-printf 'unix://%s\n' "$SOCK" >"$SPEC"
-rt_defer stop_plugin
-rt_defer stop_dockerd
-rt_defer remove_all_containers
+dk_setup
 
 start_plugin
 start_dockerd

@@ -115,3 +115,29 @@ dk_ensure_docker() {
     [ "$created" = 1 ] && rm -f /usr/sbin/policy-rc.d
     [ "$rc" = 0 ] || rt_fail "installing docker.io failed"
 }
+
+# dk_setup: the throwaway host namespace, temp dir, plugin socket and .spec
+# file (DK_NAME, DK_CGROUP set by the caller) and the cleanups of everything
+# dockerd and the plugin make outside the temp dir (removed at exit when they
+# did not exist before; directories only when empty). cnm-nft's state of the
+# namespace is cleared and removed by rt_make_host_ns. Sets SOCK, STATE, SPEC,
+# DOCKER_SOCK, DOCKER (the client command) and DOCKER_CONFIG.
+dk_setup() {
+    rt_make_tmp
+    rt_make_host_ns
+    export DOCKER_CONFIG="$RT_TMP/docker-config"
+    mkdir -p "$DOCKER_CONFIG"
+    SOCK="$RT_TMP/$DK_NAME.sock"
+    STATE="$RT_TMP/state"
+    SPEC="/etc/docker/plugins/$DK_NAME.spec"
+    DOCKER_SOCK="$RT_TMP/docker.sock"
+    DOCKER=(docker -H "unix://$DOCKER_SOCK")
+    rt_track_new /etc/docker /etc/docker/plugins "$SPEC" /etc/docker/key.json \
+        /run/docker /run/docker/plugins /run/cnm /run/cnm/nft
+    rt_track_cgroups "$DK_CGROUP"
+    mkdir -p /etc/docker/plugins
+    printf 'unix://%s\n' "$SOCK" >"$SPEC"
+    rt_defer stop_plugin
+    rt_defer stop_dockerd
+    rt_defer remove_all_containers
+}

@@ -60,29 +60,9 @@ root_snapshot() {
 }
 ROOT_BEFORE="$(root_snapshot)"
 
-rt_make_tmp
-rt_make_host_ns
-export DOCKER_CONFIG="$RT_TMP/docker-config"
-mkdir -p "$DOCKER_CONFIG"
-SOCK="$RT_TMP/$DK_NAME.sock"
-STATE="$RT_TMP/state"
-SPEC="/etc/docker/plugins/$DK_NAME.spec"
-DOCKER_SOCK="$RT_TMP/docker.sock"
-DOCKER=(docker -H "unix://$DOCKER_SOCK")
-
-# What dockerd and the plugin create outside the temp dir (removed at exit when
-# they did not exist before; directories only when empty).
-rt_track_new /etc/docker /etc/docker/plugins "$SPEC" /etc/docker/key.json \
-    /run/docker /run/docker/plugins /run/cnm /run/cnm/nft
-rt_track_cgroups "$DK_CGROUP"
-# cnm-nft's state of our throwaway namespace (/run/cnm/nft/<inode>-<cookie>,
-# cleared by rt_make_host_ns, removed at exit): its records must be gone
-# after network rm (checked below); empty lock files may stay until exit.
-mkdir -p /etc/docker/plugins
-printf 'unix://%s\n' "$SOCK" >"$SPEC"
-rt_defer stop_plugin
-rt_defer stop_dockerd
-rt_defer remove_all_containers
+# cnm-nft's state of our throwaway namespace (/run/cnm/nft/<inode>-<cookie>):
+# its records must be gone after network rm (checked below).
+dk_setup
 
 # ip -o of the host namespace.
 host_links() { ip -n "$RT_HOSTNS" -o link show | awk -F': ' '{print $2}' | sed 's/@.*//'; }

@@ -242,6 +242,9 @@ fn overlay_config(
         .map_err(|e| PluginError::model(format!("overlay network {name:?}"), e))
 }
 
+/// A subnet (or overlay block) with its gateway.
+type SubnetGw = (IpNet, Option<IpAddr>);
+
 /// What one attachment's IPAM is: the driver and its pools.
 struct Pools {
     ipam: Arc<dyn IpamDriver>,
@@ -347,7 +350,7 @@ impl<S: System + 'static> Backend<S> {
 
     /// The IPAM driver and pools of a network (none for IPAM `none`).
     fn pools(&self, net: &NetworkConfig) -> Result<Option<Pools>, PluginError> {
-        let (ipam, subnets, store): (Arc<dyn IpamDriver>, Vec<(IpNet, Option<IpAddr>)>, String) =
+        let (ipam, subnets, store): (Arc<dyn IpamDriver>, Vec<SubnetGw>, String) =
             match (net.options.driver, net.ipam) {
                 (_, IpamMode::None) => return Ok(None),
                 (DriverKind::Bridge, _) => (
@@ -360,7 +363,9 @@ impl<S: System + 'static> Backend<S> {
                     // (shared with simpleoverlay: same format, same lock).
                     let st = overlay_config(&net.name, net.options.overlay_state_dir.as_deref())?
                         .load_state()
-                        .map_err(|e| PluginError::model(format!("overlay network {:?}", net.name), e))?;
+                        .map_err(|e| {
+                            PluginError::model(format!("overlay network {:?}", net.name), e)
+                        })?;
                     let blocks = st
                         .blocks
                         .iter()
@@ -450,7 +455,11 @@ impl<S: System + 'static> Backend<S> {
             )));
         }
         for (i, (pool_id, subnet, gateway)) in pools.pools.iter().enumerate() {
-            let wanted = att.static_ips.iter().find(|ip| subnet.contains(*ip)).copied();
+            let wanted = att
+                .static_ips
+                .iter()
+                .find(|ip| subnet.contains(*ip))
+                .copied();
             if wanted.is_none() && net.subnets.get(i).is_some_and(|s| s.lease.is_some()) {
                 return Err(fail(
                     &taken,
@@ -527,7 +536,9 @@ impl<S: System + 'static> Backend<S> {
                 .find(|g| g.is_ipv6() == v6)
         };
         let mut routes = Vec::new();
-        if !net.internal && !net.options.no_default_route && net.options.driver == DriverKind::Bridge
+        if !net.internal
+            && !net.options.no_default_route
+            && net.options.driver == DriverKind::Bridge
         {
             for v6 in [false, true] {
                 if let Some(g) = gw(v6) {
@@ -545,8 +556,7 @@ impl<S: System + 'static> Backend<S> {
         for r in &net.routes {
             let mut s = StaticRoute::new(
                 r.destination,
-                r.gateway
-                    .or_else(|| gw(r.destination.addr().is_ipv6())),
+                r.gateway.or_else(|| gw(r.destination.addr().is_ipv6())),
             );
             s.priority = r.metric;
             routes.push(s);
@@ -673,7 +683,9 @@ impl<S: System + 'static> Backend<S> {
         if publish {
             let addrs: Vec<IpNet> = iface.addresses.iter().map(|a| a.address).collect();
             let bridge = self.bridge_of(net)?;
-            if let Err(e) = self.publisher.publish(&port_owner(net, att), &addrs, &att.ports, &bridge)
+            if let Err(e) =
+                self.publisher
+                    .publish(&port_owner(net, att), &addrs, &att.ports, &bridge)
             {
                 return Err(undo_endpoint(endpoint, e));
             }
@@ -685,7 +697,9 @@ impl<S: System + 'static> Backend<S> {
     fn bridge_of(&self, net: &NetworkConfig) -> Result<String, PluginError> {
         match (&net.bridge, net.options.driver) {
             (Some(b), DriverKind::Bridge) => Ok(b.clone()),
-            _ => overlay_info(&net.name, net.options.overlay_state_dir.as_deref()).map(|i| i.bridge),
+            _ => {
+                overlay_info(&net.name, net.options.overlay_state_dir.as_deref()).map(|i| i.bridge)
+            }
         }
     }
 
@@ -774,10 +788,7 @@ impl<S: System + 'static> Backend<S> {
     /// Tear down one attachment: ports, interface, addresses, then the
     /// network when it was the last. Idempotent; every error is reported.
     pub fn teardown(&self, net: &NetworkConfig, att: &Attachment) -> Result<(), PluginError> {
-        let published = match self
-            .registry
-            .get(&net.id, &att.container_id, &att.ifname)
-        {
+        let published = match self.registry.get(&net.id, &att.container_id, &att.ifname) {
             Ok(Some(rec)) => rec.ports,
             // Unknown: withdraw whatever the owner may hold.
             Ok(None) => !att.ports.is_empty(),

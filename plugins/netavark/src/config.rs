@@ -166,7 +166,7 @@ fn check_lease(subnet: &IpNet, lr: &LeaseRange) -> Result<Option<(IpAddr, IpAddr
     }
 }
 
-fn check_subnet(s: &Subnet, internal: bool, stage: Stage) -> Result<SubnetConfig, PluginError> {
+fn check_subnet(s: &Subnet, internal: bool) -> Result<SubnetConfig, PluginError> {
     let subnet = s.subnet;
     if subnet.trunc() != subnet {
         return Err(PluginError::invalid(format!(
@@ -197,7 +197,6 @@ fn check_subnet(s: &Subnet, internal: bool, stage: Stage) -> Result<SubnetConfig
         None if !internal => first_host(&subnet),
         None => None,
     };
-    let _ = stage;
     let lease = match &s.lease_range {
         Some(lr) => check_lease(&subnet, lr)?,
         None => None,
@@ -285,26 +284,24 @@ pub fn check_network(n: &Network, stage: Stage) -> Result<NetworkConfig, PluginE
                     "unknown ipam option {k:?}: the cnm driver accepts only \"driver\""
                 )));
             }
-            ipam = match v.as_str() {
-                "" | "host-local" => IpamMode::Podman,
-                "none" => IpamMode::None,
-                PLUGIN_IPAM => IpamMode::Plugin,
-                "dhcp" => {
-                    return Err(PluginError::unsupported(
+            ipam =
+                match v.as_str() {
+                    "" | "host-local" => IpamMode::Podman,
+                    "none" => IpamMode::None,
+                    PLUGIN_IPAM => IpamMode::Plugin,
+                    "dhcp" => return Err(PluginError::unsupported(
                         "ipam driver dhcp is not supported by the cnm driver (the bridge has no \
                          DHCP client): give the network a subnet",
-                    ))
-                }
-                other => {
-                    return Err(PluginError::invalid(format!(
-                        "unknown ipam driver {other:?}: host-local, none or {PLUGIN_IPAM}"
-                    )))
-                }
-            };
+                    )),
+                    other => {
+                        return Err(PluginError::invalid(format!(
+                            "unknown ipam driver {other:?}: host-local, none or {PLUGIN_IPAM}"
+                        )))
+                    }
+                };
         }
     }
-    if options.driver == DriverKind::Overlay && ipam == IpamMode::Podman && stage == Stage::Attach
-    {
+    if options.driver == DriverKind::Overlay && ipam == IpamMode::Podman && stage == Stage::Attach {
         return Err(PluginError::invalid(format!(
             "an overlay network's addresses come from the node agent's blocks: its ipam driver \
              must be {PLUGIN_IPAM} (create the network with podman network create -d {} -o driver=overlay)",
@@ -316,11 +313,10 @@ pub fn check_network(n: &Network, stage: Stage) -> Result<NetworkConfig, PluginE
     let raw = n.subnets.as_deref().unwrap_or(&[]);
     let mut subnets: Vec<SubnetConfig> = Vec::with_capacity(raw.len());
     for s in raw {
-        let c = check_subnet(s, n.internal, stage)?;
-        if let Some(other) = subnets
-            .iter()
-            .find(|o| o.subnet.contains(&c.subnet.network()) || c.subnet.contains(&o.subnet.network()))
-        {
+        let c = check_subnet(s, n.internal)?;
+        if let Some(other) = subnets.iter().find(|o| {
+            o.subnet.contains(&c.subnet.network()) || c.subnet.contains(&o.subnet.network())
+        }) {
             return Err(PluginError::invalid(format!(
                 "subnets {} and {} overlap",
                 other.subnet, c.subnet
@@ -334,13 +330,16 @@ pub fn check_network(n: &Network, stage: Stage) -> Result<NetworkConfig, PluginE
         ));
     }
     let has_v6 = subnets.iter().any(|s| s.subnet.addr().is_ipv6());
-    if n.ipv6_enabled && !has_v6 && ipam != IpamMode::None && stage == Stage::Create {
-        if options.driver == DriverKind::Bridge {
-            return Err(PluginError::invalid(
-                "ipv6_enabled needs an IPv6 subnet: the cnm driver does not pick subnets \
-                 (podman network create --ipv6 --subnet <IPv4 subnet> --subnet <IPv6 subnet>)",
-            ));
-        }
+    if n.ipv6_enabled
+        && !has_v6
+        && ipam != IpamMode::None
+        && stage == Stage::Create
+        && options.driver == DriverKind::Bridge
+    {
+        return Err(PluginError::invalid(
+            "ipv6_enabled needs an IPv6 subnet: the cnm driver does not pick subnets \
+             (podman network create --ipv6 --subnet <IPv4 subnet> --subnet <IPv6 subnet>)",
+        ));
     }
     if subnets.is_empty() && ipam != IpamMode::None && options.driver == DriverKind::Bridge {
         if stage == Stage::Create {
@@ -361,7 +360,10 @@ pub fn check_network(n: &Network, stage: Stage) -> Result<NetworkConfig, PluginE
              create the network with --disable-dns",
         ));
     }
-    if n.network_dns_servers.as_ref().is_some_and(|s| !s.is_empty()) {
+    if n.network_dns_servers
+        .as_ref()
+        .is_some_and(|s| !s.is_empty())
+    {
         return Err(PluginError::unsupported(
             "network_dns_servers: the cnm driver does not serve container names yet (--dns on a \
              network needs DNS enabled on it)",

@@ -185,8 +185,8 @@ mod tests {
         assert_eq!(out["options"], json!({"mtu": "1400"}));
         let out = fill(json!({"internal": true})).expect("internal");
         assert!(out["subnets"][0].get("gateway").is_none(), "{out}");
-        let out = fill(json!({"ipam_options": {"driver": "none"}, "subnets": []}))
-            .expect("no ipam");
+        let out =
+            fill(json!({"ipam_options": {"driver": "none"}, "subnets": []})).expect("no ipam");
         assert_eq!(out["ipam_options"]["driver"], "none");
     }
 
@@ -194,8 +194,14 @@ mod tests {
     fn invalid_networks_are_refused() {
         for (v, want) in [
             (json!({"subnets": []}), "needs a subnet"),
-            (json!({"subnets": [{"subnet": "10.89.0.1/24"}]}), "host bits set"),
-            (json!({"subnets": [{"subnet": "10.89.0.0/31"}]}), "too small"),
+            (
+                json!({"subnets": [{"subnet": "10.89.0.1/24"}]}),
+                "host bits set",
+            ),
+            (
+                json!({"subnets": [{"subnet": "10.89.0.0/31"}]}),
+                "too small",
+            ),
             (
                 json!({"subnets": [{"subnet": "10.89.0.0/24", "gateway": "10.90.0.1"}]}),
                 "not a host address",
@@ -219,13 +225,31 @@ mod tests {
                 "not a host address",
             ),
             (json!({"ipv6_enabled": true}), "needs an IPv6 subnet"),
-            (json!({"ipam_options": {"driver": "dhcp"}}), "dhcp is not supported"),
-            (json!({"ipam_options": {"driver": "magic"}}), "unknown ipam driver"),
-            (json!({"ipam_options": {"driver": "none"}}), "subnets are given"),
-            (json!({"ipam_options": {"colour": "red"}}), "unknown ipam option"),
-            (json!({"options": {"vrf": "x"}}), "option vrf: not supported"),
+            (
+                json!({"ipam_options": {"driver": "dhcp"}}),
+                "dhcp is not supported",
+            ),
+            (
+                json!({"ipam_options": {"driver": "magic"}}),
+                "unknown ipam driver",
+            ),
+            (
+                json!({"ipam_options": {"driver": "none"}}),
+                "subnets are given",
+            ),
+            (
+                json!({"ipam_options": {"colour": "red"}}),
+                "unknown ipam option",
+            ),
+            (
+                json!({"options": {"vrf": "x"}}),
+                "option vrf: not supported",
+            ),
             (json!({"options": {"foo": "bar"}}), "unknown option \"foo\""),
-            (json!({"network_interface": "much-too-long-name"}), "longer than 15"),
+            (
+                json!({"network_interface": "much-too-long-name"}),
+                "longer than 15",
+            ),
             (json!({"name": "bad name"}), "network name"),
             (json!({"id": ""}), "network id"),
             (
@@ -236,7 +260,10 @@ mod tests {
                 json!({"routes": [{"destination": "10.1.0.0/16", "gateway": "fd00::1"}]}),
                 "other address family",
             ),
-            (json!({"network_dns_servers": ["1.1.1.1"]}), "network_dns_servers"),
+            (
+                json!({"network_dns_servers": ["1.1.1.1"]}),
+                "network_dns_servers",
+            ),
             (json!({"options": {"driver": "overlay"}}), "no overlay here"),
         ] {
             let e = fill(v.clone()).expect_err(want);
@@ -262,9 +289,18 @@ mod tests {
         assert_eq!(out["ipam_options"]["driver"], PLUGIN_IPAM);
         for (v, want) in [
             (json!({"internal": true}), "internal overlay"),
-            (json!({"subnets": [{"subnet": "10.9.0.0/24"}]}), "cluster subnet"),
-            (json!({"network_interface": "br0"}), "chosen by the node agent"),
-            (json!({"ipam_options": {"driver": "none"}}), "ipam driver none"),
+            (
+                json!({"subnets": [{"subnet": "10.9.0.0/24"}]}),
+                "cluster subnet",
+            ),
+            (
+                json!({"network_interface": "br0"}),
+                "chosen by the node agent",
+            ),
+            (
+                json!({"ipam_options": {"driver": "none"}}),
+                "ipam driver none",
+            ),
         ] {
             let mut v = v;
             v["options"] = json!({"driver": "overlay", "overlay_state_dir": "/run/test-overlay"});

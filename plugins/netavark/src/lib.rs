@@ -54,7 +54,10 @@ pub fn info() -> Info {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(what: &'static str, input: &[u8]) -> Result<T, PluginError> {
+fn parse<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    input: &[u8],
+) -> Result<T, PluginError> {
     serde_json::from_slice(input).map_err(|source| PluginError::Json { what, source })
 }
 
@@ -124,11 +127,16 @@ mod tests {
     #[test]
     fn malformed_json_is_a_clear_error() {
         let e = run_create(b"{\"name\": ").expect_err("truncated");
-        assert!(e.to_string().starts_with("invalid network JSON on stdin"), "{e}");
+        assert!(
+            e.to_string().starts_with("invalid network JSON on stdin"),
+            "{e}"
+        );
         let e = run_create(b"{}").expect_err("empty object");
         assert!(e.to_string().contains("missing field"), "{e}");
         let v: serde_json::Value =
             serde_json::from_slice(&error_json(&e)).expect("error JSON parses");
-        assert!(v["error"].as_str().is_some_and(|s| s.contains("missing field")));
+        assert!(v["error"]
+            .as_str()
+            .is_some_and(|s| s.contains("missing field")));
     }
 }

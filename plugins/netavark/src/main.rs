@@ -17,7 +17,7 @@ Environment: CNM_NETAVARK_STATE_DIR (default /run/cnm/netavark).";
 
 fn parse_args() -> Result<Option<Command>, PluginError> {
     use lexopt::prelude::*;
-    let usage = |e: lexopt::Error| PluginError::Usage(format!("{e}\n{USAGE}"));
+    let usage = |e: lexopt::Error| PluginError::Usage(e.to_string());
     let mut parser = lexopt::Parser::from_env();
     let mut words: Vec<String> = Vec::new();
     while let Some(arg) = parser.next().map_err(usage)? {
@@ -43,20 +43,23 @@ fn parse_args() -> Result<Option<Command>, PluginError> {
         (Some("teardown"), Some(ns)) => Command::Teardown(ns),
         (Some(w @ ("setup" | "teardown")), None) => {
             return Err(PluginError::Usage(format!(
-                "{w}: the network namespace path argument is missing\n{USAGE}"
+                "{w}: the network namespace path argument is missing"
             )))
         }
         (Some(w), _) => {
             return Err(PluginError::Usage(format!(
-                "unknown subcommand or extra argument {w:?}\n{USAGE}"
+                "unknown subcommand or extra argument {w:?}"
             )))
         }
-        (None, Some(_)) => return Err(PluginError::Usage(USAGE.into())),
+        (None, Some(_)) => {
+            return Err(PluginError::Usage(format!(
+                "unexpected arguments; {}",
+                USAGE.lines().next().unwrap_or_default()
+            )))
+        }
     };
     if let Some(extra) = words.next() {
-        return Err(PluginError::Usage(format!(
-            "unexpected argument {extra:?}\n{USAGE}"
-        )));
+        return Err(PluginError::Usage(format!("unexpected argument {extra:?}")));
     }
     Ok(Some(cmd))
 }

@@ -324,7 +324,10 @@ mod tests {
             (vec![("mtu", "12")], "between 68 and 65535"),
             (vec![("mtu", "x")], "non-negative integer"),
             (vec![("vlan", "4095")], "between 0 and 4094"),
-            (vec![("no_default_route", "maybe")], "expected true or false"),
+            (
+                vec![("no_default_route", "maybe")],
+                "expected true or false",
+            ),
             (vec![("driver", "macvlan")], "expected bridge or overlay"),
             (
                 vec![("com.docker.network.bridge.name", "a-name-far-too-long")],
@@ -351,8 +354,14 @@ mod tests {
         assert!(check_container_options(Some(&opts(&[]))).is_ok());
         let e = check_container_options(Some(&opts(&[("host_interface_name", "v0")])))
             .expect_err("refused");
-        assert!(e.to_string().contains("host_interface_name: not supported"), "{e}");
+        assert!(
+            e.to_string().contains("host_interface_name: not supported"),
+            "{e}"
+        );
         let e = check_container_options(Some(&opts(&[("x", "y")]))).expect_err("unknown");
-        assert!(e.to_string().contains("unknown container network option"), "{e}");
+        assert!(
+            e.to_string().contains("unknown container network option"),
+            "{e}"
+        );
     }
 }

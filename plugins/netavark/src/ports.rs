@@ -146,8 +146,11 @@ mod tests {
 
     #[test]
     fn ranges_and_protocols_expand() {
-        let specs = expand(&[pm("", 8080, 80, "tcp,udp", 3), pm("127.0.0.1", 9000, 90, "sctp", 0)])
-            .expect("valid");
+        let specs = expand(&[
+            pm("", 8080, 80, "tcp,udp", 3),
+            pm("127.0.0.1", 9000, 90, "sctp", 0),
+        ])
+        .expect("valid");
         assert_eq!(specs.len(), 7);
         assert_eq!(
             specs[2],
@@ -179,8 +182,11 @@ mod tests {
         let e = expand(&[pm("", 80, 80, "tcp", 2), pm("", 81, 90, "tcp", 1)]).expect_err("dup");
         assert!(e.to_string().contains("mapped twice"), "{e}");
         // The same port on two host addresses, or two protocols, is fine.
-        expand(&[pm("10.0.0.1", 80, 80, "tcp", 1), pm("10.0.0.2", 80, 80, "tcp", 1)])
-            .expect("two addresses");
+        expand(&[
+            pm("10.0.0.1", 80, 80, "tcp", 1),
+            pm("10.0.0.2", 80, 80, "tcp", 1),
+        ])
+        .expect("two addresses");
         expand(&[pm("", 80, 80, "tcp", 1), pm("", 80, 80, "udp", 1)]).expect("two protocols");
     }
 }

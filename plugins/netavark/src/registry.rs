@@ -166,14 +166,9 @@ impl Registry {
     ) -> Result<Option<Record>, PluginError> {
         let path = self.record_path(network_id, cid, ifname);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| {
-                    io_err("parsing", &path)(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        e,
-                    ))
-                }),
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                io_err("parsing", &path)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_err("reading", &path)(e)),
         }

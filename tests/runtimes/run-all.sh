@@ -6,7 +6,8 @@
 # non-zero on failure. Needs root (prints "skipped: needs root" otherwise).
 # Builds the plugin binaries first unless CNM_RT_SKIP_BUILD=1 (CNM_BIN_DIR
 # overrides where they are).
-# Usage: tests/runtimes/run-all.sh [podman] [containerd] [podman-portmap] [cri] [docker]
+# Usage: tests/runtimes/run-all.sh [podman] [containerd] [podman-portmap] [cri] [docker] [netavark]
+# (netavark: Podman 5's network stack, netavark 2.1.0, running cnm-netavark)
 set -uo pipefail
 DIR="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=tests/runtimes/lib.sh
@@ -19,7 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 SUITES=("$@")
-[ "${#SUITES[@]}" -gt 0 ] || SUITES=(podman containerd podman-portmap cri docker)
+[ "${#SUITES[@]}" -gt 0 ] || SUITES=(podman containerd podman-portmap cri docker netavark)
 SUITE_TIMEOUT="${CNM_RT_SUITE_TIMEOUT:-600}"
 
 start=$SECONDS

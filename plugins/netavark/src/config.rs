@@ -260,7 +260,9 @@ pub fn check_network(n: &Network, stage: Stage) -> Result<NetworkConfig, PluginE
     let options = NetworkOptions::parse(n.options.as_ref())?;
 
     // The bridge.
-    let bridge = match (&n.network_interface, &options.bridge_name) {
+    // Podman omits an unset interface; "" means the same.
+    let iface = n.network_interface.clone().filter(|i| !i.is_empty());
+    let bridge = match (&iface, &options.bridge_name) {
         (Some(a), Some(b)) if a != b => {
             return Err(PluginError::invalid(format!(
                 "network_interface {a:?} and option com.docker.network.bridge.name {b:?} disagree"

@@ -28,6 +28,9 @@ pub fn create(
     mut n: Network,
     overlay: impl Fn(&str, Option<&Path>) -> Result<OverlayInfo, PluginError>,
 ) -> Result<Network, PluginError> {
+    if n.network_interface.as_deref() == Some("") {
+        n.network_interface = None;
+    }
     // Docker's spellings become ours (as netavark's own create does).
     if let Some(opts) = n.options.as_mut() {
         if let Some(name) = opts.remove("com.docker.network.bridge.name") {

@@ -1,6 +1,6 @@
 //! `cnm-netavark`: the netavark plugin binary. Install it in a directory
 //! listed in `netavark_plugin_dirs` (containers.conf) under the name users
-//! give to `podman network create -d <name>` (`make install` uses `cnm`).
+//! give to `podman network create -d <name>` (docs/podman.md installs it as `cnm`).
 //! main() is the only place that reads the arguments, the environment
 //! (`CNM_NETAVARK_STATE_DIR`) and stdin, prints and exits.
 

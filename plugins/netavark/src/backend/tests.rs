@@ -398,3 +398,145 @@ fn static_mac_is_used() {
     let j = serde_json::to_value(setup(&w, &v, NS1).expect("setup")).expect("json");
     assert_eq!(j["interfaces"]["eth0"]["mac_address"], "aa:bb:cc:dd:aa:00");
 }
+
+/// The node agent's state of overlay network `ov1` with the given blocks,
+/// written into `dir` as cnmd writes it.
+fn agent_state(dir: &std::path::Path, blocks: &[&str]) {
+    let state = json!({
+        "version": 1,
+        "network": {"name": "ov1", "subnet": "10.214.0.0/16", "vni": 42, "blockPrefix": 29},
+        "host": "h1",
+        "blocks": blocks,
+        "mtu": 1450,
+        "dataDir": dir.join("store").display().to_string(),
+        "bridge": "cnmb42",
+        "vxlan": "cnmx42"
+    });
+    std::fs::write(dir.join("ov1.json"), state.to_string()).expect("state file");
+}
+
+fn overlay_input(w: &World, cid: &str) -> Value {
+    let dir = w.dir.path().join("agent");
+    json!({
+        "container_id": cid,
+        "container_name": "ctr",
+        "network": {
+            "dns_enabled": false, "driver": "cnm", "id": NET2_ID,
+            "internal": false, "ipv6_enabled": false, "name": "ov1",
+            "network_interface": "cnmb42",
+            "options": {"driver": "overlay", "overlay_state_dir": dir.display().to_string()},
+            "ipam_options": {"driver": "cnm"},
+            "subnets": [{"subnet": "10.214.0.0/16", "gateway": "10.214.0.1"}]
+        },
+        "network_options": {"interface_name": "eth0"}
+    })
+}
+
+#[test]
+fn the_overlay_allocates_from_the_held_blocks() {
+    let w = world();
+    let agent = w.dir.path().join("agent");
+    std::fs::create_dir_all(&agent).expect("agent dir");
+    // Two /29 blocks: the first address of each is its gateway, five for containers.
+    agent_state(&agent, &["10.214.0.8/29", "10.214.0.16/29"]);
+    // The agent's bridge, with the gateway of each held block.
+    w.backend
+        .controller
+        .system()
+        .state
+        .borrow_mut()
+        .host
+        .insert(
+            "cnmb42".into(),
+            cnm_core::kernel::fake::FakeLink {
+                state: cnm_core::kernel::LinkState {
+                    index: 90,
+                    name: "cnmb42".into(),
+                    kind: Some("bridge".into()),
+                    mtu: 1450,
+                    up: true,
+                    ..Default::default()
+                },
+                addrs: vec![
+                    "10.214.0.9/29".parse().expect("net"),
+                    "10.214.0.17/29".parse().expect("net"),
+                ],
+                ..Default::default()
+            },
+        );
+    let a = overlay_input(&w, "c1");
+    let j = serde_json::to_value(setup(&w, &a, NS1).expect("setup")).expect("json");
+    assert_eq!(
+        j["interfaces"]["eth0"]["subnets"][0],
+        json!({"gateway": "10.214.0.9", "ipnet": "10.214.0.10/29"})
+    );
+    {
+        let st = w.backend.controller.system().state.borrow();
+        assert!(st.host.contains_key("cnmb42"), "{:?}", st.host.keys());
+        let c = st.sandbox(NS1).and_then(|s| s.get("eth0")).expect("eth0");
+        assert!(
+            c.routes.iter().any(|r| r.dst.prefix_len() == 0
+                && r.gw == Some("10.214.0.9".parse().expect("ip"))),
+            "{:?}",
+            c.routes
+        );
+    }
+    // Fill the first block; the next container gets the second block.
+    let mut more = Vec::new();
+    for i in 2..=6 {
+        let ns = format!("/run/netns/o{i}");
+        w.backend.controller.new_sandbox(&ns).expect("sandbox");
+        let v = overlay_input(&w, &format!("c{i}"));
+        let j = serde_json::to_value(setup(&w, &v, &ns).expect("setup")).expect("json");
+        more.push((
+            v,
+            ns,
+            j["interfaces"]["eth0"]["subnets"][0]["ipnet"].clone(),
+        ));
+    }
+    assert_eq!(more[3].2, "10.214.0.14/29");
+    assert_eq!(more[4].2, "10.214.0.18/29", "the second block");
+    assert!(agent.join("store").join("ov1").join("10.214.0.18").exists());
+    teardown(&w, &a, NS1).expect("down 1");
+    assert!(!agent.join("store").join("ov1").join("10.214.0.10").exists());
+    for (v, ns, _) in &more {
+        teardown(&w, v, ns).expect("down");
+    }
+    // The agent's bridge is not ours to delete.
+    assert!(
+        host_links(&w).contains(&"cnmb42".to_string()),
+        "{:?}",
+        host_links(&w)
+    );
+    assert!(files_under(w.dir.path().join("networks").as_path()).is_empty());
+}
+
+#[test]
+fn every_held_block_full_is_a_clear_error() {
+    let w = world();
+    let agent = w.dir.path().join("agent");
+    std::fs::create_dir_all(&agent).expect("agent dir");
+    agent_state(&agent, &[]);
+    let a = overlay_input(&w, "c1");
+    let e = setup(&w, &a, NS1).expect_err("no block");
+    assert!(
+        e.to_string().contains("no free address in the 0 block(s)"),
+        "{e}"
+    );
+    assert!(
+        host_links(&w).iter().all(|l| l == "cnmb42"),
+        "{:?}",
+        host_links(&w)
+    );
+    let st = w.backend.controller.system().state.borrow();
+    assert!(st.sandbox(NS1).is_some_and(|s| s.is_empty()));
+}
+
+#[test]
+fn the_overlay_without_the_agents_state_is_a_clear_error() {
+    let w = world();
+    let a = overlay_input(&w, "c1");
+    let e = setup(&w, &a, NS1).expect_err("no state");
+    assert!(e.to_string().contains("is not set up on this host"), "{e}");
+    assert!(host_links(&w).is_empty());
+}

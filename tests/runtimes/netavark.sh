@@ -400,6 +400,53 @@ for p in "${pids[@]}"; do wait "$p" || rt_fail "a parallel teardown failed: $(ca
 [ "$(state_files)" = "$(printf '.\n./networks')" ] || rt_fail "plugin state left: $(state_files)"
 ok "20 parallel setups got 20 distinct addresses; 20 parallel teardowns left nothing"
 
+# --- the overlay driver: addresses from the node agent's blocks ----------------------------
+# The node agent's state as cnmd writes it (tests/multihost runs cnmd itself):
+# the cluster network, this host's two blocks, its bridge with the blocks'
+# gateways. The plugin never talks to etcd; it reads this file.
+VNI=$((1000 + $$ % 10000))
+OV_SUB="172.$((16 + $$ % 16)).$((($$ / 16) % 250)).0/24" OV4="172.$((16 + $$ % 16)).$((($$ / 16) % 250))"
+OV_BR="cnmb$VNI" NET_O="nvo$$"
+mkdir -p "$RT_TMP/agent"
+cat >"$RT_TMP/agent/$NET_O.json" <<EOF
+{"version": 1, "network": {"name": "$NET_O", "subnet": "$OV_SUB", "vni": $VNI, "blockPrefix": 29},
+ "host": "h1", "blocks": ["$OV4.8/29", "$OV4.16/29"], "mtu": 1450,
+ "dataDir": "$RT_TMP/agent-store", "bridge": "$OV_BR", "vxlan": "cnmx$VNI"}
+EOF
+ip -n "$RT_HOSTNS" link add "$OV_BR" type bridge || rt_fail "cannot create the agent's bridge"
+ip -n "$RT_HOSTNS" addr add "$OV4.9/29" dev "$OV_BR"
+ip -n "$RT_HOSTNS" addr add "$OV4.17/29" dev "$OV_BR"
+ip -n "$RT_HOSTNS" link set "$OV_BR" mtu 1450 up
+plugin_create "$NET_O" "$(nv_id "o$$")" "[]" false \
+    "{\"driver\": \"overlay\", \"overlay_state_dir\": \"$RT_TMP/agent\"}"
+[ "$(nv_json_get "$RT_TMP/$NET_O.json" 'j["network_interface"]')" = "$OV_BR" ] || rt_fail "overlay create: $(cat "$RT_TMP/$NET_O.json")"
+[ "$(nv_json_get "$RT_TMP/$NET_O.json" 'j["ipam_options"]["driver"]')" = cnm ] || rt_fail "overlay create: ipam driver"
+ctr_ns o1; NSO1=$CTR_NS
+ctr_ns o2; NSO2=$CTR_NS
+nv_opts o1$$ "$NET_O" "$RT_TMP/$NET_O.json" eth0 null >"$RT_TMP/o1.json"
+nv_opts o2$$ "$NET_O" "$RT_TMP/$NET_O.json" eth0 null >"$RT_TMP/o2.json"
+run_nv setup "$NSO1" "$RT_TMP/o1.json"
+expect_ok "setup o1 (overlay)"
+[ "$(nv_json_get "$RT_TMP/out" "j['$NET_O']['interfaces']['eth0']['subnets'][0]['ipnet']")" = "$OV4.10/29" ] ||
+    rt_fail "o1's overlay address: $(cat "$RT_TMP/out")"
+run_nv setup "$NSO2" "$RT_TMP/o2.json"
+expect_ok "setup o2 (overlay)"
+grep -q "mtu 1450" <<<"$(in_ctr o1 ip -o link show eth0)" || rt_fail "o1's eth0 does not have the agent's mtu"
+ping_ok o1 "$OV4.11"
+ping_ok o1 "$OV4.9"
+[ -e "$RT_TMP/agent-store/$NET_O/$OV4.11" ] || rt_fail "no reservation of $OV4.11 in the agent's store"
+run_nv teardown "$NSO1" "$RT_TMP/o1.json"
+expect_ok "teardown o1"
+run_nv teardown "$NSO2" "$RT_TMP/o2.json"
+expect_ok "teardown o2"
+[ -z "$(rt_reservations "$RT_TMP/agent-store/$NET_O")" ] || rt_fail "overlay reservations left: $(rt_reservations "$RT_TMP/agent-store/$NET_O")"
+[ -z "$(rt_bridge_ports "$OV_BR")" ] || rt_fail "ports left on the agent's bridge"
+ip -n "$RT_HOSTNS" link show "$OV_BR" >/dev/null 2>&1 || rt_fail "the agent's bridge was deleted"
+grep -q "cnm:$NET_O" <<<"$(nft_cnm)" && rt_fail "the overlay's masquerade is left"
+ip -n "$RT_HOSTNS" link del "$OV_BR"
+[ "$(state_files)" = "$(printf '.\n./networks')" ] || rt_fail "plugin state left: $(state_files)"
+ok "overlay (-o driver=overlay): create takes the agent's bridge and subnet; setup allocates in its blocks; teardown releases"
+
 # --- bad input: {"error"}, non-zero exit, nothing changes ----------------------------------
 ctr_ns c8; NS8=$CTR_NS
 before="$(snapshot)"

@@ -195,7 +195,8 @@ impl Registry {
                 .mode(0o600)
                 .open(&tmp)?;
             f.write_all(&bytes)?;
-            f.sync_all()?;
+            // No fsync: the state lives in /run and does not outlive a
+            // power loss; the rename keeps a crash from leaving half a record.
             fs::rename(&tmp, &path)
         };
         write().map_err(|e| {

@@ -788,13 +788,17 @@ impl<S: System + 'static> Backend<S> {
     /// Tear down one attachment: ports, interface, addresses, then the
     /// network when it was the last. Idempotent; every error is reported.
     pub fn teardown(&self, net: &NetworkConfig, att: &Attachment) -> Result<(), PluginError> {
+        let mut errors = Vec::new();
         let published = match self.registry.get(&net.id, &att.container_id, &att.ifname) {
             Ok(Some(rec)) => rec.ports,
             // Unknown: withdraw whatever the owner may hold.
             Ok(None) => !att.ports.is_empty(),
-            Err(_) => true,
+            Err(e) => {
+                errors.push(e);
+                true
+            }
         };
-        let mut errors = self.teardown_attachment(net, att, published);
+        errors.extend(self.teardown_attachment(net, att, published));
         errors.extend(self.unregister(net, att));
         PluginError::from_list(errors)
     }

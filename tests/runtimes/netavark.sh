@@ -68,10 +68,28 @@ ctr_ns() {
     rt_defer rt_run_quiet_del "$ns"
     CTR_NS="/run/netns/$ns"
 }
-# Namespaces a test deletes itself are gone by then: no complaint.
+# Remove a container namespace: first every process still in it (a server
+# the suite started), then the namespace. One the test deleted itself is
+# gone by then: no complaint.
 rt_run_quiet_del() {
     [ -e "/run/netns/$1" ] || return 0
+    kill_in_ns "$1"
     rt_run 20 ip netns del "$1"
+}
+# kill_in_ns NS: TERM, then KILL, every process in namespace NS (bounded).
+kill_in_ns() {
+    local pids i
+    pids="$(ip netns pids "$1" 2>/dev/null)"
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086
+    kill $pids 2>/dev/null
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        [ -z "$(ip netns pids "$1" 2>/dev/null)" ] && return 0
+        sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $(ip netns pids "$1" 2>/dev/null) 2>/dev/null
+    return 0
 }
 in_ctr() {
     local c=$1
@@ -129,7 +147,9 @@ rt_defer kill_servers
 serve() {
     local c=$1
     shift
-    in_ctr "$c" python3 "$RT_TMP/srv.py" "$@" >/dev/null 2>&1 &
+    # nsenter itself in the background (not a shell function): $! is the
+    # server's PID, as nsenter execs python3.
+    nsenter --net="/run/netns/nvk-$$-$c" python3 "$RT_TMP/srv.py" "$@" </dev/null >/dev/null 2>&1 &
     SERVER_PIDS+=($!)
 }
 # reach NS PROTO HOST PORT WANT: bounded retries until the answer is WANT.
@@ -479,6 +499,8 @@ expect_error "create with an unknown option" 'unknown option "nosuch"'
 ok "bad input: malformed JSON, unknown option, long interface name, missing netns give {\"error\"} and change nothing"
 
 kill_servers
+left="$(for ns in $(ip netns list | awk '{print $1}' | grep "^nvk-$$-"); do ip netns pids "$ns"; done)"
+[ -z "$left" ] || rt_fail "processes left in the suite's namespaces: $(ps -o pid=,args= -p "$(tr '\n' ',' <<<"$left" | sed 's/,$//')")"
 ROOT_AFTER="$(root_snapshot)"
 [ "$ROOT_BEFORE" = "$ROOT_AFTER" ] || rt_fail "the machine's own namespace changed: $(diff <(echo "$ROOT_BEFORE") <(echo "$ROOT_AFTER"))"
 ok "the machine's own namespace is unchanged"

@@ -16,19 +16,22 @@
 # Every setup is checked (the status block has the static address).
 #
 # Usage: bench/netavark-bench.sh [CYCLES]   (default 30, at least 20)
-# Env:   CNM_BIN_DIR (default target/release when it holds cnm-netavark, else
-#        target/debug); NETAVARK (default: netavark on PATH or ~/.cargo/bin).
+# Env:   CNM_BIN_DIR (default: the first of target/dist (scripts/build-release.sh),
+#        target/release, target/debug holding cnm-netavark); NETAVARK (default:
+#        netavark on PATH or ~/.cargo/bin).
 # Output: a markdown table of medians, p95 and the ratio ours / built-in.
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 CYCLES="${1:-30}"
 [ "$CYCLES" -ge 20 ] 2>/dev/null || { echo "CYCLES must be a number >= 20" >&2; exit 2; }
 if [ -z "${CNM_BIN_DIR:-}" ]; then
-    if [ -x "$REPO/target/release/cnm-netavark" ]; then
-        export CNM_BIN_DIR="$REPO/target/release"
-    else
-        export CNM_BIN_DIR="$REPO/target/debug"
-    fi
+    # The shipped build first (scripts/build-release.sh: static, no loader).
+    for d in target/dist target/release target/debug; do
+        if [ -x "$REPO/$d/cnm-netavark" ]; then
+            export CNM_BIN_DIR="$REPO/$d"
+            break
+        fi
+    done
 fi
 # shellcheck source=tests/runtimes/lib.sh
 source "$REPO/tests/runtimes/lib.sh"

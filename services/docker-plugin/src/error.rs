@@ -28,7 +28,7 @@ pub enum PluginError {
     Model(String),
     /// nftables (port mappings, masquerade).
     #[error("firewall: {0}")]
-    Firewall(#[from] cnm_core::nft::NftError),
+    Firewall(#[from] cnm_nft::NftError),
     /// The socket could not be set up.
     #[error("socket: {0}")]
     Socket(String),

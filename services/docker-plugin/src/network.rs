@@ -1,5 +1,5 @@
 //! The `NetworkDriver.*` calls, each a translation between remote.md's JSON
-//! and the model's [`NetworkDriver`](cnm_core::model::NetworkDriver).
+//! and the model's [`NetworkDriver`](cnm_model::NetworkDriver).
 //!
 //! Retries: dockerd's plugin client resends a request whose connection broke
 //! (for example because the plugin was killed mid-call and restarted), so a
@@ -9,7 +9,7 @@
 
 use std::net::IpAddr;
 
-use cnm_core::model::{
+use cnm_model::{
     CreateEndpoint, CreateNetwork, EndpointInterface as ModelInterface, EndpointOperInfo,
     EndpointRef, ErrorKind, ExternalConnectivity, InterfaceAddress, IpamData as ModelIpamData,
     JoinRequest, MacAddr, NetworkOptions, Placement, PortBinding,
@@ -670,9 +670,7 @@ impl Plugin {
     }
 }
 
-fn ignore_unsupported(
-    r: Result<(), cnm_core::model::DriverError>,
-) -> Result<(), cnm_core::model::DriverError> {
+fn ignore_unsupported(r: Result<(), cnm_model::DriverError>) -> Result<(), cnm_model::DriverError> {
     match r {
         Err(e) if e.is_not_supported() => Ok(()),
         other => other,
@@ -715,7 +713,7 @@ fn reply_of(iface: &proto::EndpointInterface) -> proto::CreateEndpointReply {
 /// routes the gateways already give.
 fn join_reply(
     net: &NetworkRecord,
-    info: &cnm_core::model::JoinInfo,
+    info: &cnm_model::JoinInfo,
 ) -> Result<proto::JoinReply, PluginError> {
     let iface = match info.interfaces.as_slice() {
         [one] => one,

@@ -10,8 +10,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = conf.to_bytes();
-    let _ = cnm_core::bridge::BridgeConfig::from_options(&conf.name, &conf.raw);
-    let _ = cnm_core::bridge::config::TeardownConfig::from_options(&conf.name, &conf.raw);
+    let _ = cnm_bridge::BridgeConfig::from_options(&conf.name, &conf.raw);
+    let _ = cnm_bridge::config::TeardownConfig::from_options(&conf.name, &conf.raw);
     let env = CniEnv {
         command: Command::Add,
         container_id: Some("fuzz".into()),

@@ -21,7 +21,9 @@ use super::names::{
     vlan_gateway_peer_name,
 };
 use super::txn::{Txn, Undo};
-use super::{kernel_error, System};
+use cnm_kernel::System;
+
+use super::error::kernel_error;
 
 /// Where the endpoint's other veth end goes.
 pub(super) enum Peer<'a> {

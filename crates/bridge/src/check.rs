@@ -11,7 +11,9 @@ use ipnet::IpNet;
 use super::add::calc_gateways;
 use super::config::BridgeConfig;
 use super::names::{container_id_of_endpoint, host_veth_name_for_endpoint};
-use super::{kernel_error, System};
+use cnm_kernel::System;
+
+use super::error::kernel_error;
 
 fn failed(msg: impl Into<String>, details: impl Into<String>) -> DriverError {
     DriverError::new(ErrorKind::Kernel, msg, details)

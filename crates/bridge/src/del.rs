@@ -7,7 +7,9 @@
 use cnm_model::{DriverError, EndpointRef, SandboxError};
 
 use super::names::{container_id_of_endpoint, host_veth_name_for_endpoint};
-use super::{kernel_error, System};
+use cnm_kernel::System;
+
+use super::error::kernel_error;
 
 /// Delete endpoint `ep` of the network named `network`.
 pub(super) fn del(sys: &dyn System, ep: &EndpointRef, network: &str) -> Result<(), DriverError> {

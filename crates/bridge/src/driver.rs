@@ -18,7 +18,9 @@ use ipnet::IpNet;
 use super::add::{self, Peer};
 use super::config::{BridgeConfig, TeardownConfig};
 use super::names::sandbox_peer_name_for_endpoint;
-use super::{check, del, gc, System};
+use cnm_kernel::System;
+
+use super::{check, del, gc};
 
 /// The sandbox interface name prefix when the caller places the interface.
 const DST_PREFIX: &str = "eth";

@@ -11,7 +11,9 @@ use cnm_model::{DriverError, ErrorKind};
 use super::config::{BridgeConfig, TeardownConfig};
 use super::del::join;
 use super::names::{container_id_of_endpoint, host_veth_name_for_endpoint, owner_alias};
-use super::{kernel_error, System};
+use cnm_kernel::System;
+
+use super::error::kernel_error;
 
 /// True for host veth names this plugin derives (`veth` + 11 hex digits);
 /// the reference plugin's random names (`veth` + 8) are never touched.

@@ -15,14 +15,12 @@ mod check;
 pub mod config;
 mod del;
 mod driver;
+mod error;
 mod gc;
 mod ipv6;
 pub mod legacy;
 pub mod names;
 mod txn;
-
-use cnm_kernel::{kernel_failure, KernelError};
-use cnm_model::DriverError;
 
 pub use cnm_kernel::System;
 
@@ -31,8 +29,3 @@ pub use driver::BridgeDriver;
 
 /// The names front-ends register the bridge driver under.
 pub const DRIVER_NAMES: &[&str] = &["bridge", "simplebridge"];
-
-/// A failed kernel operation as the driver reports it.
-pub(crate) fn kernel_error(msg: &str, e: &KernelError) -> DriverError {
-    kernel_failure(msg, e.clone())
-}

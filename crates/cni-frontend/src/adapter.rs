@@ -13,6 +13,7 @@ use cnm_model::{
 };
 
 use super::errors::cni_error;
+use super::ids::endpoint_id;
 use super::ipam::{IpamPolicy, Resolved};
 use super::reply::{cni_dns, result_of};
 use super::request::{
@@ -111,7 +112,7 @@ impl Plugin for CniAdapter {
     fn add(&self, req: &Request) -> Result<CniResult, CniError> {
         // Parse and validate.
         let (cid, ifname) = attachment(req)?;
-        let eid = super::endpoint_id(cid, ifname);
+        let eid = endpoint_id(cid, ifname);
         req.env.args.check_known(&["MAC", "IP"])?;
         let RequestNetwork {
             network,
@@ -257,7 +258,7 @@ impl Plugin for CniAdapter {
         let network = self.network(req, false)?.network;
         let valid_ids: Vec<String> = valid
             .iter()
-            .map(|a| super::endpoint_id(&a.container_id, &a.ifname))
+            .map(|a| endpoint_id(&a.container_id, &a.ifname))
             .collect();
         let owners: Vec<OwnerKey> = valid
             .iter()

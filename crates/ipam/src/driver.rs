@@ -190,7 +190,7 @@ impl IpamDriver for HostLocalIpam {
             Some(n) => n.clone(),
             None => pool.to_string().replace(['/', ':'], "-"),
         };
-        crate::validate_network_name(&name)?;
+        crate::store::validate_network_name(&name)?;
         // Validates the subnet as a range (too small, reserved...).
         let cfg = self.pools_config(&name, &[pool], &[])?;
         let gateway = cfg

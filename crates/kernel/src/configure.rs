@@ -10,8 +10,9 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::seam::{family_of, Kernel};
 use crate::system::FaultPoints;
-use crate::{family_of, ContainerIpv6, Family, IfaceSpec, Kernel, KernelError, RouteState};
+use crate::types::{ContainerIpv6, Family, IfaceSpec, KernelError, RouteState};
 
 /// What the configurator does to one interface.
 #[derive(Debug, Clone, PartialEq, Eq)]

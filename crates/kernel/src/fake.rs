@@ -20,10 +20,11 @@ use cnm_model::{
 };
 use ipnet::IpNet;
 
+use crate::seam::{Firewall, Kernel};
 use crate::system::{FaultPoints, Firewalls, Namespaces, ReferenceState};
-use crate::{
-    BridgeSpec, ContainerIpv6, Firewall, IfaceSpec, Kernel, KernelError, LinkState, MasqSpec,
-    PortSpec, RouteState, VethSpec, VlanGatewaySpec,
+use crate::types::{
+    BridgeSpec, ContainerIpv6, IfaceSpec, KernelError, LinkState, MasqSpec, PortSpec, RouteState,
+    VethSpec, VlanGatewaySpec,
 };
 
 /// One fake link.

@@ -5,7 +5,8 @@ use cnm_nft::MasqNet;
 
 use cnm_model::MacAddr;
 
-use crate::{Firewall, KernelError, MasqSpec};
+use crate::seam::Firewall;
+use crate::types::{KernelError, MasqSpec};
 
 /// [`Firewall`] over `cnm_nft::Firewall`.
 pub struct NftFirewall {

@@ -15,9 +15,10 @@ use netns::NetNs;
 
 use cnm_model::MacAddr;
 
-use super::{
-    BridgeSpec, ContainerIpv6, IfaceSpec, Kernel, KernelError, LinkState, PortSpec, RouteState,
-    VethSpec, VlanGatewaySpec,
+use crate::seam::Kernel;
+use crate::types::{
+    BridgeSpec, ContainerIpv6, IfaceSpec, KernelError, LinkState, PortSpec, RouteState, VethSpec,
+    VlanEntry, VlanGatewaySpec,
 };
 
 /// The main routing table.
@@ -524,7 +525,7 @@ impl Kernel for LinuxKernel {
                 bridge: bridge.to_string(),
                 hairpin: false,
                 isolated: false,
-                vlans: vec![super::VlanEntry {
+                vlans: vec![VlanEntry {
                     vid: vlan,
                     pvid: true,
                     untagged: true,

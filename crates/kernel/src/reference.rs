@@ -7,7 +7,7 @@
 
 use cnm_refcompat::{Kind, RefRules};
 
-use crate::KernelError;
+use crate::types::KernelError;
 
 /// The reference's per-container masquerade rules in the host namespace.
 pub trait ReferenceRules {
@@ -24,7 +24,7 @@ pub trait ReferenceRules {
     fn remove_spoof(&self, container_id: &str, ifname: &str) -> Result<(), KernelError>;
 }
 
-/// No reference state anywhere (the default of [`crate::ReferenceState`]).
+/// No reference state anywhere (the default of the `ReferenceState` trait).
 pub struct NoReferenceRules;
 
 impl ReferenceRules for NoReferenceRules {

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use cnm_model::{DstName, PlaceInterface, SandboxError, SandboxOps, StaticRoute};
 
 use crate::configure::{configure_interface, InterfaceConfig};
+use crate::seam::Kernel;
 use crate::system::{FaultPoints, Namespaces};
-use crate::{ContainerIpv6, Kernel, RouteState};
+use crate::types::{ContainerIpv6, RouteState};
 
 /// Most interfaces tried for one prefix when picking a free name.
 const MAX_PREFIX_INDEX: u32 = 256;

@@ -11,7 +11,8 @@ use cnm_model::SandboxError;
 use crate::firewall::NftFirewall;
 use crate::linux::LinuxKernel;
 use crate::reference::{IptablesReferenceRules, NoReferenceRules, ReferenceRules};
-use crate::{Firewall, Kernel, KernelError};
+use crate::seam::{Firewall, Kernel};
+use crate::types::KernelError;
 
 /// Kernel access per namespace, and sandboxes (network namespaces bound at
 /// a path).

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use cnm_model::MacAddr;
+use cnm_model::{DriverError, ErrorKind, MacAddr, SandboxError};
 use ipnet::IpNet;
 
 /// IP family.
@@ -60,7 +60,7 @@ pub struct VethSpec {
     /// Alias of the host end, naming the network that owns it.
     pub host_alias: Option<String>,
     /// Bridge the host end joins, up, in the creating request (the other
-    /// port settings follow in [`super::Kernel::attach_port`]).
+    /// port settings follow in [`crate::Kernel::attach_port`]).
     pub master: Option<String>,
     /// IPv6 on the container end, settled before it comes up.
     pub container_ipv6: ContainerIpv6,
@@ -231,6 +231,18 @@ impl KernelError {
     pub fn with_errno(mut self, errno: i32) -> Self {
         self.errno = Some(errno);
         self
+    }
+}
+
+/// A failed kernel or firewall operation as a driver error (kind
+/// [`ErrorKind::Kernel`], the kernel error kept as the source).
+pub fn kernel_failure(msg: impl Into<String>, e: KernelError) -> DriverError {
+    DriverError::caused_by(ErrorKind::Kernel, msg, e)
+}
+
+impl From<KernelError> for SandboxError {
+    fn from(e: KernelError) -> Self {
+        SandboxError::kernel(e)
     }
 }
 

@@ -10,8 +10,7 @@ use super::endpoint_data::{EndpointInterface, EndpointLink, EndpointOperInfo};
 use super::error::{ErrorList, ModelError};
 use super::ipam_driver::OwnerKey;
 use super::join_info::{CheckRequest, EndpointRef, ExternalConnectivity, JoinInfo, JoinRequest};
-use super::network::default_owner;
-use super::network_core::NetworkCore;
+use super::network_core::{default_owner, NetworkCore};
 use super::records::{EndpointRecord, NetworkRecord};
 use super::sandbox::Sandbox;
 

@@ -121,9 +121,9 @@ pub struct CheckRequest {
     /// The endpoint and its sandbox.
     pub endpoint: EndpointRef,
     /// The MAC, addresses and routes it should have.
-    pub expected: super::EndpointInterface,
+    pub expected: super::endpoint_data::EndpointInterface,
     /// The links it should consist of, as `create_endpoint` reported them.
-    pub links: Vec<super::EndpointLink>,
+    pub links: Vec<super::endpoint_data::EndpointLink>,
 }
 
 /// One published port (libnetwork's `PortBinding`).
@@ -163,7 +163,7 @@ pub struct ExternalConnectivity {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GcRequest {
     /// The network.
-    pub network: super::CreateNetwork,
+    pub network: super::network_data::CreateNetwork,
     /// The ids of the endpoints that are still valid.
     pub valid_endpoints: Vec<String>,
 }

@@ -11,7 +11,7 @@ use super::endpoint_data::{CreateEndpoint, EndpointInterface, SandboxPlacement};
 use super::error::{ErrorKind, ErrorList, ModelError};
 use super::ipam_driver::{AllocationRequest, IpamDriver, OwnerKey};
 use super::join_info::GcRequest;
-use super::network_core::NetworkCore;
+use super::network_core::{default_owner, NetworkCore};
 use super::records::{EndpointRecord, NetworkRecord, ReservedAddress};
 
 /// How to create an endpoint. Construct with `..Default::default()`.
@@ -30,16 +30,6 @@ pub struct EndpointSpec {
     pub requested: Vec<std::net::IpAddr>,
     /// Driver-specific endpoint options.
     pub options: serde_json::Map<String, serde_json::Value>,
-}
-
-/// The IPAM owner of endpoint `id` when the caller names none.
-pub(crate) fn default_owner(id: &str, sandbox: Option<&SandboxPlacement>) -> OwnerKey {
-    OwnerKey {
-        container_id: id.to_string(),
-        ifname: sandbox
-            .map(|s| s.ifname.clone())
-            .unwrap_or_else(|| "eth0".to_string()),
-    }
 }
 
 /// libnetwork's Network.

@@ -6,10 +6,21 @@
 use std::sync::Arc;
 
 use super::driver::NetworkDriver;
+use super::endpoint_data::SandboxPlacement;
 use super::error::{DriverError, ErrorKind, ModelError};
 use super::ipam_driver::{IpamDriver, IpamNetwork, OwnerKey};
 use super::network_data::CreateNetwork;
 use super::records::NetworkRecord;
+
+/// The IPAM owner of endpoint `id` when the caller names none.
+pub(crate) fn default_owner(id: &str, sandbox: Option<&SandboxPlacement>) -> OwnerKey {
+    OwnerKey {
+        container_id: id.to_string(),
+        ifname: sandbox
+            .map(|s| s.ifname.clone())
+            .unwrap_or_else(|| "eth0".to_string()),
+    }
+}
 
 /// A network's record and drivers.
 pub(crate) struct NetworkCore {

@@ -217,11 +217,46 @@ impl Plugin {
         // replays and DeleteNetwork removes.
         self.store.put(Kind::Network, &req.network_id, &rec)?;
         if let Err(e) = self.driver.create_network(&rec.create) {
-            let _ = self.driver.delete_network(&rec.create.id);
-            let _ = self.store.remove(Kind::Network, &req.network_id);
-            return Err(model_err("creating the network", e));
+            let undo = vec![
+                (
+                    "deleting the network",
+                    self.driver
+                        .delete_network(&rec.create.id)
+                        .map_err(|e| e.to_string()),
+                ),
+                (
+                    "removing its record",
+                    self.store
+                        .remove(Kind::Network, &req.network_id)
+                        .map_err(|e| e.to_string()),
+                ),
+            ];
+            return Err(model_err("creating the network", e).rolled_back(undo));
         }
         Ok(())
+    }
+
+    /// Undo a create of endpoint `id`: the driver's part, then its record;
+    /// how each step ended.
+    fn undo_endpoint(
+        &self,
+        rec: &EndpointRecord,
+        id: &str,
+    ) -> Vec<(&'static str, Result<(), String>)> {
+        vec![
+            (
+                "deleting the endpoint",
+                self.driver
+                    .delete_endpoint(&ep_ref(rec))
+                    .map_err(|e| e.to_string()),
+            ),
+            (
+                "removing its record",
+                self.store
+                    .remove(Kind::Endpoint, id)
+                    .map_err(|e| e.to_string()),
+            ),
+        ]
     }
 
     /// `NetworkDriver.DeleteNetwork`: endpoints still recorded (from a killed run) go first.
@@ -337,9 +372,8 @@ impl Plugin {
         let created = match self.driver.create_endpoint(&rec.create) {
             Ok(c) => c,
             Err(e) => {
-                let _ = self.driver.delete_endpoint(&ep_ref(&rec));
-                let _ = self.store.remove(Kind::Endpoint, &req.endpoint_id);
-                return Err(model_err("creating the endpoint", e));
+                let undo = self.undo_endpoint(&rec, &req.endpoint_id);
+                return Err(model_err("creating the endpoint", e).rolled_back(undo));
             }
         };
         // Only what Docker did not give: it refuses a reply that changes its own values.
@@ -361,9 +395,8 @@ impl Plugin {
         rec.created = Some(created);
         rec.reply = Some(reply.clone());
         if let Err(e) = self.store.put(Kind::Endpoint, &req.endpoint_id, &rec) {
-            let _ = self.driver.delete_endpoint(&ep_ref(&rec));
-            let _ = self.store.remove(Kind::Endpoint, &req.endpoint_id);
-            return Err(e);
+            let undo = self.undo_endpoint(&rec, &req.endpoint_id);
+            return Err(e.rolled_back(undo));
         }
         Ok(reply_of(&reply))
     }
@@ -507,14 +540,20 @@ impl Plugin {
         let reply = match join_reply(&net, &info) {
             Ok(r) => r,
             Err(e) => {
-                let _ = self.driver.leave(&ep_ref(&rec));
-                return Err(e);
+                let undo = vec![(
+                    "leaving",
+                    self.driver.leave(&ep_ref(&rec)).map_err(|e| e.to_string()),
+                )];
+                return Err(e.rolled_back(undo));
             }
         };
         rec.join = Some((req.sandbox_key.clone(), info));
         if let Err(e) = self.store.put(Kind::Endpoint, &req.endpoint_id, &rec) {
-            let _ = self.driver.leave(&ep_ref(&rec));
-            return Err(e);
+            let undo = vec![(
+                "leaving",
+                self.driver.leave(&ep_ref(&rec)).map_err(|e| e.to_string()),
+            )];
+            return Err(e.rolled_back(undo));
         }
         Ok(reply)
     }
@@ -619,10 +658,16 @@ impl Plugin {
         if let Err(e) = result {
             // All or nothing: what an earlier call published for this endpoint is withdrawn
             // too, so the record is cleared.
-            let _ = self.unpublish(&net, &rec);
+            let unpublished = self.unpublish(&net, &rec).map_err(|e| e.to_string());
             rec.ports.clear();
-            let _ = self.store.put(Kind::Endpoint, &req.endpoint_id, &rec);
-            return Err(e);
+            let stored = self
+                .store
+                .put(Kind::Endpoint, &req.endpoint_id, &rec)
+                .map_err(|e| e.to_string());
+            return Err(e.rolled_back(vec![
+                ("withdrawing the ports", unpublished),
+                ("recording the endpoint", stored),
+            ]));
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 //! above them are tested without root.
 //!
 //! - [`linux`]: the real kernel (netlink + /proc/sys), [`firewall`]:
-//!   nftables, [`reference`]: the reference plugin's iptables rules,
+//!   nftables, [`mod@reference`]: the reference plugin's iptables rules,
 //!   [`system::LinuxSystem`]: all of them for one process;
 //! - [`configure`]: the one interface configurator, used by the bridge's
 //!   fast path (interface created in the sandbox) and by the sandbox's slow

@@ -47,7 +47,7 @@ pub trait Kernel {
     /// Look a link up by name inside the sandbox.
     fn container_link(&mut self, name: &str) -> Result<Option<LinkState>, KernelError>;
     /// Configure the container interface: IPv6 (off, or on with DAD as
-    /// configured), addresses, up. Use [`configure_interface`], which adds
+    /// configured), addresses, up. Use [`crate::configure_interface`], which adds
     /// the routes: the one configurator of both placements.
     fn configure_container(&mut self, spec: &IfaceSpec) -> Result<(), KernelError>;
     /// Add routes through the container interface `name`.

@@ -54,22 +54,17 @@ fn default_route(gateway: IpAddr) -> StaticRoute {
     StaticRoute::new(dst, Some(gateway))
 }
 
-/// The interface (of `ifaces`, name and addresses) a route leaves through:
-/// the one whose subnet holds its next hop, or, without a next hop, the
-/// first of its family.
+/// Which of `ifaces` (the addresses of each) a route leaves through: the
+/// one whose subnet holds its next hop, or, without a next hop, the first
+/// of its family.
 fn route_device<'a>(
-    ifaces: impl Iterator<Item = (&'a str, &'a [IpNet])> + Clone,
+    mut ifaces: impl Iterator<Item = &'a [IpNet]>,
     route: &StaticRoute,
-) -> Option<&'a str> {
+) -> Option<usize> {
     let v4 = route.destination.addr().is_ipv4();
-    let mut all = ifaces;
     match route.next_hop {
-        Some(hop) => all
-            .find(|(_, addrs)| addrs.iter().any(|a| a.trunc().contains(&hop)))
-            .map(|(n, _)| n),
-        None => all
-            .find(|(_, addrs)| addrs.iter().any(|a| a.addr().is_ipv4() == v4))
-            .map(|(n, _)| n),
+        Some(hop) => ifaces.position(|addrs| addrs.iter().any(|a| a.trunc().contains(&hop))),
+        None => ifaces.position(|addrs| addrs.iter().any(|a| a.addr().is_ipv4() == v4)),
     }
 }
 
@@ -216,12 +211,9 @@ impl Sandbox {
     pub fn add_route(&self, route: &StaticRoute) -> Result<(), ModelError> {
         let dev = {
             let held = self.lock();
-            route_device(
-                held.iter()
-                    .map(|i| (i.name.as_str(), i.addresses.as_slice())),
-                route,
-            )
-            .map(str::to_string)
+            route_device(held.iter().map(|i| i.addresses.as_slice()), route)
+                .and_then(|i| held.get(i))
+                .map(|i| i.name.clone())
         }
         .ok_or_else(|| self.unreachable(route))?;
         self.ops
@@ -274,23 +266,15 @@ impl Sandbox {
             .map(default_route)
             .chain(info.static_routes.iter().cloned())
             .collect();
-        let joined: Vec<(String, Vec<IpNet>)> = info
+        let joined: Vec<Vec<IpNet>> = info
             .interfaces
             .iter()
-            .enumerate()
-            .map(|(i, iface)| {
-                (
-                    i.to_string(),
-                    iface.addresses.iter().map(|a| a.address).collect(),
-                )
-            })
+            .map(|iface| iface.addresses.iter().map(|a| a.address).collect())
             .collect();
         let mut per_iface: Vec<Vec<StaticRoute>> = vec![Vec::new(); info.interfaces.len()];
         let mut elsewhere: Vec<StaticRoute> = Vec::new();
         for r in routes {
-            match route_device(joined.iter().map(|(n, a)| (n.as_str(), a.as_slice())), &r)
-                .and_then(|n| n.parse::<usize>().ok())
-            {
+            match route_device(joined.iter().map(Vec::as_slice), &r) {
                 Some(i) => per_iface[i].push(r),
                 None => elsewhere.push(r),
             }

@@ -31,22 +31,30 @@ mod elem_key;
 mod error;
 mod exec;
 mod firewall;
+mod link;
 mod masq;
 mod masq_state;
+mod monitor;
 mod name;
 mod netns_key;
 mod nfnl;
 mod pm_state;
 mod portmap;
 mod probe;
+mod restore;
 mod script;
 mod spoof;
+mod spoof_state;
 mod state;
 
 pub use error::NftError;
 pub use exec::NftCommand;
 pub use firewall::{Applied, Firewall, DEFAULT_STATE_DIR};
 pub use masq::MasqNet;
+pub use monitor::{Monitor, Received, Suspect, Tracker};
 pub use name::{fnv1a64, masq_chain, validate_network};
 pub use portmap::{Owner, PortMapping, Protocol};
+pub use restore::{
+    Alive, Item, Kind, Liveness, Mode, Outcome, RestoreReport, Trigger, TrustRecords,
+};
 pub use state::{ChainState, ElemState, RuleState, TableState};

@@ -158,7 +158,10 @@ fn subnets_accumulate_and_check_is_inclusive() {
             .check_masquerade(&net("multi", &["10.91.2.0/24"]))
             .is_err());
         let state = std::fs::read_to_string(fx.state_file("multi")).unwrap();
-        assert_eq!(state, "10.91.0.0/24\n10.91.1.0/24\n");
+        assert_eq!(
+            state,
+            "network multi\nbridge cnmbr0\n10.91.0.0/24\n10.91.1.0/24\n"
+        );
         // Ensuring A again changes nothing: the chain keeps covering B.
         assert_eq!(fw.ensure_masquerade(&a).unwrap(), Applied::Unchanged);
         fw.check_masquerade(&b).unwrap();
@@ -278,7 +281,8 @@ fn parallel_ensures_lose_no_subnet() {
         let all: Vec<&str> = subnets.iter().map(String::as_str).collect();
         fw.check_masquerade(&net("par", &all)).unwrap();
         let state = std::fs::read_to_string(fx.state_file("par")).unwrap();
-        assert_eq!(state.lines().count(), 6, "{state}");
+        // The network, its bridge and the six subnets.
+        assert_eq!(state.lines().count(), 8, "{state}");
         assert_eq!(
             fw.ensure_masquerade(&net("par", &all)).unwrap(),
             Applied::Unchanged

@@ -228,7 +228,8 @@ fn repeated_add_is_recorded_in_full() {
         .unwrap();
     let text = std::fs::read_to_string(fx.state_file(&o)).unwrap();
     assert!(
-        text.contains("elem pm4any tcp . 8080\n") && text.contains("elem pm4any tcp . 9090\n"),
+        text.contains("elem pm4any tcp . 8080 : 10.91.0.2 . 80\n")
+            && text.contains("elem pm4any tcp . 9090 : 10.91.0.2 . 90\n"),
         "{text}"
     );
     fx.in_ns(|| fw().add_port_mappings(&o, &a, &[tcp(9090, 90)], true))

@@ -442,7 +442,7 @@ fn fresh_namespace_gets_no_masquerade_state_of_a_dead_one() {
     assert!(!rules.iter().any(|r| r.contains("10.75.9.0")), "{rules:?}");
     // Our own state is in our own directory; the dead namespace's is gone.
     let own = std::fs::read_to_string(fx.own_dir().join(&chain)).unwrap();
-    assert_eq!(own, "10.75.1.0/24\n");
+    assert_eq!(own, "network ghost\nbridge cnmgh0\n10.75.1.0/24\n");
     for d in fx.dead_dirs() {
         assert!(!d.exists(), "{d:?} should have been cleaned");
     }

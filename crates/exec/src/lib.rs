@@ -238,7 +238,7 @@ mod tests {
     fn timeout_kills() {
         let start = Instant::now();
         let e = run(
-            &mut Command::new("sleep").arg("5"),
+            Command::new("sleep").arg("5"),
             b"",
             &Exec::bounded(Duration::from_millis(100)),
         )

@@ -94,7 +94,7 @@ fn nested(value: &[u8]) -> impl Iterator<Item = io::Result<(u16, &[u8])>> {
     })
 }
 
-fn find<'a>(value: &'a [u8], kind: u16) -> io::Result<Option<&'a [u8]>> {
+fn find(value: &[u8], kind: u16) -> io::Result<Option<&[u8]>> {
     for a in nested(value) {
         let (k, v) = a?;
         if k == kind {

@@ -575,3 +575,37 @@ fn without_state_there_is_nothing_to_restore_from() {
     assert_eq!(r, RestoreReport::default());
     assert!(!fx.nft_ok(0, &["list", "table", "inet", "cnm"]));
 }
+
+#[test]
+fn the_keepalive_table_outlives_a_flush_and_goes_with_its_holder() {
+    cnm_test_support::require_root!(
+        "cnm-nft netns_restore::the_keepalive_table_outlives_a_flush_and_goes_with_its_holder"
+    );
+    let fx = Fixture::new("cnmrka", 1);
+    let keep = fx.in_ns(0, cnm_nft::NatKeepalive::hold).unwrap();
+    let tables = fx.nft(0, &["list", "tables"]);
+    assert!(tables.contains("table inet cnm-keep"), "{tables}");
+    let listed = fx.nft(0, &["list", "table", "inet", "cnm-keep"]);
+    assert!(
+        listed.contains("flags owner") && listed.contains("type nat hook prerouting"),
+        "{listed}"
+    );
+    // An operator's flush and delete leave it alone.
+    fx.nft(0, &["flush", "ruleset"]);
+    assert!(fx
+        .nft(0, &["list", "tables"])
+        .contains("table inet cnm-keep"));
+    assert!(!fx.nft_ok(0, &["delete", "table", "inet", "cnm-keep"]));
+    // A second holder is refused while the first lives.
+    assert!(fx.in_ns(0, cnm_nft::NatKeepalive::hold).is_err());
+    drop(keep);
+    // Gone with its socket (released asynchronously: bounded wait).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fx.nft(0, &["list", "tables"]).contains("cnm-keep") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!fx.nft(0, &["list", "tables"]).contains("cnm-keep"));
+    // And can be held again.
+    let again = fx.in_ns(0, cnm_nft::NatKeepalive::hold).unwrap();
+    drop(again);
+}

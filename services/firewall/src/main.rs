@@ -60,10 +60,6 @@ fn main() -> ExitCode {
             }
         }
         Command::Watch { debounce_ms } => {
-            say(format!(
-                "watching nf_tables changes (records under {}, debounce {debounce_ms} ms)",
-                cli.state_dir.display()
-            ));
             let mut log = say;
             match watch::run(&fw, &live, Duration::from_millis(debounce_ms), &mut log) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -2,13 +2,16 @@
 //! namespace, restore once at start (whatever happened while it was not running), then, after
 //! every change that took something of ours away, wait `debounce` (so a burst of changes is one
 //! restore) and restore. A loss only of things whose records are gone (our own DELs) costs no
-//! restore; a failed restore is retried with a growing pause (1 s up to 60 s).
+//! restore; a failed restore is retried with a growing pause (1 s up to 60 s). While it runs
+//! it holds the owned table `inet cnm-keep` (`cnm_nft::NatKeepalive`), so established NATed
+//! connections keep being translated while our rules are missing.
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use cnm_nft::{
-    Firewall, Liveness, Mode, Monitor, Received, RestoreReport, Suspect, Tracker, Trigger,
+    Firewall, Liveness, Mode, Monitor, NatKeepalive, Received, RestoreReport, Suspect, Tracker,
+    Trigger, KEEP_TABLE,
 };
 
 /// Longest a transaction's notifications may stay open without their closing NEWGEN.
@@ -103,6 +106,29 @@ pub fn run(
 ) -> io::Result<()> {
     // Subscribed before the first restore, so a loss during it is not missed.
     let monitor = Monitor::subscribe()?;
+    // NAT of established connections survives a flush while this lives (see cnm_nft's
+    // keepalive); without it, only new connections are restored.
+    let _keepalive = match NatKeepalive::hold() {
+        Ok(k) => {
+            log(format!(
+                "holding table inet {KEEP_TABLE}: established NAT connections survive flushes"
+            ));
+            Some(k)
+        }
+        Err(e) => {
+            log(format!(
+                "cannot hold table inet {KEEP_TABLE} ({e}): established NAT connections may be \
+                 reset while the rules are missing"
+            ));
+            None
+        }
+    };
+    log(format!(
+        "watching nf_tables changes (records under {}, debounce {} ms)",
+        fw.netns_state_dir()
+            .map_or_else(|| "nowhere".to_string(), |d| d.display().to_string()),
+        debounce.as_millis()
+    ));
     let mut tracker = Tracker::new();
     let mut pending = Pending::default();
     let mut retry = RETRY_FIRST;

@@ -275,7 +275,8 @@ impl Firewall {
         if entries.is_empty() {
             return Ok(());
         }
-        let _lock = self.change_lock(true)?;
+        let dir = self.ns_dir();
+        let _lock = change_lock(dir.as_deref(), true)?;
         let op = format!("add port mappings of {tag}");
         let first = match self
             .nft
@@ -283,7 +284,7 @@ impl Firewall {
         {
             // `create` succeeded, so none of the owner's earlier DNAT keys was among these:
             // the owner now holds its earlier recorded elements plus these.
-            Ok(()) => return self.record_port_state(&tag, &entries, true),
+            Ok(()) => return record_port_state(dir.as_deref(), &tag, &entries, true),
             Err(e) => e,
         };
         // Slow path: find out why (conflict, or our own earlier add being repeated).
@@ -300,7 +301,7 @@ impl Firewall {
         self.nft
             .apply(&op, &portmap::add_script(&tag, &entries, &mine))?;
         // Every element the owner held was replaced: it now holds exactly `entries`.
-        self.record_port_state(&tag, &entries, false)
+        record_port_state(dir.as_deref(), &tag, &entries, false)
     }
 
     /// The state directory of the calling thread's namespace (`<base>/<inode>-<cookie>`, see
@@ -315,60 +316,11 @@ impl Firewall {
         Some(dir)
     }
 
-    /// The shared lock of a port-mapping or spoof-check change (see [`FW_LOCK`]), None when no
-    /// state is kept. With `create` false and no state directory yet, nothing is locked (there
-    /// is no record a restore could act on).
-    fn change_lock(&self, create: bool) -> Result<Option<std::fs::File>, NftError> {
-        match self.ns_dir() {
-            Some(dir) if create || dir.is_dir() => masq_state::lock_shared(&dir, FW_LOCK).map(Some),
-            _ => Ok(None),
-        }
-    }
-
     /// The state directory this firewall uses for the calling thread's network namespace
     /// (None when it keeps no state, or the kernel has no namespace cookie).
     pub fn netns_state_dir(&self) -> Option<PathBuf> {
         let base = self.state_dir.as_deref()?;
         netns_key::netns_dir(base).ok().map(|(d, _)| d)
-    }
-
-    /// After a successful ADD batch: record what the owner holds (`entries`, plus with `merge`
-    /// what its earlier record listed for the same table) with the table's kernel handle. When
-    /// no trustworthy record can be written, any older record is removed so DEL lists instead.
-    fn record_port_state(&self, tag: &str, entries: &[Entry], merge: bool) -> Result<(), NftError> {
-        let Some(dir) = self.ns_dir() else {
-            return Ok(());
-        };
-        let written = match probe::table_handle(TABLE) {
-            Ok(Some(table)) => {
-                let mut elems = match pm_state::read(&dir, tag) {
-                    Ok(Some(old)) if merge && old.table == table => old.elems,
-                    _ => Vec::new(),
-                };
-                for e in entries {
-                    let item = PmElem {
-                        set: e.set.to_string(),
-                        key: e.key.clone(),
-                        value: e.value.clone(),
-                    };
-                    // A key is held once: a repeated key takes the new value.
-                    elems.retain(|x| (&x.set, &x.key) != (&item.set, &item.key));
-                    elems.push(item);
-                }
-                let state = PmState {
-                    tag: tag.to_string(),
-                    table,
-                    elems,
-                };
-                pm_state::write(&dir, &state).is_ok()
-            }
-            _ => false,
-        };
-        if written {
-            Ok(())
-        } else {
-            pm_state::remove(&dir, tag)
-        }
     }
 
     /// Remove exactly this owner's elements (idempotent). With a record of the owner's ADD in
@@ -378,13 +330,14 @@ impl Firewall {
     pub fn remove_port_mappings(&self, owner: &Owner) -> Result<(), NftError> {
         let tag = owner.tag()?;
         let op = format!("remove port mappings of {tag}");
-        let _lock = self.change_lock(false)?;
-        if let Some(dir) = self.ns_dir() {
+        let dir = self.ns_dir();
+        let _lock = change_lock(dir.as_deref(), false)?;
+        if let Some(dir) = &dir {
             // The record goes first (read, then removed): a firewall reload never puts back
             // the elements of an owner being removed, even when this DEL runs while the table
             // is gone (then there is nothing to delete below) or is interrupted.
-            let recorded = pm_state::read(&dir, &tag).ok().flatten();
-            pm_state::remove(&dir, &tag)?;
+            let recorded = pm_state::read(dir, &tag).ok().flatten();
+            pm_state::remove(dir, &tag)?;
             if let Some(state) = recorded {
                 if self.remove_recorded(&state) {
                     return Ok(());
@@ -464,15 +417,16 @@ impl Firewall {
     pub fn ensure_mac_spoof_check(&self, port: &str, mac: &[u8; 6]) -> Result<(), NftError> {
         let script = spoof::ensure_script(port, mac)?;
         let op = format!("ensure MAC spoof check on port {port}");
-        let _lock = self.change_lock(true)?;
+        let dir = self.ns_dir();
+        let _lock = change_lock(dir.as_deref(), true)?;
         self.nft.apply(&op, &script)?;
-        if let Some(dir) = self.ns_dir() {
+        if let Some(dir) = &dir {
             let record = SpoofRecord {
                 port: port.to_string(),
                 ifindex: crate::link::index(port).unwrap_or(0),
                 mac: *mac,
             };
-            spoof_state::write(&dir, &record)?;
+            spoof_state::write(dir, &record)?;
         }
         Ok(())
     }
@@ -486,8 +440,11 @@ impl Firewall {
     /// Remove the port's check (idempotent; Ok when already gone). Other ports untouched.
     pub fn remove_mac_spoof_check(&self, port: &str) -> Result<(), NftError> {
         spoof::validate_port(port)?;
-        let _lock = self.change_lock(false)?;
-        self.forget_spoof_check(port)?;
+        let dir = self.ns_dir().filter(|d| d.is_dir());
+        let _lock = change_lock(dir.as_deref(), false)?;
+        if let Some(dir) = &dir {
+            spoof_state::remove(dir, port)?;
+        }
         let op = format!("remove MAC spoof check on port {port}");
         self.remove_with_retry(
             &op,
@@ -504,8 +461,11 @@ impl Firewall {
     /// never puts back the check of a port removed while the rules were missing.
     pub fn remove_mac_spoof_check_if_present(&self, port: &str) -> Result<(), NftError> {
         spoof::validate_port(port)?;
-        let lock = self.change_lock(false)?;
-        self.forget_spoof_check(port)?;
+        let dir = self.ns_dir().filter(|d| d.is_dir());
+        let lock = change_lock(dir.as_deref(), false)?;
+        if let Some(dir) = &dir {
+            spoof_state::remove(dir, port)?;
+        }
         if self.state_dir.is_some()
             && matches!(
                 probe::chain_exists_in(
@@ -522,20 +482,66 @@ impl Firewall {
         self.remove_mac_spoof_check(port)
     }
 
-    /// Remove the port's spoof-check record of this namespace, if state is kept.
-    fn forget_spoof_check(&self, port: &str) -> Result<(), NftError> {
-        match self.ns_dir().filter(|d| d.is_dir()) {
-            Some(dir) => spoof_state::remove(&dir, port),
-            None => Ok(()),
-        }
-    }
-
     /// Ports that currently have a MAC spoof check.
     pub fn list_mac_spoof_ports(&self) -> Result<Vec<String>, NftError> {
         Ok(self
             .read_bridge_state()?
             .map(|t| spoof::ports(&t))
             .unwrap_or_default())
+    }
+}
+
+/// The shared lock of a port-mapping or spoof-check change (see [`FW_LOCK`]) in `dir`, None
+/// when no state is kept. With `create` false and no state directory yet, nothing is locked
+/// (there is no record a restore could act on).
+fn change_lock(dir: Option<&Path>, create: bool) -> Result<Option<std::fs::File>, NftError> {
+    match dir {
+        Some(dir) if create || dir.is_dir() => masq_state::lock_shared(dir, FW_LOCK).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// After a successful ADD batch: record what the owner holds (`entries`, plus with `merge`
+/// what its earlier record listed for the same table) with the table's kernel handle. When
+/// no trustworthy record can be written, any older record is removed so DEL lists instead.
+fn record_port_state(
+    dir: Option<&Path>,
+    tag: &str,
+    entries: &[Entry],
+    merge: bool,
+) -> Result<(), NftError> {
+    let Some(dir) = dir else {
+        return Ok(());
+    };
+    let written = match probe::table_handle(TABLE) {
+        Ok(Some(table)) => {
+            let mut elems = match pm_state::read(dir, tag) {
+                Ok(Some(old)) if merge && old.table == table => old.elems,
+                _ => Vec::new(),
+            };
+            for e in entries {
+                let item = PmElem {
+                    set: e.set.to_string(),
+                    key: e.key.clone(),
+                    value: e.value.clone(),
+                };
+                // A key is held once: a repeated key takes the new value.
+                elems.retain(|x| (&x.set, &x.key) != (&item.set, &item.key));
+                elems.push(item);
+            }
+            let state = PmState {
+                tag: tag.to_string(),
+                table,
+                elems,
+            };
+            pm_state::write(dir, &state).is_ok()
+        }
+        _ => false,
+    };
+    if written {
+        Ok(())
+    } else {
+        pm_state::remove(dir, tag)
     }
 }
 

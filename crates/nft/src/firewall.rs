@@ -461,7 +461,10 @@ impl Firewall {
     /// never puts back the check of a port removed while the rules were missing.
     pub fn remove_mac_spoof_check_if_present(&self, port: &str) -> Result<(), NftError> {
         spoof::validate_port(port)?;
-        let dir = self.ns_dir().filter(|d| d.is_dir());
+        // Most DELs have no spoof check: a record's absence costs one stat, no lock.
+        let dir = self
+            .ns_dir()
+            .filter(|d| d.join(spoof_state::file_name(port)).exists());
         let lock = change_lock(dir.as_deref(), false)?;
         if let Some(dir) = &dir {
             spoof_state::remove(dir, port)?;

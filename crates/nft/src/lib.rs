@@ -24,7 +24,15 @@
 //! - State is read back with `nft -j list table inet cnm`. `ensure_masquerade` also keeps, per
 //!   network namespace and network, the union of the network's subnets in a state file and skips
 //!   nft when that file covers the request and a NETLINK_NETFILTER probe sees the chain.
-//! - MAC spoof checks live in a second table, `bridge cnm` (see the `spoof` module).
+//! - MAC spoof checks live in a second table, `bridge cnm` (see the `spoof` module); each is
+//!   recorded (`spoof-<hash>`: veth, its index, MAC).
+//! - After a firewall reload removed our tables, [`Firewall::restore`] rebuilds every recorded
+//!   masquerade, port mapping and spoof check that is missing (records checked against the
+//!   kernel first; ADD/DEL hold `fw.lock` shared, a restore exclusively, and DEL removes its
+//!   record before its rules, so nothing deleted comes back). [`Monitor`]/[`Tracker`] read
+//!   nf_tables change notifications and tell a loss from our own changes; [`NatKeepalive`]
+//!   holds an owned table that keeps established NAT connections flowing through a flush.
+//!   `cnm-firewall` (services/firewall) is the command and service over them (ADR 0016).
 
 mod elem_delete;
 mod elem_key;

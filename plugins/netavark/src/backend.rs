@@ -1,38 +1,37 @@
-//! The one module that calls the model (`cnm_core::model` today; after
-//! issue 18 `cnm-model` with the `cnm-bridge`, `cnm-overlay` and `cnm-ipam`
-//! drivers). Checked netavark input goes in, model calls come out, and the
-//! endpoint the model made comes back as netavark's status block, once
-//! each way:
+//! The one module that calls the model (`cnm-model`, with the drivers of
+//! `cnm-bridge`, `cnm-overlay` and `cnm-ipam` on `cnm-kernel`'s seam).
+//! Checked netavark input goes in, model calls come out, and the endpoint
+//! the model made comes back as netavark's status block, once each way:
 //!
 //! | netavark | model |
 //! |---|---|
-//! | network (options, subnets, internal) | `Controller::restore_network` with the bridge (or overlay) driver's options and the subnets as pool data |
-//! | `static_ips` / allocation | `IpamDriver::request_address` (host-local in the network's state directory; the overlay's held blocks) for the owner (container id, interface name) |
-//! | interface, MAC, routes | `Network::create_endpoint` in the sandbox (the fast path), `Endpoint::join`, `Sandbox::apply` |
+//! | network (options, subnets, internal, IPAM) | a `NetworkRecord`: the bridge (or overlay) driver's options, the subnets as pool data, IPAM bound to host-local by options (one range set per subnet with its gateway and lease range, the store in the network's state directory) or to the overlay's held blocks; `Controller::restore_network` |
+//! | `static_ips`, `interface_name`, `static_mac` | `Network::create_endpoint` in the sandbox (the fast path) with the addresses as `requested` (the model reserves them, or allocates) for the owner (container id, interface name), then `Endpoint::join`, `Sandbox::apply` |
 //! | port mappings | [`Publisher`] (the driver's `program_external_connectivity` is not there yet, see below) |
-//! | teardown | `Endpoint::leave` + `delete`, `IpamDriver::release_address`, `Network::delete` after the last attachment |
+//! | teardown | `Endpoint::teardown` (release, leave, delete; every step runs), `Network::delete` after the last attachment |
 //!
 //! Port publishing: the bridge driver does not implement
-//! `program_external_connectivity` yet (issue 18 adds it), so the ports go
+//! `program_external_connectivity` yet (issue 18 item 4), so the ports go
 //! through [`Publisher`], one small trait over the same nftables port
 //! mapping the `portmap` plugin and the Docker plugin use (table `inet cnm`).
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
-use cnm_core::host_local_ipam::HostLocalIpam;
-use cnm_core::model::{
-    AddressRelease, AddressRequest, Controller, EndpointInterface, EndpointSpec, ErrorKind,
-    InterfaceAddress, IpamData, IpamDriver, ModelError, Network, NetworkOptions, NetworkRecord,
-    OwnerKey, PoolRequest, SandboxPlacement, StaticRoute,
+use cnm_bridge::BridgeDriver;
+use cnm_ipam::HostLocalIpam;
+use cnm_kernel::{KernelSandboxes, LinuxSystem, System};
+use cnm_model::{
+    Controller, EndpointInterface, EndpointSpec, IpamData, IpamRecord, ModelError, NetworkOptions,
+    NetworkRecord, OwnerKey, Sandbox, SandboxPlacement, StaticRoute,
 };
-use cnm_core::overlay::{OverlayConfig, OverlayDriver};
-use cnm_core::system::{LinuxSystem, System};
+use cnm_overlay::{OverlayConfig, OverlayDriver, HELD_BLOCKS_IPAM, OVERLAY};
 
-pub use cnm_core::model::MacAddr;
+pub use cnm_model::MacAddr;
 
 use crate::config::{Attachment, IpamMode, NetworkConfig};
 use crate::error::PluginError;
@@ -41,12 +40,10 @@ use crate::ports::{PortSpec, Proto};
 use crate::registry::{Record, Registry};
 use crate::types::{NetAddress, NetInterface, StatusBlock};
 
-/// The overlay driver's registered name.
-const OVERLAY: &str = "overlay";
 /// The bridge driver's registered name.
 const BRIDGE: &str = "bridge";
-/// host-local's store folder inside a network's state directory.
-const IPAM_STORE: &str = "ipam";
+/// host-local's registered name.
+const HOST_LOCAL: &str = "host-local";
 
 /// Whose port mappings: one attachment.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,11 +72,12 @@ pub trait Publisher: Send + Sync {
     fn unpublish(&self, owner: &PortOwner) -> Result<(), PluginError>;
 }
 
-/// The real publisher: our nftables port mapping, in the calling process's
-/// network namespace, and `route_localnet` on the bridge through the
-/// system's kernel handle.
+/// The real publisher: our nftables port mapping (`cnm_nft`, table `inet
+/// cnm`, as `portmap` and the Docker plugin), in the calling process's
+/// network namespace, and `route_localnet` on the bridge through the kernel
+/// seam.
 pub struct NftPublisher<S: System + 'static> {
-    firewall: cnm_core::nft::Firewall,
+    firewall: cnm_nft::Firewall,
     system: Arc<S>,
 }
 
@@ -87,14 +85,14 @@ impl<S: System + 'static> NftPublisher<S> {
     /// A publisher on `system`.
     pub fn new(system: Arc<S>) -> Self {
         NftPublisher {
-            firewall: cnm_core::nft::Firewall::new(),
+            firewall: cnm_nft::Firewall::new(),
             system,
         }
     }
 }
 
-fn nft_owner(o: &PortOwner) -> cnm_core::nft::Owner {
-    cnm_core::nft::Owner {
+fn nft_owner(o: &PortOwner) -> cnm_nft::Owner {
+    cnm_nft::Owner {
         network: o.network.clone(),
         container_id: o.container_id.clone(),
         ifname: o.ifname.clone(),
@@ -129,15 +127,15 @@ impl<S: System + 'static> Publisher for NftPublisher<S> {
         if ports.is_empty() {
             return Ok(());
         }
-        let mappings: Vec<cnm_core::nft::PortMapping> = ports
+        let mappings: Vec<cnm_nft::PortMapping> = ports
             .iter()
-            .map(|p| cnm_core::nft::PortMapping {
+            .map(|p| cnm_nft::PortMapping {
                 host_port: p.host_port,
                 container_port: p.container_port,
                 protocol: match p.proto {
-                    Proto::Tcp => cnm_core::nft::Protocol::Tcp,
-                    Proto::Udp => cnm_core::nft::Protocol::Udp,
-                    Proto::Sctp => cnm_core::nft::Protocol::Sctp,
+                    Proto::Tcp => cnm_nft::Protocol::Tcp,
+                    Proto::Udp => cnm_nft::Protocol::Udp,
+                    Proto::Sctp => cnm_nft::Protocol::Sctp,
                 },
                 host_ip: p.host_ip,
             })
@@ -177,19 +175,10 @@ impl<S: System + 'static> Publisher for NftPublisher<S> {
 }
 
 /// The model, the plugin's state and the port publisher.
-pub struct Backend<S: System + 'static = LinuxSystem> {
-    controller: Controller<S>,
+pub struct Backend {
+    controller: Controller,
     registry: Registry,
     publisher: Box<dyn Publisher>,
-}
-
-impl Backend<LinuxSystem> {
-    /// The real backend with its state under `state_dir`.
-    pub fn linux(state_dir: &std::path::Path) -> Result<Self, PluginError> {
-        let controller = Controller::new();
-        let publisher = Box::new(NftPublisher::new(Arc::clone(controller.system())));
-        Backend::new(controller, Registry::new(state_dir), publisher)
-    }
 }
 
 /// The endpoint id of an attachment: `<container id>/<interface>` (the
@@ -213,12 +202,9 @@ pub struct OverlayInfo {
 }
 
 /// Read the node agent's state of overlay network `name`.
-pub fn overlay_info(
-    name: &str,
-    state_dir: Option<&std::path::Path>,
-) -> Result<OverlayInfo, PluginError> {
-    let st = overlay_config(name, state_dir)?
-        .load_state()
+pub fn overlay_info(name: &str, state_dir: Option<&Path>) -> Result<OverlayInfo, PluginError> {
+    let st = OverlayConfig::from_options(name, &overlay_options(state_dir))
+        .and_then(|c| c.load_state())
         .map_err(|e| PluginError::model(format!("overlay network {name:?}"), e))?;
     Ok(OverlayInfo {
         subnet: st.network.subnet,
@@ -226,7 +212,7 @@ pub fn overlay_info(
     })
 }
 
-fn overlay_options(state_dir: Option<&std::path::Path>) -> Map<String, Value> {
+fn overlay_options(state_dir: Option<&Path>) -> Map<String, Value> {
     let mut o = Map::new();
     if let Some(d) = state_dir {
         o.insert("stateDir".into(), Value::from(d.display().to_string()));
@@ -234,38 +220,40 @@ fn overlay_options(state_dir: Option<&std::path::Path>) -> Map<String, Value> {
     o
 }
 
-fn overlay_config(
-    name: &str,
-    state_dir: Option<&std::path::Path>,
-) -> Result<OverlayConfig, PluginError> {
-    OverlayConfig::from_options(name, &overlay_options(state_dir))
-        .map_err(|e| PluginError::model(format!("overlay network {name:?}"), e))
+/// The owner of an attachment's addresses.
+fn owner_of(att: &Attachment) -> OwnerKey {
+    OwnerKey {
+        container_id: att.container_id.clone(),
+        ifname: att.ifname.clone(),
+    }
 }
 
-/// A subnet (or overlay block) with its gateway.
-type SubnetGw = (IpNet, Option<IpAddr>);
+impl Backend {
+    /// The real backend with its state under `state_dir`.
+    pub fn linux(state_dir: &Path) -> Result<Self, PluginError> {
+        let system = Arc::new(LinuxSystem::default());
+        let publisher = Box::new(NftPublisher::new(Arc::clone(&system)));
+        Backend::new(system, Registry::new(state_dir), publisher)
+    }
 
-/// What one attachment's IPAM is: the driver and its pools.
-struct Pools {
-    ipam: Arc<dyn IpamDriver>,
-    /// (pool id, subnet, gateway) in the network's order.
-    pools: Vec<(String, IpNet, Option<IpAddr>)>,
-}
-
-impl<S: System + 'static> Backend<S> {
-    /// A backend over `controller`; the overlay driver is registered here
-    /// (the bridge is built in).
-    pub fn new(
-        controller: Controller<S>,
+    /// A backend on `system`, with the drivers it serves registered: the
+    /// bridge, host-local, the overlay and its held-blocks IPAM.
+    pub fn new<S: System + 'static>(
+        system: Arc<S>,
         registry: Registry,
         publisher: Box<dyn Publisher>,
     ) -> Result<Self, PluginError> {
-        if controller.driver(OVERLAY).is_err() {
-            let overlay = OverlayDriver::new(Arc::clone(controller.system()));
-            controller
-                .register_driver(OVERLAY, Arc::new(overlay))
-                .map_err(model_err("register the overlay driver"))?;
-        }
+        let controller = Controller::new(Arc::new(KernelSandboxes::new(Arc::clone(&system))));
+        let register = || -> Result<(), ModelError> {
+            controller.register_driver(BRIDGE, Arc::new(BridgeDriver::new(Arc::clone(&system))))?;
+            // host-local bound by options: each network names its store.
+            controller.register_ipam_driver(HOST_LOCAL, Arc::new(HostLocalIpam::default()))?;
+            let overlay = OverlayDriver::new(Arc::clone(&system));
+            controller.register_ipam_driver(HELD_BLOCKS_IPAM, Arc::new(overlay.ipam_driver()))?;
+            controller.register_driver(OVERLAY, Arc::new(overlay))?;
+            Ok(())
+        };
+        register().map_err(model_err("register the drivers"))?;
         Ok(Backend {
             controller,
             registry,
@@ -273,12 +261,18 @@ impl<S: System + 'static> Backend<S> {
         })
     }
 
+    /// The model's controller.
+    pub fn controller(&self) -> &Controller {
+        &self.controller
+    }
+
     /// The plugin's state.
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
 
-    /// The model's network record for a checked network.
+    /// The model's network record for a checked network: the driver's
+    /// options, the subnets as pool data, and the IPAM binding.
     fn record(&self, net: &NetworkConfig) -> NetworkRecord {
         let mut ipv4 = Vec::new();
         let mut ipv6 = Vec::new();
@@ -297,7 +291,7 @@ impl<S: System + 'static> Backend<S> {
                 ipv6.push(data);
             }
         }
-        let (driver, options) = match net.options.driver {
+        let (driver, options, ipam) = match net.options.driver {
             DriverKind::Bridge => {
                 let mut o = Map::new();
                 o.insert(
@@ -326,7 +320,13 @@ impl<S: System + 'static> Backend<S> {
                 if net.options.mac_spoof_check {
                     o.insert("macspoofchk".into(), Value::Bool(true));
                 }
-                (BRIDGE, o)
+                let ipam =
+                    (net.ipam != IpamMode::None && !net.subnets.is_empty()).then(|| IpamRecord {
+                        driver: HOST_LOCAL.to_string(),
+                        pools: Vec::new(),
+                        options: Some(self.host_local_options(net)),
+                    });
+                (BRIDGE, o, ipam)
             }
             DriverKind::Overlay => {
                 let mut o = overlay_options(net.options.overlay_state_dir.as_deref());
@@ -334,7 +334,13 @@ impl<S: System + 'static> Backend<S> {
                 if net.options.mac_spoof_check {
                     o.insert("macspoofchk".into(), Value::Bool(true));
                 }
-                (OVERLAY, o)
+                // The held blocks: read from the same options (stateDir).
+                let ipam = (net.ipam != IpamMode::None).then(|| IpamRecord {
+                    driver: HELD_BLOCKS_IPAM.to_string(),
+                    pools: Vec::new(),
+                    options: None,
+                });
+                (OVERLAY, o, ipam)
             }
         };
         NetworkRecord {
@@ -344,195 +350,51 @@ impl<S: System + 'static> Backend<S> {
             options: NetworkOptions(options),
             ipv4,
             ipv6,
-            ipam: None,
+            ipam,
         }
     }
 
-    /// The IPAM driver and pools of a network (none for IPAM `none`).
-    fn pools(&self, net: &NetworkConfig) -> Result<Option<Pools>, PluginError> {
-        let (ipam, subnets, store): (Arc<dyn IpamDriver>, Vec<SubnetGw>, String) =
-            match (net.options.driver, net.ipam) {
-                (_, IpamMode::None) => return Ok(None),
-                (DriverKind::Bridge, _) => (
-                    Arc::new(HostLocalIpam::new(self.registry.network_dir(&net.id))),
-                    net.subnets.iter().map(|s| (s.subnet, s.gateway)).collect(),
-                    IPAM_STORE.to_string(),
-                ),
-                (DriverKind::Overlay, _) => {
-                    // The blocks this host holds, in the node agent's store
-                    // (shared with simpleoverlay: same format, same lock).
-                    let st = overlay_config(&net.name, net.options.overlay_state_dir.as_deref())?
-                        .load_state()
-                        .map_err(|e| {
-                            PluginError::model(format!("overlay network {:?}", net.name), e)
-                        })?;
-                    let blocks = st
-                        .blocks
-                        .iter()
-                        .map(|b| (*b, crate::config::first_host(b)))
-                        .collect();
-                    (
-                        Arc::new(HostLocalIpam::new(st.data_dir.clone())),
-                        blocks,
-                        st.network.name.clone(),
-                    )
-                }
-            };
-        let mut pools = Vec::with_capacity(subnets.len());
-        for (subnet, gateway) in subnets {
-            let pool = ipam
-                .request_pool(&PoolRequest {
-                    pool: Some(subnet),
-                    options: [("name".to_string(), store.clone())].into(),
-                    ..Default::default()
-                })
-                .map_err(|e| PluginError::model(format!("IPAM pool {subnet}"), e))?;
-            pools.push((pool.id, subnet, gateway));
-        }
-        Ok(Some(Pools { ipam, pools }))
-    }
-
-    /// Reserve the attachment's addresses: Podman's static ones as given,
-    /// one allocated for each other subnet (bridge), or one in the first
-    /// held block with room (overlay). A failure releases what this call
-    /// reserved.
-    fn reserve(
-        &self,
-        net: &NetworkConfig,
-        att: &Attachment,
-        pools: &Pools,
-    ) -> Result<Vec<InterfaceAddress>, PluginError> {
-        let owner = OwnerKey {
-            container_id: att.container_id.clone(),
-            ifname: att.ifname.clone(),
-        };
-        let mut got: Vec<InterfaceAddress> = Vec::new();
-        let mut taken: Vec<String> = Vec::new();
-        let fail = |taken: &[String], e: PluginError| -> PluginError {
-            let undo: Vec<PluginError> = taken
-                .iter()
-                .filter_map(|pool_id| {
-                    pools
-                        .ipam
-                        .release_address(&AddressRelease {
-                            pool_id: pool_id.clone(),
-                            address: None,
-                            owner: owner.clone(),
-                        })
-                        .err()
-                        .map(|e| PluginError::model("release address", e))
-                })
-                .collect();
-            e.with_rollback(undo)
-        };
-        if net.options.driver == DriverKind::Overlay {
-            let mut last = None;
-            for (pool_id, _, gateway) in &pools.pools {
-                match pools.ipam.request_address(&AddressRequest {
-                    pool_id: pool_id.clone(),
-                    owner: owner.clone(),
-                    ..Default::default()
-                }) {
-                    Ok(a) => {
-                        return Ok(vec![InterfaceAddress {
-                            address: a.address,
-                            gateway: *gateway,
-                        }])
-                    }
-                    Err(e) if e.kind == ErrorKind::Ipam || e.kind == ErrorKind::Internal => {
-                        last = Some(e)
-                    }
-                    Err(e) => return Err(PluginError::model("allocate an address", e)),
-                }
-            }
-            return Err(PluginError::Address(format!(
-                "no free address in the {} block(s) of overlay network {:?} this host holds: the \
-                 node agent (cnmd) claims another block from etcd before they run out; it has \
-                 not (is etcd reachable? is the agent running?){}",
-                pools.pools.len(),
-                net.name,
-                last.map(|e| format!(" ({e})")).unwrap_or_default()
-            )));
-        }
-        for (i, (pool_id, subnet, gateway)) in pools.pools.iter().enumerate() {
-            let wanted = att
-                .static_ips
-                .iter()
-                .find(|ip| subnet.contains(*ip))
-                .copied();
-            if wanted.is_none() && net.subnets.get(i).is_some_and(|s| s.lease.is_some()) {
-                return Err(fail(
-                    &taken,
-                    PluginError::unsupported(format!(
-                        "subnet {subnet} has a lease_range and no static IP was given: the \
-                         cnm driver allocates from the whole subnet only; Podman's allocator \
-                         honours lease ranges (it passes static_ips)"
-                    )),
-                ));
-            }
-            match pools.ipam.request_address(&AddressRequest {
-                pool_id: pool_id.clone(),
-                preferred: wanted,
-                owner: owner.clone(),
-                ..Default::default()
-            }) {
-                Ok(a) => {
-                    taken.push(pool_id.clone());
-                    got.push(InterfaceAddress {
-                        address: a.address,
-                        gateway: *gateway,
-                    });
-                }
-                Err(e) => {
-                    let err = match wanted {
-                        Some(ip) => PluginError::Address(format!(
-                            "static IP {ip} of container {} on network {:?} cannot be reserved \
-                             (in use by another container?): {e}",
-                            att.container_id, net.name
-                        )),
-                        None => PluginError::Address(format!(
-                            "no address for container {} in subnet {subnet} of network {:?}: {e}",
-                            att.container_id, net.name
-                        )),
-                    };
-                    return Err(fail(&taken, err));
-                }
-            }
-        }
-        Ok(got)
-    }
-
-    /// Release every address of the attachment, one error per pool.
-    fn release(&self, att: &Attachment, pools: &Pools) -> Vec<PluginError> {
-        let owner = OwnerKey {
-            container_id: att.container_id.clone(),
-            ifname: att.ifname.clone(),
-        };
-        pools
-            .pools
+    /// host-local bound by options: one range set per subnet (one address
+    /// per subnet and container), the subnet's gateway and lease range, the
+    /// store in the network's state directory (`<dir>/<network name>/`).
+    fn host_local_options(&self, net: &NetworkConfig) -> NetworkOptions {
+        let ranges: Vec<Value> = net
+            .subnets
             .iter()
-            .filter_map(|(pool_id, subnet, _)| {
-                pools
-                    .ipam
-                    .release_address(&AddressRelease {
-                        pool_id: pool_id.clone(),
-                        address: None,
-                        owner: owner.clone(),
-                    })
-                    .err()
-                    .map(|e| PluginError::model(format!("release the address in {subnet}"), e))
+            .map(|s| {
+                let mut r = Map::new();
+                r.insert("subnet".into(), Value::from(s.subnet.to_string()));
+                if let Some(g) = s.gateway {
+                    r.insert("gateway".into(), Value::from(g.to_string()));
+                }
+                if let Some((a, b)) = s.lease {
+                    r.insert("rangeStart".into(), Value::from(a.to_string()));
+                    r.insert("rangeEnd".into(), Value::from(b.to_string()));
+                }
+                Value::Array(vec![Value::Object(r)])
             })
-            .collect()
+            .collect();
+        let dir = self.registry.network_dir(&net.id);
+        let v = json!({
+            "cniVersion": "1.0.0",
+            "name": net.name,
+            "ipam": {"type": HOST_LOCAL, "ranges": ranges, "dataDir": dir.display().to_string()},
+        });
+        match v {
+            Value::Object(m) => NetworkOptions(m),
+            _ => NetworkOptions::new(),
+        }
     }
 
     /// The routes of the endpoint: the default routes through the subnet
-    /// gateways with the network's metric (unless internal or
-    /// `no_default_route`), then the network's static routes.
-    fn routes(net: &NetworkConfig, addrs: &[InterfaceAddress]) -> Vec<StaticRoute> {
+    /// gateways with the network's metric (bridge; unless internal or
+    /// `no_default_route`; the overlay's bridge adds its own), then the
+    /// network's static routes.
+    fn routes(net: &NetworkConfig) -> Vec<StaticRoute> {
         let gw = |v6: bool| {
-            addrs
+            net.subnets
                 .iter()
-                .filter_map(|a| a.gateway)
+                .filter_map(|s| s.gateway)
                 .find(|g| g.is_ipv6() == v6)
         };
         let mut routes = Vec::new();
@@ -564,9 +426,10 @@ impl<S: System + 'static> Backend<S> {
         routes
     }
 
-    /// Set up one attachment: register it, reserve its addresses, create
-    /// the endpoint in the container's namespace, join, publish the ports.
-    /// Nothing is left behind on failure.
+    /// Set up one attachment: register it, create the endpoint in the
+    /// container's namespace (the network's IPAM reserves Podman's static
+    /// addresses or allocates), join, publish the ports. Nothing is left
+    /// behind on failure.
     pub fn setup(&self, net: &NetworkConfig, att: &Attachment) -> Result<StatusBlock, PluginError> {
         let sandbox = self
             .controller
@@ -629,49 +492,40 @@ impl<S: System + 'static> Backend<S> {
         &self,
         net: &NetworkConfig,
         att: &Attachment,
-        sandbox: &cnm_core::model::Sandbox<S>,
+        sandbox: &Sandbox,
         publish: bool,
     ) -> Result<StatusBlock, PluginError> {
         let network = self
             .controller
             .restore_network(self.record(net))
             .map_err(model_err("network"))?;
-        let pools = self.pools(net)?;
-        let addresses = match &pools {
-            Some(p) => self.reserve(net, att, p)?,
-            None => Vec::new(),
-        };
-        let release = |e: PluginError| match &pools {
-            Some(p) => e.with_rollback(self.release(att, p)),
-            None => e,
-        };
         let eid = endpoint_id(&att.container_id, &att.ifname);
         let spec = EndpointSpec {
             interface: EndpointInterface {
                 mac: att.mac,
-                routes: Self::routes(net, &addresses),
-                addresses,
+                routes: Self::routes(net),
+                addresses: Vec::new(),
             },
             sandbox: Some(SandboxPlacement {
                 key: att.netns.clone(),
                 ifname: att.ifname.clone(),
                 allow_own: false,
             }),
-            owner: Some(OwnerKey {
-                container_id: att.container_id.clone(),
-                ifname: att.ifname.clone(),
-            }),
+            owner: Some(owner_of(att)),
+            requested: att.static_ips.clone(),
             ..Default::default()
         };
+        // The model reserves the requested addresses (or allocates) and
+        // releases them again when the driver fails.
         let mut endpoint = network
             .create_endpoint(&eid, spec)
-            .map_err(|e| release(PluginError::model("create the container's interface", e)))?;
-        let undo_endpoint = |endpoint: cnm_core::model::Endpoint, e: PluginError| {
-            let mut undo = Vec::new();
-            if let Err(d) = endpoint.delete() {
-                undo.push(PluginError::model("delete the interface", d));
-            }
-            release(e.with_rollback(undo))
+            .map_err(|e| address_error(net, att, e))?;
+        let undo_endpoint = |endpoint: cnm_model::Endpoint, e: PluginError| {
+            let undo = match endpoint.delete() {
+                Ok(()) => Vec::new(),
+                Err(d) => vec![PluginError::model("delete the interface", d)],
+            };
+            e.with_rollback(undo)
         };
         if let Err(e) = endpoint
             .join(sandbox)
@@ -690,7 +544,7 @@ impl<S: System + 'static> Backend<S> {
                 return Err(undo_endpoint(endpoint, e));
             }
         }
-        Ok(status_block(&att.ifname, &iface))
+        Ok(status_block(net, &att.ifname, &iface))
     }
 
     /// The network's bridge (the node agent's for the overlay).
@@ -704,7 +558,8 @@ impl<S: System + 'static> Backend<S> {
     }
 
     /// Undo everything of one attachment (idempotent; works without the
-    /// namespace). Every error is collected.
+    /// namespace): ports, addresses, the interface. Every error is
+    /// collected.
     fn teardown_attachment(
         &self,
         net: &NetworkConfig,
@@ -725,21 +580,14 @@ impl<S: System + 'static> Backend<S> {
                     ifname: att.ifname.clone(),
                     allow_own: false,
                 };
-                let mut endpoint = network.endpoint_by_id(&eid, Some(placement));
+                let endpoint = network.endpoint_by_id(&eid, Some(placement), Some(owner_of(att)));
                 let sandbox = self.controller.sandbox_for_teardown(&att.netns, false);
-                if let Err(e) = endpoint.leave(&sandbox) {
-                    errors.push(PluginError::model("leave", e));
-                }
-                if let Err(e) = endpoint.delete() {
-                    errors.push(PluginError::model("delete the container's interface", e));
+                // Release, leave, delete: every step runs.
+                if let Err(e) = endpoint.teardown(Some(&sandbox)) {
+                    errors.push(PluginError::model("tear down the container's interface", e));
                 }
             }
             Err(e) => errors.push(PluginError::model("network", e)),
-        }
-        match self.pools(net) {
-            Ok(Some(p)) => errors.extend(self.release(att, &p)),
-            Ok(None) => {}
-            Err(e) => errors.push(e),
         }
         errors
     }
@@ -770,8 +618,9 @@ impl<S: System + 'static> Backend<S> {
         // restore (not attach): the driver must know the network to delete it.
         match self.controller.restore_network(self.record(net)) {
             Ok(network) => {
-                if let Err(e) = delete_network(network) {
-                    errors.push(e);
+                let name = network.name().to_string();
+                if let Err(e) = network.delete() {
+                    errors.push(PluginError::model(format!("delete network {name:?}"), e));
                 }
             }
             Err(e) => errors.push(PluginError::model("network", e)),
@@ -804,12 +653,26 @@ impl<S: System + 'static> Backend<S> {
     }
 }
 
-/// Delete a network whose last attachment is gone.
-fn delete_network(network: Network) -> Result<(), PluginError> {
-    let name = network.name().to_string();
-    network
-        .delete()
-        .map_err(|e| PluginError::model(format!("delete network {name:?}"), e))
+/// A failed endpoint creation, saying which address could not be had.
+fn address_error(net: &NetworkConfig, att: &Attachment, e: ModelError) -> PluginError {
+    match &e {
+        ModelError::Ipam { .. } if !att.static_ips.is_empty() => PluginError::Address(format!(
+            "static IP {} of container {} on network {:?} cannot be reserved (in use by another \
+             container?): {e}",
+            att.static_ips
+                .iter()
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            att.container_id,
+            net.name
+        )),
+        ModelError::Ipam { .. } => PluginError::Address(format!(
+            "no address for container {} on network {:?}: {e}",
+            att.container_id, net.name
+        )),
+        _ => PluginError::model("create the container's interface", e),
+    }
 }
 
 fn port_owner(net: &NetworkConfig, att: &Attachment) -> PortOwner {
@@ -820,13 +683,22 @@ fn port_owner(net: &NetworkConfig, att: &Attachment) -> PortOwner {
     }
 }
 
-/// The model's endpoint as netavark's status block.
-pub fn status_block(ifname: &str, iface: &EndpointInterface) -> StatusBlock {
+/// The model's endpoint as netavark's status block. A bridge network's
+/// gateways are the subnets' (an internal subnet without one has none,
+/// whatever host-local reserved); the overlay's are its blocks'.
+pub fn status_block(net: &NetworkConfig, ifname: &str, iface: &EndpointInterface) -> StatusBlock {
     let subnets = iface
         .addresses
         .iter()
         .map(|a| NetAddress {
-            gateway: a.gateway,
+            gateway: match net.options.driver {
+                DriverKind::Bridge => net
+                    .subnets
+                    .iter()
+                    .find(|s| s.subnet.contains(&a.address.addr()))
+                    .and_then(|s| s.gateway),
+                DriverKind::Overlay => a.gateway,
+            },
             ipnet: a.address,
         })
         .collect();

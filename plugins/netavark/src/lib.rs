@@ -27,7 +27,6 @@ pub mod registry;
 pub mod types;
 
 use backend::Backend;
-use cnm_core::system::System;
 use config::{check_attachment, check_network, Stage};
 pub use error::PluginError;
 use types::{Info, Network, NetworkPluginExec, API_VERSION};
@@ -84,22 +83,14 @@ fn attachment(
 }
 
 /// `setup <netns>`: the status block.
-pub fn run_setup<S: System + 'static>(
-    backend: &Backend<S>,
-    netns: &str,
-    input: &[u8],
-) -> Result<Vec<u8>, PluginError> {
+pub fn run_setup(backend: &Backend, netns: &str, input: &[u8]) -> Result<Vec<u8>, PluginError> {
     let (net, att) = attachment(netns, input)?;
     let block = backend.setup(&net, &att)?;
     to_json(&block)
 }
 
 /// `teardown <netns>`: nothing on success.
-pub fn run_teardown<S: System + 'static>(
-    backend: &Backend<S>,
-    netns: &str,
-    input: &[u8],
-) -> Result<Vec<u8>, PluginError> {
+pub fn run_teardown(backend: &Backend, netns: &str, input: &[u8]) -> Result<Vec<u8>, PluginError> {
     let (net, att) = attachment(netns, input)?;
     backend.teardown(&net, &att)?;
     Ok(Vec::new())

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use cnm_core::kernel::fake::FakeSystem;
+use cnm_kernel::fake::{FakeLink, FakeSystem};
 use serde_json::{json, Value};
 
 use super::*;
@@ -52,24 +52,33 @@ impl Publisher for FakePublisher {
 }
 
 struct World {
-    backend: Backend<FakeSystem>,
+    backend: Backend,
+    system: Arc<FakeSystem>,
     published: Arc<Mutex<BTreeMap<PortOwner, Vec<PortSpec>>>>,
     dir: tempfile::TempDir,
 }
 
 fn world_with(fail_publish: bool) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
-    let controller = Controller::with_system(FakeSystem::new(NS1));
-    controller.new_sandbox(NS2).expect("second sandbox");
+    let system = Arc::new(FakeSystem::new(NS1));
     let publisher = FakePublisher {
         fail: fail_publish,
         ..Default::default()
     };
     let published = Arc::clone(&publisher.published);
-    let backend =
-        Backend::new(controller, Registry::new(dir.path()), Box::new(publisher)).expect("backend");
+    let backend = Backend::new(
+        Arc::clone(&system),
+        Registry::new(dir.path()),
+        Box::new(publisher),
+    )
+    .expect("backend");
+    backend
+        .controller()
+        .new_sandbox(NS2)
+        .expect("second sandbox");
     World {
         backend,
+        system,
         published,
         dir,
     }
@@ -112,15 +121,7 @@ fn teardown(w: &World, v: &Value, ns: &str) -> Result<(), PluginError> {
 }
 
 fn host_links(w: &World) -> Vec<String> {
-    w.backend
-        .controller
-        .system()
-        .state
-        .borrow()
-        .host
-        .keys()
-        .cloned()
-        .collect()
+    w.system.state.borrow().host.keys().cloned().collect()
 }
 
 fn files_under(dir: &std::path::Path) -> Vec<String> {
@@ -161,7 +162,7 @@ fn setup_reports_the_interface_and_teardown_leaves_nothing() {
     );
     assert_eq!(j["dns_server_ips"], json!([]));
     {
-        let st = w.backend.controller.system().state.borrow();
+        let st = w.system.state.borrow();
         assert!(st.host.contains_key("cnm-br1"), "{:?}", st.host.keys());
         let c = st
             .sandbox(NS1)
@@ -185,20 +186,13 @@ fn setup_reports_the_interface_and_teardown_leaves_nothing() {
         );
     }
     // The reservation is in the network's store, keyed by the owner.
-    let store = w.dir.path().join("networks").join(NET_ID).join("ipam");
+    let store = w.dir.path().join("networks").join(NET_ID).join("net1");
     let owner = std::fs::read_to_string(store.join("10.88.0.7")).expect("reservation");
     assert!(owner.starts_with("c1"), "{owner:?}");
 
     teardown(&w, &v, NS1).expect("teardown");
     assert!(host_links(&w).is_empty(), "{:?}", host_links(&w));
-    assert!(w
-        .backend
-        .controller
-        .system()
-        .state
-        .borrow()
-        .masquerade
-        .is_empty());
+    assert!(w.system.state.borrow().masquerade.is_empty());
     assert!(
         files_under(w.dir.path()).iter().all(|f| f == "networks"),
         "{:?}",
@@ -219,7 +213,7 @@ fn a_static_ip_in_use_is_refused_and_nothing_changes() {
     assert!(e.to_string().contains("static IP 10.88.0.7"), "{e}");
     assert_eq!(host_links(&w), links);
     assert_eq!(files_under(w.dir.path()), files);
-    let st = w.backend.controller.system().state.borrow();
+    let st = w.system.state.borrow();
     assert!(
         st.sandbox(NS2).is_some_and(|s| s.is_empty()),
         "c2 got nothing"
@@ -234,7 +228,7 @@ fn the_same_attachment_twice_is_refused() {
     let e = setup(&w, &v, NS1).expect_err("again");
     assert!(e.to_string().contains("already has interface eth0"), "{e}");
     // The live one is untouched.
-    let st = w.backend.controller.system().state.borrow();
+    let st = w.system.state.borrow();
     assert!(st.sandbox(NS1).is_some_and(|s| s.contains_key("eth0")));
 }
 
@@ -278,7 +272,7 @@ fn a_failure_after_the_interface_undoes_everything() {
     let e = setup(&w, &v, NS1).expect_err("publish fails");
     assert!(e.to_string().contains("injected failure"), "{e}");
     assert!(host_links(&w).is_empty(), "{:?}", host_links(&w));
-    let st = w.backend.controller.system().state.borrow();
+    let st = w.system.state.borrow();
     assert!(st.sandbox(NS1).is_some_and(|s| s.is_empty()));
     drop(st);
     assert!(
@@ -337,7 +331,7 @@ fn internal_networks_have_no_default_route_and_no_masquerade() {
     let mut v = input("c1", "10.88.0.7");
     v["network"]["internal"] = json!(true);
     setup(&w, &v, NS1).expect("setup");
-    let st = w.backend.controller.system().state.borrow();
+    let st = w.system.state.borrow();
     let c = st.sandbox(NS1).and_then(|s| s.get("eth0")).expect("eth0");
     assert!(
         c.routes.iter().all(|r| r.dst.prefix_len() != 0),
@@ -354,7 +348,7 @@ fn metric_and_no_default_route() {
     v["network"]["options"] = json!({"metric": "250"});
     setup(&w, &v, NS1).expect("setup");
     {
-        let st = w.backend.controller.system().state.borrow();
+        let st = w.system.state.borrow();
         let c = st.sandbox(NS1).and_then(|s| s.get("eth0")).expect("eth0");
         assert!(c
             .routes
@@ -365,7 +359,7 @@ fn metric_and_no_default_route() {
     teardown(&w, &v, NS1).expect("down");
     v["network"]["options"] = json!({"no_default_route": "true"});
     setup(&w, &v, NS1).expect("setup");
-    let st = w.backend.controller.system().state.borrow();
+    let st = w.system.state.borrow();
     let c = st.sandbox(NS1).and_then(|s| s.get("eth0")).expect("eth0");
     assert!(
         c.routes.iter().all(|r| r.dst.prefix_len() != 0),
@@ -440,30 +434,24 @@ fn the_overlay_allocates_from_the_held_blocks() {
     // Two /29 blocks: the first address of each is its gateway, five for containers.
     agent_state(&agent, &["10.214.0.8/29", "10.214.0.16/29"]);
     // The agent's bridge, with the gateway of each held block.
-    w.backend
-        .controller
-        .system()
-        .state
-        .borrow_mut()
-        .host
-        .insert(
-            "cnmb42".into(),
-            cnm_core::kernel::fake::FakeLink {
-                state: cnm_core::kernel::LinkState {
-                    index: 90,
-                    name: "cnmb42".into(),
-                    kind: Some("bridge".into()),
-                    mtu: 1450,
-                    up: true,
-                    ..Default::default()
-                },
-                addrs: vec![
-                    "10.214.0.9/29".parse().expect("net"),
-                    "10.214.0.17/29".parse().expect("net"),
-                ],
+    w.system.state.borrow_mut().host.insert(
+        "cnmb42".into(),
+        FakeLink {
+            state: cnm_kernel::LinkState {
+                index: 90,
+                name: "cnmb42".into(),
+                kind: Some("bridge".into()),
+                mtu: 1450,
+                up: true,
                 ..Default::default()
             },
-        );
+            addrs: vec![
+                "10.214.0.9/29".parse().expect("net"),
+                "10.214.0.17/29".parse().expect("net"),
+            ],
+            ..Default::default()
+        },
+    );
     let a = overlay_input(&w, "c1");
     let j = serde_json::to_value(setup(&w, &a, NS1).expect("setup")).expect("json");
     assert_eq!(
@@ -471,7 +459,7 @@ fn the_overlay_allocates_from_the_held_blocks() {
         json!({"gateway": "10.214.0.9", "ipnet": "10.214.0.10/29"})
     );
     {
-        let st = w.backend.controller.system().state.borrow();
+        let st = w.system.state.borrow();
         assert!(st.host.contains_key("cnmb42"), "{:?}", st.host.keys());
         let c = st.sandbox(NS1).and_then(|s| s.get("eth0")).expect("eth0");
         assert!(
@@ -485,7 +473,7 @@ fn the_overlay_allocates_from_the_held_blocks() {
     let mut more = Vec::new();
     for i in 2..=6 {
         let ns = format!("/run/netns/o{i}");
-        w.backend.controller.new_sandbox(&ns).expect("sandbox");
+        w.backend.controller().new_sandbox(&ns).expect("sandbox");
         let v = overlay_input(&w, &format!("c{i}"));
         let j = serde_json::to_value(setup(&w, &v, &ns).expect("setup")).expect("json");
         more.push((
@@ -528,7 +516,7 @@ fn every_held_block_full_is_a_clear_error() {
         "{:?}",
         host_links(&w)
     );
-    let st = w.backend.controller.system().state.borrow();
+    let st = w.system.state.borrow();
     assert!(st.sandbox(NS1).is_some_and(|s| s.is_empty()));
 }
 

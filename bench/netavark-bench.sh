@@ -7,7 +7,8 @@
 # host namespace. Both networks do the same work: a bridge, a veth pair, the
 # static address Podman's allocator chose, the default route, masquerade of
 # the subnet in nftables (netavark's firewall driver: nftables), no ports.
-# Ours pays one extra exec (netavark runs the plugin).
+# Ours pays one extra exec (netavark runs the plugin). netavark's config
+# directory and the plugin's state are on a tmpfs, as /run is in production.
 #
 # Two phases, each CYCLES cycles alternating which driver goes first:
 #  - "first container": the network has no other container, so setup creates
@@ -44,6 +45,13 @@ nv_find_netavark
 rt_make_tmp
 rt_make_host_ns
 nv_setup
+# As in production, netavark's config (Podman: /run/containers/networks) and
+# the plugin's state (/run/cnm/netavark) are on a tmpfs: one mounted under
+# the temp dir (unmounted with it at exit), used by both drivers alike.
+mkdir -p "$RT_TMP/run"
+mount -t tmpfs -o size=64m,mode=0700 nvbench "$RT_TMP/run" || rt_fail "cannot mount a tmpfs on $RT_TMP/run"
+NV_STATE="$RT_TMP/run/nvstate" NV_CONFIG="$RT_TMP/run/nvconfig"
+mkdir -p "$NV_STATE" "$NV_CONFIG"
 
 P2=$((100 + $$ % 100))
 P3=$(((($$ / 100) % 50) * 2))

@@ -4,7 +4,7 @@
 #
 #   docker plugin create cnm target/docker-plugin
 #   docker plugin enable cnm
-#   docker network create -d cnm --ipam-driver cnm --subnet 10.50.0.0/24 net1
+#   docker network create -d cnm:latest --ipam-driver cnm:latest --subnet 10.50.0.0/24 net1
 #
 # (`make docker-plugin` runs this after `make build`; `make docker-plugin-create`
 # also creates and enables it.) docs/docker.md says how to use it,

@@ -20,7 +20,9 @@
 # masquerade out; `docker plugin disable` and `rm` refused while in use; an
 # upgrade (disable -f, `docker plugin upgrade` from the registry, enable) with
 # containers running: no ping lost, same plugin ID, the new rootfs runs, the
-# state kept (a new container gets a new address, not one in use); dockerd
+# state kept (a new container gets a new address, not one in use); the
+# plugin removed with `rm -f` and created again (v1) with containers running,
+# state kept the same way; dockerd
 # restarted without live-restore (containers with --restart always come back
 # on the plugin dockerd restarts before them) and with --live-restore
 # (plugin and containers keep running, published port served throughout);
@@ -90,14 +92,16 @@ stop_registry() {
 }
 # Our plugins (force), then any plugin process seen that is still alive, then
 # the plugin's cgroups (runc's, named after the plugin ID) if runc left them.
-ID=""
+ID="" OLD_ID=""
 remove_plugins() {
     local n p
     for n in "$P" "$REG/$P:v2"; do
         timeout 30 "${DOCKER[@]}" plugin rm -f "$n" >/dev/null 2>&1
     done
     for p in "${PLUGIN_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    if [ -n "$ID" ]; then rt_rmdir_cgroups "$ID"; fi
+    for n in "$OLD_ID" "$ID"; do
+        if [ -n "$n" ]; then rt_rmdir_cgroups "$n"; fi
+    done
     return 0
 }
 rt_defer stop_registry
@@ -314,6 +318,33 @@ dk 30 rm -f c3 >/dev/null || rt_fail "rm c3 failed"
 [ "$(rt_bridge_ports "$BR" | wc -l)" = 3 ] || rt_fail "want 3 ports on $BR after c3 left, got $(rt_bridge_ports "$BR" | wc -l)"
 rt_log "ok: upgraded to v2 with containers running; state kept (c3 got $IP3)"
 
+# --- removed and created again (here: back to v1) with containers running --------------------------------
+dk 60 plugin rm -f "$P" >/dev/null || rt_fail "plugin rm -f failed"
+for i in $(seq 50); do kill -0 "$PID2" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$PID2" 2>/dev/null && rt_fail "the plugin process is alive after rm -f"
+[ -e "/run/docker/plugins/$ID" ] && rt_fail "/run/docker/plugins/$ID is left after rm -f"
+OLD_ID="$ID"
+dk 120 plugin create "$P" "$RT_TMP/plugin-v1" >/dev/null || rt_fail "docker plugin create (again) failed"
+ID="$(plugin_id "$P")"
+[ "$ID" != "$OLD_ID" ] || rt_fail "a new plugin got the old ID"
+dk 10 plugin set "$P" state.source="$STATE_SRC" || rt_fail "plugin set failed"
+dk 60 plugin enable "$P" >/dev/null || rt_fail "enable of the re-created plugin failed: $(tail -5 "$RT_TMP/dockerd.log")"
+find_plugin_pid "$ID"
+PID2="$PPID_NOW"
+[ -n "$PID2" ] || rt_fail "no process for the re-created plugin"
+grep -q "test build v2" "/proc/$PID2/root/etc/cnm-docker-plugin.version" && rt_fail "the re-created plugin runs the v2 rootfs"
+ping_from c1 "$IP2"
+dk 60 run -d --stop-timeout 1 --name c3 --network "$NET" cnm-busybox:test sleep 600 >/dev/null ||
+    rt_fail "run c3 on the re-created plugin failed: $(tail -5 "$RT_TMP/dockerd.log")"
+IP3B="$(container_ip c3 "$NET")"
+for used in "$GW" "$IP1" "$IP2" "$IPW"; do
+    [ "$IP3B" != "$used" ] || rt_fail "c3 got $IP3B, already in use: the state was lost with the removed plugin"
+done
+ping_from c3 "$IP2"
+dk 30 rm -f c3 >/dev/null || rt_fail "rm c3 failed"
+fetch "$CLI_NS" "http://$EXT_HOST:8080/index.html"
+rt_log "ok: plugin removed (rm -f) and created again as v1 with containers running; state kept (c3 got $IP3B)"
+
 # --- dockerd restarted (no live-restore): dockerd stops and restarts plugin and containers ------------------------
 stop_dockerd
 kill -0 "$PID2" 2>/dev/null && rt_fail "dockerd left the plugin running without --live-restore"
@@ -368,9 +399,12 @@ for p in "${PLUGIN_PIDS[@]}"; do
 done
 [ -z "$(timeout 10 "${CTR[@]}" task ls -q 2>/dev/null)" ] || rt_fail "containerd still has plugin tasks"
 [ -e "/run/docker/plugins/$ID" ] && rt_fail "/run/docker/plugins/$ID is left"
-[ -e "$RT_TMP/data/plugins/$ID" ] && rt_fail "the plugin's directory is left in the data root"
-for h in /sys/fs/cgroup/*/; do
-    [ -d "$h$ID" ] && rt_fail "cgroup $h$ID is left"
+for id in "$OLD_ID" "$ID"; do
+    [ -e "/run/docker/plugins/$id" ] && rt_fail "/run/docker/plugins/$id is left"
+    [ -e "$RT_TMP/data/plugins/$id" ] && rt_fail "the plugin's directory $id is left in the data root"
+    for h in /sys/fs/cgroup/*/; do
+        [ -d "$h$id" ] && rt_fail "cgroup $h$id is left"
+    done
 done
 left="$(host_links | grep -E '^(cnm-|veth)' || true)"
 [ -z "$left" ] || rt_fail "links left in the host namespace: $left"

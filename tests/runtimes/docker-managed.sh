@@ -412,6 +412,9 @@ grep -q '10\.217\.1\.' <<<"$(ip -n "$RT_HOSTNS" -o addr show)" && rt_fail "addre
 nft_out="$(ip netns exec "$RT_HOSTNS" nft -j list table inet cnm 2>/dev/null || true)"
 grep -q '"elem"' <<<"$nft_out" && rt_fail "nftables elements left in table inet cnm"
 grep -q 'masq-' <<<"$(ip netns exec "$RT_HOSTNS" nft list table inet cnm 2>/dev/null)" && rt_fail "masquerade chains left"
+# Only our own tables, empty (their skeleton stays, as after the CNI plugins: docs/docker.md).
+tables="$(ip netns exec "$RT_HOSTNS" nft list tables 2>/dev/null | grep -v -x -e 'table inet cnm' -e 'table bridge cnm' || true)"
+[ -z "$tables" ] || rt_fail "nftables tables left that are not ours: $tables"
 for k in networks endpoints pools; do
     [ "$(records $k)" = 0 ] || rt_fail "$(records $k) $k records left in $STATE"
 done

@@ -66,9 +66,10 @@ ROOT_BEFORE="$(root_snapshot)"
 # --- setup: namespaces, temp dir, what dockerd makes outside it ----------------------------
 rt_make_tmp
 rt_make_host_ns
-# The machine's mounts, apart from ours: a plugin mount propagating back
-# (e.g. over /run/docker/plugins) would show here.
-host_mounts() { findmnt -rn -o TARGET | grep -v -e "^$RT_TMP" -e '^/run/netns/' | sort; }
+# The machine's mounts, apart from temp dirs (ours and other tests') and
+# namespace files: a plugin mount propagating back (e.g. over
+# /run/docker/plugins) would show here.
+host_mounts() { findmnt -rn -o TARGET | grep -v -e '^/tmp/' -e '^/run/netns/' | sort; }
 MOUNTS_BEFORE="$(host_mounts)"
 export DOCKER_CONFIG="$RT_TMP/docker-config"
 mkdir -p "$DOCKER_CONFIG"
@@ -112,7 +113,7 @@ rt_defer remove_all_containers
 # --- helpers ---------------------------------------------------------------------------------
 records() { find "$STATE/$1" -maxdepth 1 -name '*.json' 2>/dev/null | wc -l; }
 container_ip() { "${DOCKER[@]}" inspect -f "{{(index .NetworkSettings.Networks \"$2\").IPAddress}}" "$1"; }
-host_links() { ip -n "$RT_HOSTNS" -o link show | awk -F': ' '{print $2}' | sed 's/@.*//'; }
+host_links() { ip -n "$RT_HOSTNS" -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//'; }
 plugin_id() { "${DOCKER[@]}" plugin inspect -f '{{.Id}}' "$1"; }
 plugin_enabled() { "${DOCKER[@]}" plugin inspect -f '{{.Enabled}}' "$1" 2>/dev/null; }
 # find_plugin_pid ID: PPID_NOW = the plugin's process (containerd's running task of

@@ -409,7 +409,7 @@ for id in "$OLD_ID" "$ID"; do
 done
 left="$(host_links | grep -E '^(cnm-|veth)' || true)"
 [ -z "$left" ] || rt_fail "links left in the host namespace: $left"
-grep -q '10\.217\.1\.' <<<"$(ip -n "$RT_HOSTNS" -o addr show)" && rt_fail "addresses of $SUB left in the host namespace"
+grep -q '10\.217\.1\.' <<<"$(ip -n "$RT_HOSTNS" -o addr show 2>/dev/null)" && rt_fail "addresses of $SUB left in the host namespace"
 nft_out="$(ip netns exec "$RT_HOSTNS" nft -j list table inet cnm 2>/dev/null || true)"
 grep -q '"elem"' <<<"$nft_out" && rt_fail "nftables elements left in table inet cnm"
 grep -q 'masq-' <<<"$(ip netns exec "$RT_HOSTNS" nft list table inet cnm 2>/dev/null)" && rt_fail "masquerade chains left"

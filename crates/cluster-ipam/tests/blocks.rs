@@ -17,6 +17,8 @@ fn spec(subnet: &str, block: u8) -> NetworkSpec {
         subnet: subnet.parse().unwrap(),
         vni: 4242,
         block_prefix: block,
+        subnet6: None,
+        block_prefix6: None,
     }
 }
 

@@ -5,6 +5,12 @@
 //! ([`plan`]). Per remote host: one route per block via its underlay address
 //! (on-link, through the VXLAN device), one permanent neighbour (underlay
 //! address -> its VTEP MAC) and one FDB entry (VTEP MAC -> underlay address).
+//! IPv6 blocks over an IPv4 underlay: the kernel refuses an IPv6 route with
+//! an IPv4 next hop (RTA_VIA: "IPv6 does not support RTA_VIA attribute"),
+//! so their routes go via the IPv4-mapped address `::ffff:<underlay>`
+//! (accepted as an on-link IPv6 gateway), with a second permanent
+//! neighbour for that address and the same VTEP MAC
+//! (docs/adr/0018-etcd-failover.md, "IPv6 across hosts").
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -17,7 +23,8 @@ use crate::record::{parse_mac, HostRecord};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalNet {
     pub name: String,
-    pub subnet: IpNet,
+    /// The network's subnets (IPv4, and IPv6 for dual stack).
+    pub subnets: Vec<IpNet>,
     pub vni: u32,
     pub bridge: String,
     pub vxlan: String,
@@ -29,7 +36,8 @@ pub struct LocalNet {
 /// Routes, neighbours and FDB entries through one VXLAN device.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Programmed {
-    /// Block -> next hop (the remote host's underlay address).
+    /// Block -> next hop (the remote host's underlay address, or its
+    /// IPv4-mapped IPv6 form for IPv6 blocks over an IPv4 underlay).
     pub routes: BTreeMap<IpNet, IpAddr>,
     /// Next hop -> VTEP MAC.
     pub neighs: BTreeMap<IpAddr, [u8; 6]>,
@@ -85,12 +93,31 @@ pub fn desired(net: &LocalNet, me: &str, records: &[HostRecord]) -> Programmed {
         p.neighs.insert(r.underlay, mac);
         p.fdb.insert((mac, r.underlay));
         for b in &n.blocks {
-            if net.subnet.contains(b) {
-                p.routes.insert(*b, r.underlay);
+            if !net.subnets.iter().any(|s| s.contains(b)) {
+                continue;
             }
+            let Some(hop) = next_hop(b, r.underlay) else {
+                continue;
+            };
+            if hop != r.underlay {
+                p.neighs.insert(hop, mac);
+            }
+            p.routes.insert(*b, hop);
         }
     }
     p
+}
+
+/// The gateway of a route to `block` through the VXLAN device towards the
+/// host at `underlay`: the underlay address itself when the families
+/// match; for an IPv6 block over an IPv4 underlay, its IPv4-mapped form;
+/// None for an IPv4 block over an IPv6 underlay (not supported).
+pub fn next_hop(block: &IpNet, underlay: IpAddr) -> Option<IpAddr> {
+    match (block, underlay) {
+        (IpNet::V4(_), IpAddr::V4(_)) | (IpNet::V6(_), IpAddr::V6(_)) => Some(underlay),
+        (IpNet::V6(_), IpAddr::V4(a)) => Some(IpAddr::V6(a.to_ipv6_mapped())),
+        (IpNet::V4(_), IpAddr::V6(_)) => None,
+    }
 }
 
 /// The changes that turn `actual` into `want`: additions first (FDB, then
@@ -204,7 +231,10 @@ mod tests {
     fn net() -> LocalNet {
         LocalNet {
             name: "ov1".into(),
-            subnet: "10.214.0.0/16".parse().unwrap(),
+            subnets: vec![
+                "10.214.0.0/16".parse().unwrap(),
+                "fd00:214::/48".parse().unwrap(),
+            ],
             vni: 42,
             bridge: "cnmb42".into(),
             vxlan: "cnmx42".into(),
@@ -253,6 +283,27 @@ mod tests {
         assert_eq!(
             want.routes[&"10.214.0.128/26".parse().unwrap()],
             "10.213.0.12".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn ipv6_blocks_over_an_ipv4_underlay_go_via_the_mapped_address() {
+        let records = vec![rec(
+            "h2",
+            "10.213.0.12",
+            2,
+            &["10.214.0.64/26", "fd00:214:0:1::/64", "fd00:999::/64"],
+        )];
+        let want = desired(&net(), "h1", &records);
+        let mapped: IpAddr = "::ffff:10.213.0.12".parse().unwrap();
+        assert_eq!(want.routes[&"fd00:214:0:1::/64".parse().unwrap()], mapped);
+        assert_eq!(want.routes.len(), 2, "the foreign IPv6 block is skipped");
+        assert_eq!(want.neighs[&mapped], [2, 0, 0, 0, 0, 2]);
+        assert_eq!(want.neighs.len(), 2);
+        assert_eq!(want.fdb.len(), 1, "one FDB entry per host");
+        assert_eq!(
+            next_hop(&"10.0.0.0/24".parse().unwrap(), "fd00::1".parse().unwrap()),
+            None
         );
     }
 

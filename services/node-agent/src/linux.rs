@@ -1,15 +1,23 @@
 //! [`Dataplane`] over netlink in the agent's own network namespace: the
 //! bridge, the VXLAN device attached to it (learning off, UDP 4789), the
 //! block gateways on the bridge, and the routes, neighbours and FDB
-//! entries through the VXLAN device.
+//! entries through the VXLAN device; and the kernel monitor, which tells
+//! the agent when something of its networks changed behind its back.
 
 use std::net::IpAddr;
 
 use cnm_cluster_ipam::plan::gateway_of;
-use cnm_netlink::{Handle, IpFamily, NetlinkError, RouteSpec, VxlanSpec, TABLE_MAIN};
+use std::collections::BTreeMap;
+use std::sync::mpsc::Sender;
+
+use cnm_netlink::{
+    Group, Handle, IpFamily, Monitor, NetlinkError, Notification, RouteSpec, VxlanSpec, TABLE_MAIN,
+};
 use ipnet::IpNet;
 
+use crate::cluster::Event;
 use crate::dataplane::{Dataplane, DpError, LocalNet, Op, Programmed};
+use crate::warn;
 
 /// The IANA VXLAN port.
 pub const VXLAN_PORT: u16 = 4789;
@@ -119,6 +127,16 @@ impl Dataplane for LinuxDataplane {
         // reverse-path filtering would drop it.
         sysctl(&format!("net/ipv4/conf/{}/rp_filter", net.bridge), "2")?;
         sysctl("net/ipv4/ip_forward", "1")?;
+        if net.subnets.iter().any(|s| matches!(s, IpNet::V6(_))) {
+            // IPv6 may be off by default on new links (a host setting):
+            // the bridge holds the IPv6 gateways, the VXLAN device carries
+            // the IPv6 routes.
+            for dev in [&net.bridge, &net.vxlan] {
+                sysctl(&format!("net/ipv6/conf/{dev}/disable_ipv6"), "0")?;
+                sysctl(&format!("net/ipv6/conf/{dev}/accept_dad"), "0")?;
+            }
+            sysctl("net/ipv6/conf/all/forwarding", "1")?;
+        }
         vx.mac
             .ok_or_else(|| DpError(format!("vxlan {:?} has no MAC", net.vxlan)))
     }
@@ -130,7 +148,8 @@ impl Dataplane for LinuxDataplane {
             .filter_map(|b| IpNet::new(gateway_of(b), b.prefix_len()).ok())
             .collect();
         for a in self.h.addrs(br).map_err(e)? {
-            if net.subnet.contains(&a.addr.addr()) && !want.contains(&a.addr) {
+            let ours = net.subnets.iter().any(|s| s.contains(&a.addr.addr()));
+            if ours && !want.contains(&a.addr) {
                 self.h.del_addr(br, a.addr).map_err(e)?;
             }
         }
@@ -184,4 +203,96 @@ impl Dataplane for LinuxDataplane {
             Op::DelFdb(mac, ip) => self.h.del_fdb(vx, mac, ip).map(|_| ()).map_err(e),
         }
     }
+}
+
+/// The devices of the watched networks by index: (network, is the VXLAN device).
+type Devices = BTreeMap<u32, (usize, bool)>;
+
+/// Which network a notification is about (Some(None): all of them, the
+/// kernel dropped notifications). Links count by name or index; routes
+/// through either device; addresses on them; neighbour and FDB entries
+/// only on the VXLAN device (the bridge learns container neighbours all
+/// the time).
+fn concerns(
+    n: &Notification,
+    names: &[(String, String, String)],
+    devs: &Devices,
+) -> Option<Option<usize>> {
+    match n {
+        Notification::Overrun => Some(None),
+        Notification::Link { index, name, .. } => name
+            .as_deref()
+            .and_then(|nm| names.iter().position(|(_, br, vx)| br == nm || vx == nm))
+            .or_else(|| devs.get(index).map(|d| d.0))
+            .map(Some),
+        Notification::Route { oif: Some(o), .. } => devs.get(o).map(|d| Some(d.0)),
+        Notification::Addr { index, .. } => devs.get(index).map(|d| Some(d.0)),
+        Notification::Neigh { index, .. } => devs.get(index).filter(|d| d.1).map(|d| Some(d.0)),
+        _ => None,
+    }
+}
+
+fn devices(h: &mut Handle, names: &[(String, String, String)]) -> Devices {
+    let mut devs = Devices::new();
+    for (i, (_, br, vx)) in names.iter().enumerate() {
+        for (dev, is_vx) in [(br, false), (vx, true)] {
+            if let Ok(Some(l)) = h.link_by_name(dev) {
+                devs.insert(l.index, (i, is_vx));
+            }
+        }
+    }
+    devs
+}
+
+/// Starts a thread that watches the kernel of this namespace and sends
+/// [`Event::Kernel`] for the networks (network name, bridge, VXLAN
+/// device) whose devices, gateways, routes, neighbours or FDB entries
+/// changed.
+pub fn spawn_monitor(
+    nets: Vec<(String, String, String)>,
+    tx: Sender<Event>,
+) -> Result<(), DpError> {
+    let mut mon = Monitor::new(&[
+        Group::Link,
+        Group::Neigh,
+        Group::Ipv4Addr,
+        Group::Ipv4Route,
+        Group::Ipv6Addr,
+        Group::Ipv6Route,
+    ])
+    .map_err(e)?;
+    let mut h = Handle::new().map_err(e)?;
+    std::thread::Builder::new()
+        .name("kernel-monitor".into())
+        .spawn(move || {
+            let mut devs = devices(&mut h, &nets);
+            loop {
+                let batch = match mon.recv(None) {
+                    Ok(b) => b,
+                    Err(err) => {
+                        warn!("kernel monitor: {err}; stopped (the periodic check remains)");
+                        return;
+                    }
+                };
+                let mut hit: Vec<Option<usize>> = Vec::new();
+                for n in &batch {
+                    if matches!(n, Notification::Link { .. }) {
+                        devs = devices(&mut h, &nets);
+                    }
+                    if let Some(r) = concerns(n, &nets, &devs) {
+                        if !hit.contains(&r) {
+                            hit.push(r);
+                        }
+                    }
+                }
+                for r in hit {
+                    let name = r.and_then(|i| nets.get(i)).map(|(n, _, _)| n.clone());
+                    if tx.send(Event::Kernel(name)).is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+        .map_err(|err| DpError(format!("starting the kernel monitor: {err}")))?;
+    Ok(())
 }

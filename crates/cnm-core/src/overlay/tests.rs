@@ -51,6 +51,8 @@ fn world(with_state: bool) -> World {
                 subnet: "10.214.0.0/16".parse().expect("net"),
                 vni: 42,
                 block_prefix: 26,
+                subnet6: None,
+                block_prefix6: None,
             },
             host: "h1".into(),
             blocks: vec!["10.214.0.64/26".parse().expect("net")],

@@ -148,7 +148,7 @@ mod tests {
             .unwrap()
             .contains("subnet6"));
         let mut b = spec("b", "10.215.0.0/16", 43, 26);
-        b.subnet6 = Some("fd00:214:1::/56".parse().unwrap());
+        b.subnet6 = Some("fd00:214:0:100::/56".parse().unwrap());
         b.block_prefix6 = Some(64);
         let e = b.check_against(std::slice::from_ref(&a)).unwrap_err();
         assert!(e.to_string().contains("overlaps fd00:214::/48"), "{e}");

@@ -33,6 +33,10 @@ const RESYNC_TICKS: u32 = 10;
 /// Kernel notifications arriving within this window are healed together.
 const KERNEL_COALESCE: Duration = Duration::from_millis(15);
 
+/// Per address family of a network: its plan, the free addresses in the
+/// held blocks and the usage per block.
+type FreeByPlan = Vec<(BlockPlan, u128, BTreeMap<IpNet, u64>)>;
+
 /// A fatal error: the agent stops (bad config, kernel refusal at start).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -441,10 +445,7 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
     }
 
     /// Free addresses per plan of network `i` and the current usage.
-    fn free(
-        &self,
-        i: usize,
-    ) -> Result<Vec<(BlockPlan, u128, BTreeMap<IpNet, u64>)>, ClusterIpamError> {
+    fn free(&self, i: usize) -> Result<FreeByPlan, ClusterIpamError> {
         let n = &self.nets[i];
         let mut out = Vec::new();
         for plan in n.spec.plans()? {
@@ -727,3 +728,7 @@ impl From<cnm_cluster_ipam::KvError> for SessionError {
         SessionError::Retry(e.to_string())
     }
 }
+
+#[cfg(test)]
+#[path = "agent_tests.rs"]
+mod tests;

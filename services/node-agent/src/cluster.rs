@@ -81,6 +81,9 @@ impl SharedView {
     }
 }
 
+/// Keys and values under a prefix, in key order.
+pub type Kvs = Vec<(String, Vec<u8>)>;
+
 /// A session's background work; dropping it stops that work.
 pub trait SessionTasks: Send {}
 
@@ -93,7 +96,7 @@ pub trait Cluster: Kv {
     /// Revokes `lease` (its keys go at once).
     fn revoke(&mut self, lease: i64) -> Result<(), KvError>;
     /// Every key under `prefix` and the revision of that read.
-    fn list_at(&mut self, prefix: &str) -> Result<(Vec<(String, Vec<u8>)>, i64), KvError>;
+    fn list_at(&mut self, prefix: &str) -> Result<(Kvs, i64), KvError>;
     /// Keeps `lease` alive and watches `prefix` after `view.rev`, applying
     /// events to `view` and sending [`Event::Changed`] (or [`Event::Lost`]
     /// when the lease is gone) to `tx`, until the result is dropped.

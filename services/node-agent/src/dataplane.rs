@@ -184,49 +184,7 @@ mod tests {
     use super::*;
     use crate::record::{format_mac, HostNetwork};
 
-    /// An in-memory VXLAN device.
-    #[derive(Default)]
-    struct FakeDp {
-        state: Programmed,
-        applied: usize,
-    }
-
-    impl Dataplane for FakeDp {
-        fn ensure_local(&mut self, _: &LocalNet) -> Result<[u8; 6], DpError> {
-            Ok([2, 0, 0, 0, 0, 1])
-        }
-        fn ensure_gateways(&mut self, _: &LocalNet, _: &[IpNet]) -> Result<(), DpError> {
-            Ok(())
-        }
-        fn programmed(&mut self, _: &LocalNet) -> Result<Programmed, DpError> {
-            Ok(self.state.clone())
-        }
-        fn apply(&mut self, _: &LocalNet, op: &Op) -> Result<(), DpError> {
-            self.applied += 1;
-            let s = &mut self.state;
-            match *op {
-                Op::SetFdb(m, ip) => {
-                    s.fdb.insert((m, ip));
-                }
-                Op::SetNeigh(ip, m) => {
-                    s.neighs.insert(ip, m);
-                }
-                Op::SetRoute(d, g) => {
-                    s.routes.insert(d, g);
-                }
-                Op::DelRoute(d, _) => {
-                    s.routes.remove(&d);
-                }
-                Op::DelNeigh(ip) => {
-                    s.neighs.remove(&ip);
-                }
-                Op::DelFdb(m, ip) => {
-                    s.fdb.remove(&(m, ip));
-                }
-            }
-            Ok(())
-        }
-    }
+    use crate::fake::FakeDp;
 
     fn net() -> LocalNet {
         LocalNet {
@@ -309,7 +267,7 @@ mod tests {
 
     #[test]
     fn reconcile_adds_missing_removes_stale_and_is_idempotent() {
-        let mut dp = FakeDp::default();
+        let mut dp = FakeDp::new(1);
         let n = net();
         let all = vec![
             rec("h2", "10.213.0.12", 2, &["10.214.0.64/26"]),
@@ -325,7 +283,7 @@ mod tests {
             &["10.214.0.64/26", "10.214.1.0/26"],
         )];
         let want = desired(&n, "h1", &now);
-        let ops = plan(&want, &dp.state);
+        let ops = plan(&want, &dp.state().programmed);
         assert!(ops.contains(&Op::DelRoute(
             "10.214.0.192/26".parse().unwrap(),
             "10.213.0.13".parse().unwrap()
@@ -343,9 +301,9 @@ mod tests {
             .rposition(|o| matches!(o, Op::SetRoute(..) | Op::SetNeigh(..) | Op::SetFdb(..)));
         assert!(last_set < first_del, "{ops:?}");
         reconcile(&mut dp, &n, &want).unwrap();
-        assert_eq!(dp.state, want);
+        assert_eq!(dp.state().programmed, want);
         // Nothing left after every host is gone.
         reconcile(&mut dp, &n, &desired(&n, "h1", &[])).unwrap();
-        assert_eq!(dp.state, Programmed::default());
+        assert_eq!(dp.state().programmed, Programmed::default());
     }
 }

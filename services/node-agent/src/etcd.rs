@@ -23,7 +23,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cluster::{Cluster, Event, SessionTasks, SharedView};
+use crate::cluster::{Cluster, Event, Kvs, SessionTasks, SharedView};
 use crate::config::Tls;
 use crate::{info, warn};
 
@@ -172,6 +172,34 @@ impl Pool {
         }
         let m = &g.members[idx];
         (idx, m.url.clone(), m.client.clone())
+    }
+
+    /// Asks every member at once for its status and makes the first that
+    /// answers with a leader the current one (a member that is down or cut
+    /// off costs nothing at start).
+    pub async fn choose(&self) {
+        let members: Vec<(usize, Client)> = self
+            .lock()
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i, m.client.clone()))
+            .collect();
+        let mut set = tokio::task::JoinSet::new();
+        for (i, mut c) in members {
+            set.spawn(async move {
+                let ok =
+                    matches!(bounded(ATTEMPT_TIMEOUT, c.status()).await, Ok(s) if s.leader() != 0);
+                (i, ok)
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            if let Ok((i, true)) = r {
+                self.lock().current = i;
+                self.moved.send_replace(i);
+                return;
+            }
+        }
     }
 
     /// A watch of the current member's index, to follow moves.
@@ -371,6 +399,7 @@ impl EtcdCluster {
         tls: Option<TlsOptions>,
     ) -> Result<EtcdCluster, KvError> {
         let pool = rt.block_on(Pool::new(endpoints, tls))?;
+        rt.block_on(pool.choose());
         rt.spawn(pool.clone().maintain());
         Ok(EtcdCluster { pool, rt })
     }
@@ -451,7 +480,7 @@ impl Cluster for EtcdCluster {
             .map(|_| ())
     }
 
-    fn list_at(&mut self, prefix: &str) -> Result<(Vec<(String, Vec<u8>)>, i64), KvError> {
+    fn list_at(&mut self, prefix: &str) -> Result<(Kvs, i64), KvError> {
         let prefix = prefix.to_string();
         let r =
             self.run(|mut c| {

@@ -40,6 +40,19 @@ fn sysctl(path: &str, value: &str) -> Result<(), DpError> {
     std::fs::write(&p, value).map_err(|err| DpError(format!("writing {p}: {err}")))
 }
 
+/// The bridge's MAC: locally administered, `02:<vni low byte>:<the last
+/// four bytes of the underlay address>`.
+pub fn bridge_mac(net: &LocalNet) -> [u8; 6] {
+    let ip = match net.underlay_ip {
+        IpAddr::V4(a) => a.octets(),
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            [o[12], o[13], o[14], o[15]]
+        }
+    };
+    [0x02, (net.vni & 0xff) as u8, ip[0], ip[1], ip[2], ip[3]]
+}
+
 impl LinuxDataplane {
     pub fn new() -> Result<Self, DpError> {
         Ok(LinuxDataplane {
@@ -76,8 +89,14 @@ impl LinuxDataplane {
 
 impl Dataplane for LinuxDataplane {
     fn ensure_local(&mut self, net: &LocalNet) -> Result<[u8; 6], DpError> {
+        // A fixed bridge MAC: a bridge without one takes the lowest MAC of
+        // its ports, so every container joining with a lower one would
+        // change the gateway's MAC under the other containers' ARP caches
+        // (a lost packet each); fixed and derived from the underlay address
+        // and VNI, it also survives the bridge being re-created.
+        let br_mac = bridge_mac(net);
         self.h
-            .create_bridge(&net.bridge, Some(net.mtu), false, None)
+            .create_bridge(&net.bridge, Some(net.mtu), false, Some(br_mac))
             .map_err(e)?;
         let br = self
             .h
@@ -116,6 +135,9 @@ impl Dataplane for LinuxDataplane {
         }
         if br.mtu != net.mtu {
             self.h.set_mtu(br.index, net.mtu).map_err(e)?;
+        }
+        if br.mac != Some(br_mac) {
+            self.h.set_mac(br.index, br_mac).map_err(e)?;
         }
         if vx.master != Some(br.index) {
             self.h.set_master(vx.index, br.index).map_err(e)?;

@@ -8,6 +8,8 @@ mod cluster;
 mod config;
 mod dataplane;
 mod etcd;
+#[cfg(test)]
+mod fake;
 mod linux;
 mod log;
 mod record;

@@ -146,14 +146,25 @@ pub fn bridge_options(options: &Map<String, Value>, st: &HostState) -> Map<Strin
 /// The host-local section that allocates from the held blocks (one range
 /// per block, its first address the gateway), in the agent's store.
 pub fn ipam_section(st: &HostState) -> Value {
-    let ranges: Vec<Value> = st
-        .blocks
+    // One range set per address family: a dual-stack container gets an
+    // address of each.
+    let mut ranges: Vec<Vec<Value>> = [true, false]
         .iter()
-        .map(|b| json!({"subnet": b.to_string(), "gateway": gateway_of(b).to_string()}))
+        .map(|v4| {
+            st.blocks
+                .iter()
+                .filter(|b| b.addr().is_ipv4() == *v4)
+                .map(|b| json!({"subnet": b.to_string(), "gateway": gateway_of(b).to_string()}))
+                .collect::<Vec<Value>>()
+        })
+        .filter(|r| !r.is_empty())
         .collect();
+    if ranges.is_empty() {
+        ranges.push(Vec::new());
+    }
     json!({
         "type": "ipam-host-local",
-        "ranges": [ranges],
+        "ranges": ranges,
         "dataDir": st.data_dir.display().to_string(),
     })
 }

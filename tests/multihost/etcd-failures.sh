@@ -6,6 +6,8 @@
 #             gives the same figures: MH_KILL_GAP=60), restarted after each
 #   cut       the leader cut off by dropping its etcd traffic in the
 #             underlay (nftables in the underlay namespace; not killed)
+#   learn     an agent given one member's URL only learns the others from
+#             the cluster: that member killed, it keeps its lease
 # During each failure: no agent loses its lease or registers again, no host
 # loses a route to another live host (sampled every 0.5 s), pings between
 # containers lose nothing, a host joining is routed by all others within
@@ -246,6 +248,25 @@ mh_check "cut: member $L healthy again after the cut" mh_etcd_wait_healthy 1 2 3
 sleep 2
 rm -f "$MH_DIR/sampling"
 wait "$SAMPLER" 2>/dev/null
+
+echo "== learn: an agent told only one member's URL learns the others from the cluster"
+n=$NEXT_HOST
+mh_add_host "$n"
+MH_ENDPOINTS="$(mh_etcd_endpoints 1)" mh_agent_start "$n"
+lone_registered() { grep -q "registered (lease" "$MH_DIR/agent$n.log" && grep -q "etcd members now" "$MH_DIR/agent$n.log"; }
+mh_check "learn: the agent registered and read the member list" mh_wait 10 lone_registered
+lease_of() { mh_etcdctl 2 get "/cnm/v1/hosts/h$1" -w json | python3 -c 'import json,sys;d=json.load(sys.stdin);print(d["kvs"][0].get("lease",0) if d.get("kvs") else "none")'; }
+lease_before="$(lease_of "$n")"
+kill -KILL "$MH_ETCD_PID_1"
+sleep 8
+lease_after="$(lease_of "$n")"
+echo "figure: learn: lease of host $n before $lease_before, 8 s after its only configured member was killed $lease_after"
+mh_check "learn: it keeps its lease through the members it learned" [ "$lease_before" = "$lease_after" -a "$lease_after" != none ]
+mh_check "learn: and never lost its session" eval '! grep -q "session lost" "$MH_DIR/agent$n.log"'
+learned_routes() { routes_to "$n" 2 && routes_to 2 "$n"; }
+mh_check "learn: still routed both ways" learned_routes
+mh_etcd_member 1 "$CLUSTER" new
+mh_check "learn: member 1 back" mh_etcd_wait_healthy 1 2 3
 
 n_miss="$(wc -l <"$MH_DIR/misses")"
 echo "figure: route samples missing a live host (every 0.5 s, 4 hosts x 3 peers, all failures): $n_miss"

@@ -106,9 +106,13 @@ others_updated() {
 t="$(time_until 5 others_updated)"
 # The new record's time from agent 1's log, the others' update from theirs.
 rec_t="$(grep -h "vtep MAC now" "$MH_DIR/agent1.log" | tail -n 1 | awk '{print $2}')"
-echo "figure: hosts 2 and 3 use host 1's new VTEP MAC $t s after the deletion (the new record was written $(python3 -c "print(round(${rec_t:-0}-$t0,3))") s after it)"
-upd_rel="$(python3 - "${rec_t:-0}" "$MH_DIR/agent2.log" "$MH_DIR/agent3.log" <<'PY'
+rec_after="?"
+[ -n "$rec_t" ] && rec_after="$(python3 -c "print(round($rec_t-$t0,3))")"
+echo "figure: hosts 2 and 3 use host 1's new VTEP MAC $t s after the deletion (the new record was written $rec_after s after it)"
+upd_rel="$(python3 - "${rec_t:-}" "$MH_DIR/agent2.log" "$MH_DIR/agent3.log" <<'PY'
 import re, sys
+if not sys.argv[1]:
+    print("never"); sys.exit()
 t0 = float(sys.argv[1]); last = 0.0
 for f in sys.argv[2:]:
     seen = None

@@ -623,7 +623,9 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
                 }
                 continue;
             };
-            self.nets[i].short_logged = false;
+            if !short {
+                self.nets[i].short_logged = false;
+            }
             if full {
                 // Blocks released explicitly (cnmd release-block) leave here too.
                 let held = Claimer::new(
@@ -648,6 +650,16 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
                 match self.claim_ahead(i) {
                     Ok(0) => {}
                     Ok(_) => self.put_record(lease)?,
+                    Err(ClusterIpamError::Kv(e)) => {
+                        if !self.nets[i].short_logged {
+                            warn!(
+                                "network {:?}: fewer than {} free address(es) left in the held blocks and etcd is unreachable ({e})",
+                                self.nets[i].spec.name, self.cfg.min_free
+                            );
+                            self.nets[i].short_logged = true;
+                        }
+                        return Err(ClusterIpamError::Kv(e));
+                    }
                     Err(e) => {
                         self.put_record(lease)?;
                         return Err(e);

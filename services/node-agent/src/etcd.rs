@@ -64,6 +64,19 @@ fn member_failed(e: &KvError) -> bool {
     matches!(e, KvError::Unavailable(_))
 }
 
+/// True when `e` says the member could not be reached at all (connection
+/// refused, no route, TLS or HTTP/2 failure), as opposed to an answer from
+/// etcd ("etcdserver: no leader", "leader changed", ...).
+fn not_reached(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => {
+            s.code() == tonic::Code::Unavailable && !s.message().starts_with("etcdserver:")
+        }
+        _ => false,
+    }
+}
+
 /// Reads the PEM files and builds the TLS options.
 pub fn tls_options(tls: &Tls) -> Result<TlsOptions, String> {
     let read =
@@ -252,28 +265,46 @@ impl Pool {
         let end = Instant::now() + CALL_TIMEOUT;
         let mut last = KvError::Unavailable("no etcd member answered".into());
         let mut tried = 0usize;
+        // Whether every attempt of this round failed to reach its member at
+        // all (refused, unreachable): then etcd is down, not electing, and
+        // waiting longer helps nobody.
+        let mut round_unreachable = true;
         loop {
             let left = end.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(last);
             }
             let (_, url, client) = self.pick();
-            match bounded(left.min(ATTEMPT_TIMEOUT), op(client)).await {
-                Ok(v) => {
+            let attempt = tokio::time::timeout(left.min(ATTEMPT_TIMEOUT), op(client)).await;
+            let (e, unreachable) = match attempt {
+                Ok(Ok(v)) => {
                     self.mark_up(&url);
                     return Ok(v);
                 }
-                Err(e) if member_failed(&e) => {
-                    self.mark_down(&url, &e.to_string());
-                    last = KvError::Unavailable(format!("{url}: {e}"));
-                    tried += 1;
-                    // Every member failed once: the cluster may be electing
-                    // a leader; wait a little before the next round.
-                    if tried.is_multiple_of(self.len()) {
-                        tokio::time::sleep(Duration::from_millis(100).min(left)).await;
-                    }
+                Ok(Err(e)) => {
+                    let unreachable = not_reached(&e);
+                    (kv_error(e), unreachable)
                 }
-                Err(e) => return Err(e),
+                Err(_) => (
+                    KvError::Unavailable(format!("no answer within {:?}", left.min(ATTEMPT_TIMEOUT))),
+                    false,
+                ),
+            };
+            if !member_failed(&e) {
+                return Err(e);
+            }
+            self.mark_down(&url, &e.to_string());
+            last = KvError::Unavailable(format!("{url}: {e}"));
+            round_unreachable &= unreachable;
+            tried += 1;
+            if tried.is_multiple_of(self.len()) {
+                if round_unreachable {
+                    return Err(last);
+                }
+                // Every member failed once and some answered (no leader,
+                // leader changed): an election; wait a little, try again.
+                round_unreachable = true;
+                tokio::time::sleep(Duration::from_millis(100).min(left)).await;
             }
         }
     }

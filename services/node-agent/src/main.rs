@@ -76,6 +76,9 @@ fn run(cfg: Config) -> Result<(), agent::Fatal> {
         return Ok(());
     }
     a.cluster().on_signals(a.sender());
-    linux::spawn_monitor(devices, a.sender()).map_err(|e| fatal(&e))?;
+    if let Err(e) = linux::spawn_monitor(devices, a.sender()) {
+        // The periodic check (every 10 ticks) still repairs, only later.
+        warn!("kernel monitor not started: {e}; repairs wait for the periodic check");
+    }
     a.run()
 }

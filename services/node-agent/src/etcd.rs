@@ -29,14 +29,16 @@ use crate::{info, warn};
 
 /// Bound of one request, failovers included.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
-/// Bound of one attempt on one member.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Bound of one attempt on one member (a request normally takes a few
+/// milliseconds; one held by a member waiting for a leader that is gone
+/// moves on after this).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(600);
 /// TCP connect timeout per member.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// HTTP/2 keep-alive: a ping every interval, the connection dropped when
 /// the answer takes longer than the timeout (a member cut off silently).
-const H2_PING: Duration = Duration::from_millis(500);
-const H2_PING_TIMEOUT: Duration = Duration::from_millis(1000);
+const H2_PING: Duration = Duration::from_millis(300);
+const H2_PING_TIMEOUT: Duration = Duration::from_millis(600);
 /// How often members marked down are probed (doubling up to the max).
 const PROBE_FIRST: Duration = Duration::from_millis(500);
 const PROBE_MAX: Duration = Duration::from_secs(4);
@@ -593,10 +595,11 @@ impl Drop for Tasks {
 }
 
 /// Keeps `lease` alive through the current member, every third of the TTL
-/// (at most every second); moves with the pool. Ends only when etcd says
+/// and at least every 500 ms (its answer is also how a member that lost
+/// the cluster is noticed); moves with the pool. Ends only when etcd says
 /// the lease is gone.
 async fn keepalive(pool: Pool, lease: i64, ttl: i64, tx: Sender<Event>) {
-    let every = Duration::from_millis((ttl.max(1) as u64 * 1000 / 3).clamp(200, 1000));
+    let every = Duration::from_millis((ttl.max(1) as u64 * 1000 / 3).clamp(200, 500));
     let mut moved = pool.subscribe();
     loop {
         let (idx, url, mut client) = pool.pick();

@@ -26,10 +26,15 @@ mh_etcd_start 1 2 3 || { mh_check "etcd cluster healthy" false; mh_summary; exit
 for n in 1 2 3 4; do mh_agent_start "$n"; done
 CLUSTER="e1=http://$(mh_ip 1):2380,e2=http://$(mh_ip 2):2380,e3=http://$(mh_ip 3):2380"
 
+# Host M's blocks from its state file (no process per call but grep: the
+# samplers and the join timing poll this).
+blocks_of() { sed -n '/"blocks"/,/]/p' "$MH_DIR/h$1/state/ov1.json" 2>/dev/null | grep -o '[0-9.]*/[0-9]*'; }
 routes_to() {
-    local n="$1" m="$2" b
-    for b in $(python3 -c 'import json,sys;print(" ".join(json.load(open(sys.argv[1]))["blocks"]))' "$MH_DIR/h$m/state/ov1.json"); do
-        mh_run "$n" ip -4 route show "$b" dev cnmx4214 | grep -q "via $(mh_ip "$m")" || return 1
+    local n="$1" m="$2" b bs
+    bs="$(blocks_of "$m")"
+    [ -n "$bs" ] || return 1
+    for b in $bs; do
+        ip -n "$(mh_ns "$n")" -4 route show "$b" dev cnmx4214 | grep -q "via $(mh_ip "$m")" || return 1
     done
 }
 meshed() {
@@ -163,7 +168,8 @@ PY
     fi
     echo "figure: $tag: host $n joined during the failure, routed by hosts 1-4 ${JOIN_S} s after its agent started (agents' log stamps; seen by polling after ${POLL_S} s)"
     mh_stop "$(eval echo "\$MH_AGENT_PID_$n")"
-    ok_join() { python3 -c "import sys;sys.exit(0 if $JOIN_S <= 2.0 else 1)"; }
+    # What users see (polling), which also bounds the agents' own stamps.
+    ok_join() { python3 -c "import sys;sys.exit(0 if max($JOIN_S, $POLL_S) <= 2.0 else 1)"; }
     mh_check "$tag: a host joining during the failure is routed by all others within 2 s" ok_join
 }
 

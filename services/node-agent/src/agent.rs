@@ -299,15 +299,15 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
                 warn!("etcd session lost: {why}; keeping the kernel state, registering again");
             }
         }
-        if !batch.kernel.is_empty() {
-            let all = batch.kernel.contains(&None);
-            for i in 0..self.nets.len() {
-                if all || batch.kernel.contains(&Some(self.nets[i].spec.name.clone())) {
-                    self.heal(i);
-                }
+        let all = batch.kernel.contains(&None);
+        let records = if batch.changed { self.records() } else { None };
+        for i in 0..self.nets.len() {
+            if all || batch.kernel.contains(&Some(self.nets[i].spec.name.clone())) {
+                // Devices, gateways, then the routes from the view.
+                self.heal(i);
+            } else if let Some(r) = &records {
+                self.reconcile_net(i, r);
             }
-        } else if batch.changed {
-            self.reconcile_all();
         }
         false
     }

@@ -288,7 +288,10 @@ impl Pool {
                     (kv_error(e), unreachable)
                 }
                 Err(_) => (
-                    KvError::Unavailable(format!("no answer within {:?}", left.min(ATTEMPT_TIMEOUT))),
+                    KvError::Unavailable(format!(
+                        "no answer within {:?}",
+                        left.min(ATTEMPT_TIMEOUT)
+                    )),
                     false,
                 ),
             };
@@ -736,5 +739,37 @@ async fn watch_hosts(pool: Pool, prefix: String, view: SharedView, tx: Sender<Ev
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: tonic::Code, msg: &str) -> etcd_client::Error {
+        etcd_client::Error::GRpcStatus(tonic::Status::new(code, msg))
+    }
+
+    #[test]
+    fn an_unreachable_member_is_told_from_an_answer_of_etcd() {
+        // A dead member: the connection itself failed.
+        assert!(not_reached(&status(
+            tonic::Code::Unavailable,
+            "tcp connect error"
+        )));
+        // A member without a leader answered: try another, but etcd is up.
+        let no_leader = status(tonic::Code::Unavailable, "etcdserver: no leader");
+        assert!(!not_reached(&no_leader));
+        assert!(member_failed(&kv_error(no_leader)));
+        // A refusal (bad request): no other member would do better.
+        let bad = status(
+            tonic::Code::InvalidArgument,
+            "etcdserver: key is not provided",
+        );
+        assert!(!member_failed(&kv_error(bad)));
+        assert!(member_failed(&kv_error(status(
+            tonic::Code::DeadlineExceeded,
+            "context deadline exceeded"
+        ))));
     }
 }

@@ -103,12 +103,14 @@ others_updated() {
         ! bridge -n "$(mh_ns "$n")" fdb show dev $VX | grep -q "$OLD1 " || return 1
     done
 }
-t="$(time_until 5 others_updated)"
+time_until 5 others_updated >/dev/null
+t="$(python3 -c "print(round($EPOCHREALTIME-$t0,3))")"
+mh_wait 1 others_updated || t=never
 # The new record's time from agent 1's log, the others' update from theirs.
 rec_t="$(grep -h "vtep MAC now" "$MH_DIR/agent1.log" | tail -n 1 | awk '{print $2}')"
 rec_after="?"
 [ -n "$rec_t" ] && rec_after="$(python3 -c "print(round($rec_t-$t0,3))")"
-echo "figure: hosts 2 and 3 use host 1's new VTEP MAC $t s after the deletion (the new record was written $rec_after s after it)"
+echo "figure: host 1's new record (new VTEP MAC) written $rec_after s after the deletion (agent's log stamp); hosts 2 and 3 seen using it by polling $t s after the deletion (polled after the checks above)"
 upd_rel="$(python3 - "${rec_t:-}" "$MH_DIR/agent2.log" "$MH_DIR/agent3.log" <<'PY'
 import re, sys
 if not sys.argv[1]:

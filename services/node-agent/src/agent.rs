@@ -3,9 +3,11 @@
 //! record put under the lease, the host records read into a [`View`] and
 //! then followed by a watch. The lease keep-alive and the watch move
 //! between etcd members on their own (`etcd.rs`); a session ends only when
-//! the store says the lease is gone. Every change of the view, every kernel
-//! notification about our devices and every tick reconciles the kernel with
-//! the view, without waiting on etcd. When etcd is unreachable the kernel
+//! the store says the lease is gone. Every change of the view and every
+//! tick reconciles the kernel with the view, without waiting on etcd; what
+//! the kernel should hold is shared ([`Targets`]) with the kernel monitor,
+//! which heals changes made behind our back on its own thread and tells
+//! this loop when a VXLAN device came back with another MAC (to publish). When etcd is unreachable the kernel
 //! state and the local state files stay as they are, so containers keep
 //! talking and the CNI plugin keeps allocating from the held blocks.
 
@@ -21,7 +23,7 @@ use ipnet::IpNet;
 
 use crate::cluster::{Cluster, Event, SessionTasks, SharedView};
 use crate::config::{device_names, Command, Config};
-use crate::dataplane::{desired, reconcile, Dataplane, LocalNet};
+use crate::dataplane::{desired, reconcile, Dataplane, LocalNet, Target, Targets};
 use crate::record::{format_mac, HostNetwork, HostRecord};
 use crate::{info, warn};
 
@@ -97,6 +99,8 @@ pub struct Agent<C: Cluster, D: Dataplane> {
     view: SharedView,
     session: Option<Session>,
     last_gc: Instant,
+    /// What the kernel should hold, shared with the kernel monitor.
+    targets: Targets,
 }
 
 impl<C: Cluster, D: Dataplane> Agent<C, D> {
@@ -115,7 +119,7 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
                     1280 + overhead
                 ))
             })?;
-        let nets = cfg
+        let nets: Vec<Net> = cfg
             .networks
             .iter()
             .map(|spec| {
@@ -140,6 +144,16 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
             })
             .collect();
         let (tx, rx) = channel();
+        let targets = Targets::new(
+            nets.iter()
+                .map(|n: &Net| Target {
+                    local: n.local.clone(),
+                    mac: None,
+                    blocks: Vec::new(),
+                    want: None,
+                })
+                .collect(),
+        );
         Ok(Agent {
             cfg,
             kv,
@@ -150,7 +164,19 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
             view: SharedView::default(),
             session: None,
             last_gc: Instant::now(),
+            targets,
         })
+    }
+
+    /// What the kernel should hold, for the kernel monitor.
+    pub fn targets(&self) -> Targets {
+        self.targets.clone()
+    }
+
+    /// Sets network `i`'s VTEP MAC (and the monitor's copy).
+    fn set_mac(&mut self, i: usize, mac: [u8; 6]) {
+        self.nets[i].mac = Some(mac);
+        self.targets.update(i, |t| t.mac = Some(mac));
     }
 
     /// The cluster store.
@@ -315,7 +341,7 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
     /// After a restart: networks with a state file get their devices and
     /// blocks back before etcd answers, so ADDs keep working without it.
     fn adopt_local_state(&mut self) -> Result<(), Fatal> {
-        for n in &mut self.nets {
+        for (i, n) in self.nets.iter_mut().enumerate() {
             let Ok(st) = HostState::load(&self.cfg.state_dir, &n.spec.name) else {
                 continue;
             };
@@ -327,6 +353,11 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
                 .ensure_local(&n.local)
                 .map_err(|e| Fatal(format!("network {:?}: {e}", n.spec.name)))?;
             n.mac = Some(mac);
+            let blocks = st.blocks.clone();
+            self.targets.update(i, |t| {
+                t.mac = Some(mac);
+                t.blocks = blocks;
+            });
             n.blocks = st
                 .blocks
                 .iter()
@@ -369,7 +400,7 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
                     self.nets[i].local.mtu,
                     format_mac(&mac)
                 );
-                self.nets[i].mac = Some(mac);
+                self.set_mac(i, mac);
             }
             let held =
                 Claimer::new(&mut self.kv, &self.cfg.prefix, spec, &self.cfg.host)?.held()?;
@@ -502,6 +533,8 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
     fn publish_local(&mut self, i: usize) -> Result<(), ClusterIpamError> {
         let n = &self.nets[i];
         let blocks = n.block_nets();
+        let b = blocks.clone();
+        self.targets.update(i, |t| t.blocks = b);
         if let Err(e) = self.dp.ensure_gateways(&n.local, &blocks) {
             warn!("network {:?}: gateways: {e}", n.spec.name);
         }
@@ -544,6 +577,8 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
             return;
         }
         let want = desired(&n.local, &self.cfg.host, records);
+        let w = want.clone();
+        self.targets.update(i, |t| t.want = Some(w));
         match reconcile(&mut self.dp, &n.local, &want) {
             Ok(0) => {}
             Ok(changes) => info!(
@@ -580,7 +615,7 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
                     self.nets[i].spec.name,
                     format_mac(&mac)
                 );
-                self.nets[i].mac = Some(mac);
+                self.set_mac(i, mac);
                 if let Err(e) = self.republish() {
                     warn!("publishing the new vtep MAC: {e}");
                 }

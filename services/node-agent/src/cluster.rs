@@ -17,8 +17,9 @@ pub enum Event {
     Changed,
     /// The session's lease is gone (expired or revoked): register again.
     Lost(String),
-    /// Something of network `0`'s kernel state changed (None: anything,
-    /// e.g. notifications were lost); heal it.
+    /// Network `0`'s kernel state needs the loop (None: every network):
+    /// its VXLAN device came back with another MAC, or the kernel monitor
+    /// could not heal it; heal it here and publish the MAC.
     Kernel(Option<String>),
     /// SIGTERM / SIGINT.
     Stop,

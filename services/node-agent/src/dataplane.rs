@@ -75,6 +75,61 @@ pub trait Dataplane {
     fn apply(&mut self, net: &LocalNet, op: &Op) -> Result<(), DpError>;
 }
 
+/// What the kernel of one network should hold, as the agent last decided:
+/// shared with the kernel monitor, which heals from it without waiting on
+/// the agent's loop (that may be in an etcd call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub local: LocalNet,
+    /// The VTEP MAC the host record carries (None: not set up yet).
+    pub mac: Option<[u8; 6]>,
+    /// The held blocks (their gateways go on the bridge).
+    pub blocks: Vec<IpNet>,
+    /// Routes, neighbours and FDB entries (None: the records were never read).
+    pub want: Option<Programmed>,
+}
+
+/// The targets of every network, in the agent's order.
+#[derive(Debug, Clone, Default)]
+pub struct Targets(std::sync::Arc<std::sync::Mutex<Vec<Target>>>);
+
+impl Targets {
+    pub fn new(t: Vec<Target>) -> Targets {
+        Targets(std::sync::Arc::new(std::sync::Mutex::new(t)))
+    }
+
+    /// Changes network `i`'s target.
+    pub fn update(&self, i: usize, f: impl FnOnce(&mut Target)) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = g.get_mut(i) {
+            f(t);
+        }
+    }
+
+    /// Network `i`'s target.
+    pub fn get(&self, i: usize) -> Option<Target> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(i)
+            .cloned()
+    }
+}
+
+/// Restores network `t`'s kernel state after a change behind the agent's
+/// back: devices (re-created, attached, up), gateways, then routes,
+/// neighbours and FDB entries. Returns the VTEP MAC now (a re-created
+/// device has a new one) and how many route/neighbour/FDB changes were made.
+pub fn heal<D: Dataplane>(dp: &mut D, t: &Target) -> Result<([u8; 6], usize), DpError> {
+    let mac = dp.ensure_local(&t.local)?;
+    dp.ensure_gateways(&t.local, &t.blocks)?;
+    let changes = match &t.want {
+        Some(w) => reconcile(dp, &t.local, w)?,
+        None => 0,
+    };
+    Ok((mac, changes))
+}
+
 /// What `net`'s VXLAN device should carry given the live hosts' records
 /// (this host's own record and records without the network are skipped;
 /// blocks outside the network's subnet are ignored).

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use cnm_cluster_ipam::plan::gateway_of;
 use std::collections::BTreeMap;
 use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
 
 use cnm_netlink::{
     Group, Handle, IpFamily, Monitor, NetlinkError, Notification, RouteSpec, VxlanSpec, TABLE_MAIN,
@@ -16,8 +17,11 @@ use cnm_netlink::{
 use ipnet::IpNet;
 
 use crate::cluster::Event;
-use crate::dataplane::{Dataplane, DpError, LocalNet, Op, Programmed};
-use crate::warn;
+use crate::dataplane::{heal, Dataplane, DpError, LocalNet, Op, Programmed, Targets};
+use crate::{info, warn};
+
+/// Kernel notifications arriving within this window are healed together.
+const COALESCE: Duration = Duration::from_millis(15);
 
 /// The IANA VXLAN port.
 pub const VXLAN_PORT: u16 = 4789;
@@ -266,12 +270,16 @@ fn devices(h: &mut Handle, names: &[(String, String, String)]) -> Devices {
     devs
 }
 
-/// Starts a thread that watches the kernel of this namespace and sends
-/// [`Event::Kernel`] for the networks (network name, bridge, VXLAN
-/// device) whose devices, gateways, routes, neighbours or FDB entries
-/// changed.
+/// Starts a thread that watches the kernel of this namespace and heals the
+/// networks (network name, bridge, VXLAN device) whose devices, gateways,
+/// routes, neighbours or FDB entries changed, from `targets` (what the
+/// agent last decided), with a netlink socket of its own: a heal never
+/// waits for the agent's loop, which may be in an etcd call. The loop is
+/// told ([`Event::Kernel`]) when a device came back with another MAC (to
+/// publish it) or a heal failed (to retry).
 pub fn spawn_monitor(
     nets: Vec<(String, String, String)>,
+    targets: Targets,
     tx: Sender<Event>,
 ) -> Result<(), DpError> {
     let mut mon = Monitor::new(&[
@@ -284,32 +292,73 @@ pub fn spawn_monitor(
     ])
     .map_err(e)?;
     let mut h = Handle::new().map_err(e)?;
+    let mut dp = LinuxDataplane::new()?;
     std::thread::Builder::new()
         .name("kernel-monitor".into())
         .spawn(move || {
             let mut devs = devices(&mut h, &nets);
             loop {
-                let batch = match mon.recv(None) {
-                    Ok(b) => b,
-                    Err(err) => {
-                        warn!("kernel monitor: {err}; stopped (the periodic check remains)");
-                        return;
-                    }
-                };
                 let mut hit: Vec<Option<usize>> = Vec::new();
-                for n in &batch {
-                    if matches!(n, Notification::Link { .. }) {
-                        devs = devices(&mut h, &nets);
-                    }
-                    if let Some(r) = concerns(n, &nets, &devs) {
-                        if !hit.contains(&r) {
-                            hit.push(r);
+                let mut wait: Option<Duration> = None;
+                let mut until = None;
+                // The first notification, then whatever follows within the
+                // coalescing window (a deletion comes as several).
+                loop {
+                    let batch = match mon.recv(wait) {
+                        Ok(b) => b,
+                        Err(err) => {
+                            warn!("kernel monitor: {err}; stopped (the periodic check remains)");
+                            return;
+                        }
+                    };
+                    for n in &batch {
+                        if matches!(n, Notification::Link { .. }) {
+                            devs = devices(&mut h, &nets);
+                        }
+                        if let Some(r) = concerns(n, &nets, &devs) {
+                            if !hit.contains(&r) {
+                                hit.push(r);
+                            }
                         }
                     }
+                    if hit.is_empty() {
+                        continue;
+                    }
+                    let end = *until.get_or_insert_with(|| Instant::now() + COALESCE);
+                    let left = end.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    wait = Some(left);
                 }
-                for r in hit {
-                    let name = r.and_then(|i| nets.get(i)).map(|(n, _, _)| n.clone());
-                    if tx.send(Event::Kernel(name)).is_err() {
+                let all: Vec<usize> = if hit.contains(&None) {
+                    (0..nets.len()).collect()
+                } else {
+                    hit.iter().flatten().copied().collect()
+                };
+                for i in all {
+                    let Some(t) = targets.get(i) else { continue };
+                    let Some(known) = t.mac else { continue };
+                    let name = t.local.name.clone();
+                    let tell = match heal(&mut dp, &t) {
+                        Ok((mac, changes)) => {
+                            if changes > 0 {
+                                let (hosts, routes) = t
+                                    .want
+                                    .as_ref()
+                                    .map_or((0, 0), |w| (w.fdb.len(), w.routes.len()));
+                                info!(
+                                    "network {name:?}: {changes} kernel change(s); {hosts} remote host(s), {routes} route(s) (restored)"
+                                );
+                            }
+                            mac != known
+                        }
+                        Err(err) => {
+                            warn!("network {name:?}: healing: {err}");
+                            true
+                        }
+                    };
+                    if tell && tx.send(Event::Kernel(Some(name))).is_err() {
                         return;
                     }
                 }

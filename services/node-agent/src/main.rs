@@ -76,7 +76,7 @@ fn run(cfg: Config) -> Result<(), agent::Fatal> {
         return Ok(());
     }
     a.cluster().on_signals(a.sender());
-    if let Err(e) = linux::spawn_monitor(devices, a.sender()) {
+    if let Err(e) = linux::spawn_monitor(devices, a.targets(), a.sender()) {
         // The periodic check (every 10 ticks) still repairs, only later.
         warn!("kernel monitor not started: {e}; repairs wait for the periodic check");
     }

@@ -367,3 +367,83 @@ pub fn spawn_monitor(
         .map_err(|err| DpError(format!("starting the kernel monitor: {err}")))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cnm_netlink::Change;
+
+    #[test]
+    fn notifications_are_matched_to_their_network() {
+        let names = vec![
+            ("a".to_string(), "cnmb1".to_string(), "cnmx1".to_string()),
+            ("b".to_string(), "cnmb2".to_string(), "cnmx2".to_string()),
+        ];
+        // index 10/11: network a's bridge/vxlan; 20/21: network b's.
+        let devs: Devices = [
+            (10, (0, false)),
+            (11, (0, true)),
+            (20, (1, false)),
+            (21, (1, true)),
+        ]
+        .into_iter()
+        .collect();
+        let link = |index, name: &str| Notification::Link {
+            change: Change::Del,
+            index,
+            name: Some(name.into()),
+            mac: None,
+            master: None,
+            up: false,
+        };
+        // A deleted device is known by its name (its index is gone).
+        assert_eq!(concerns(&link(99, "cnmx2"), &names, &devs), Some(Some(1)));
+        assert_eq!(concerns(&link(5, "eth0"), &names, &devs), None);
+        let route = |oif| Notification::Route {
+            change: Change::Del,
+            dst: None,
+            table: 254,
+            oif: Some(oif),
+        };
+        assert_eq!(concerns(&route(11), &names, &devs), Some(Some(0)));
+        assert_eq!(concerns(&route(3), &names, &devs), None);
+        let neigh = |index, fdb| Notification::Neigh {
+            change: Change::Del,
+            index,
+            fdb,
+            ip: None,
+            mac: None,
+        };
+        assert_eq!(concerns(&neigh(21, true), &names, &devs), Some(Some(1)));
+        assert_eq!(
+            concerns(&neigh(20, false), &names, &devs),
+            None,
+            "the bridge's neighbours come and go with the containers"
+        );
+        let addr = Notification::Addr {
+            change: Change::Del,
+            index: 10,
+            addr: None,
+        };
+        assert_eq!(concerns(&addr, &names, &devs), Some(Some(0)));
+        assert_eq!(concerns(&Notification::Overrun, &names, &devs), Some(None));
+    }
+
+    #[test]
+    fn the_bridge_mac_is_local_and_derived_from_vni_and_underlay() {
+        let net = LocalNet {
+            name: "ov1".into(),
+            subnets: vec!["10.214.0.0/16".parse().unwrap()],
+            vni: 4214,
+            bridge: "cnmb4214".into(),
+            vxlan: "cnmx4214".into(),
+            mtu: 1450,
+            underlay_ip: "10.213.0.12".parse().unwrap(),
+            underlay_index: 2,
+        };
+        assert_eq!(
+            bridge_mac(&net),
+            [0x02, (4214 & 0xff) as u8, 10, 213, 0, 12]
+        );
+    }
+}

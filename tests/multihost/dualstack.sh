@@ -9,7 +9,8 @@
 #             held twice
 #   masq      an "outside" namespace reachable only through host 1's uplink:
 #             containers on hosts 1 and 2 reach it with their host's address
-#             as the source; traffic between containers keeps its source
+#             as the source (IPv4; and IPv6 from host 1, the underlay being
+#             IPv4 only); traffic between containers keeps its source
 # Last line: `N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -137,12 +138,15 @@ ip -n "$(mh_ns 1)" link add up0 type veth peer name eth0 netns "$OUT"
 ip -n "$(mh_ns 1)" addr add 198.51.100.1/24 dev up0
 ip -n "$(mh_ns 1)" link set up0 up
 ip -n "$OUT" addr add 198.51.100.2/24 dev eth0
+ip -n "$(mh_ns 1)" addr add 2001:db8:ff::1/64 dev up0 nodad
+ip -n "$OUT" addr add 2001:db8:ff::2/64 dev eth0 nodad
 ip -n "$OUT" link set eth0 up
 # The outside knows the hosts (their underlay) through host 1, nothing of
 # the cluster's subnets; host 2 reaches the outside through host 1.
 ip -n "$OUT" route add 10.213.0.0/24 via 198.51.100.1
 ip -n "$(mh_ns 2)" route add 198.51.100.0/24 via "$(mh_ip 1)"
 server "$OUT" "0.0.0.0" 7002
+server "$OUT" "::" 7003
 sleep 0.5
 no_cluster_route() { ! ip -n "$OUT" route get "$IP_1" >/dev/null 2>&1; }
 mh_check "the outside has no route to the cluster subnet" no_cluster_route
@@ -152,6 +156,11 @@ mh_check "c1 reaches the outside with host 1's uplink address as the source" [ "
 src2="$(peer_of "${MH_P}cc2" 198.51.100.2 7002)"
 echo "   the outside saw c2 (on host 2) as ${src2:-nothing}"
 mh_check "c2 reaches the outside with host 2's address as the source" [ "$src2" = "$(mh_ip 2)" ]
+src6=""
+out6() { src6="$(peer_of "${MH_P}cc1" 2001:db8:ff::2 7003)" && [ -n "$src6" ]; }
+mh_wait 5 out6
+echo "   the outside saw c1's IPv6 as ${src6:-nothing}"
+mh_check "c1 reaches the outside by IPv6 with host 1's uplink address as the source" [ "$src6" = 2001:db8:ff::1 ]
 mh_check "between containers still not masqueraded (c1 -> c3)" tcp4
 mh_check "between containers still not masqueraded (IPv6 c1 -> c2)" tcp6
 mh_summary

@@ -2,7 +2,7 @@
 # netavark benchmark (issue 19), run by hand as root: `netavark setup` and
 # `netavark teardown` of one container, through the same netavark 2.1.0
 # binary, invoked exactly as Podman 5 invokes it (tests/runtimes/netavark-lib.sh),
-# on a network of our plugin (driver `cnm`, cnm-netavark) against a network
+# on a network of our plugin (driver `cnm-netavark`) against a network
 # of netavark's built-in `bridge` driver, in the same run, in one throwaway
 # host namespace. Both networks do the same work: a bridge, a veth pair, the
 # static address Podman's allocator chose, the default route, masquerade of

@@ -7,11 +7,11 @@
 # of lib.sh (nsenter --net) and a private mount namespace whose
 # /run/sysctl.d is a tmpfs (netavark's bridge persists sysctls there; the
 # machine's must stay untouched). Our plugin is in <RT_TMP>/plugins under the
-# driver name `cnm`, its state in <RT_TMP>/nvstate.
+# driver name `cnm-netavark` (as `make install` installs it), its state in <RT_TMP>/nvstate.
 # Needs RT_TMP and RT_HOSTNS (lib.sh) set by the caller.
 
 NV_PLUGIN_BIN="${CNM_NETAVARK_BIN:-$RT_BIN_DIR/cnm-netavark}"
-NV_DRIVER=cnm
+NV_DRIVER=cnm-netavark
 NETAVARK="${NETAVARK:-}"
 
 # nv_find_netavark: NETAVARK is netavark 2.1.0, or fail saying how to get it.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Podman 5's network stack on our drivers: the real netavark 2.1.0 runs our
-# plugin (cnm-netavark, installed as driver `cnm`), invoked exactly as Podman
+# plugin (driver `cnm-netavark`, as `make install` installs it), invoked exactly as Podman
 # 5 invokes it (netavark --config <dir> --rootless false --plugin-directory
 # <dir> setup|teardown <netns>, NetworkOptions JSON on stdin). Podman 5 is
 # not packaged for Debian 12: the suite plays Podman's part (it runs the

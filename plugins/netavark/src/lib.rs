@@ -1,5 +1,5 @@
 //! A netavark plugin (Podman 5's network stack) over the Container Network
-//! Model: `podman network create -d cnm ...` networks are served by our
+//! Model: `podman network create -d cnm-netavark ...` networks are served by our
 //! bridge driver (or, with `-o driver=overlay`, by the overlay driver),
 //! through the same model the CNI plugins and the Docker plugin use.
 //!

@@ -1,6 +1,7 @@
 //! `cnm-netavark`: the netavark plugin binary. Install it in a directory
 //! listed in `netavark_plugin_dirs` (containers.conf) under the name users
-//! give to `podman network create -d <name>` (docs/podman.md installs it as `cnm`).
+//! give to `podman network create -d <name>`: `make install` puts it in
+//! PREFIX/libexec/netavark as `cnm-netavark` (docs/podman.md).
 //! main() is the only place that reads the arguments, the environment
 //! (`CNM_NETAVARK_STATE_DIR`) and stdin, prints and exits.
 

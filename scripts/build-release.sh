@@ -38,6 +38,7 @@ cnm                cnm                bin   -                                   
 cnmd               cnm-node-agent     sbin  services/node-agent/cnmd.service                          services/node-agent/cnmd.env=/etc/default/cnmd  -
 cnm-docker-plugin  cnm-docker-plugin  sbin  services/docker-plugin/systemd/cnm-docker-plugin.service  -                                         -
 cnm-firewall       cnm-firewall       sbin  services/firewall/systemd/cnm-firewall-watch.service      -                                         -
+cnm-netavark       cnm-netavark       netavark  -                                                     -                                         -
 '
 # Binary targets of the workspace that users do not run (benchmarks, test tools).
 NOT_INSTALLED='cnm-floor cnm-bench cri-client'

@@ -9,7 +9,8 @@
 # Builds the plugin binaries first unless CNM_RT_SKIP_BUILD=1 (CNM_BIN_DIR
 # overrides where they are).
 # Usage: tests/runtimes/run-all.sh [podman] [containerd] [podman-portmap] [cri] [docker] [docker-managed]
-#        [firewall-reload]
+#        [firewall-reload] [netavark]
+# (netavark: Podman 5's network stack, netavark 2.1.0, running cnm-netavark)
 set -uo pipefail
 DIR="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=tests/runtimes/lib.sh
@@ -22,7 +23,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 SUITES=("$@")
-[ "${#SUITES[@]}" -gt 0 ] || SUITES=(podman containerd podman-portmap cri docker docker-managed firewall-reload)
+[ "${#SUITES[@]}" -gt 0 ] || SUITES=(podman containerd podman-portmap cri docker docker-managed firewall-reload netavark)
 SUITE_TIMEOUT="${CNM_RT_SUITE_TIMEOUT:-600}"
 
 start=$SECONDS

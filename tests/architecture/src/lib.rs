@@ -55,6 +55,12 @@ pub const EXCEPTIONS: &[(u8, &str, &str, &str)] = &[
         "cnm-nft",
         "issue 18 items 4-5: the Docker front-end publishes ports through the bridge driver",
     ),
+    (
+        3,
+        "cnm-netavark",
+        "cnm-nft",
+        "issue 18 item 4: the netavark plugin publishes ports through the bridge driver",
+    ),
 ];
 
 /// One package of the graph.

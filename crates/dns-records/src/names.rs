@@ -114,7 +114,8 @@ mod tests {
 
     #[test]
     fn refuses_what_does_not_fit_the_wire_or_the_charset() {
-        let cases: &[(&str, fn(&NameError) -> bool)] = &[
+        type Want = fn(&NameError) -> bool;
+        let cases: &[(&str, Want)] = &[
             ("", |e| matches!(e, NameError::Empty)),
             ("a..b", |e| matches!(e, NameError::EmptyLabel(_))),
             (".a", |e| matches!(e, NameError::EmptyLabel(_))),

@@ -522,9 +522,11 @@ impl Store {
         } else {
             Request::Stop
         };
+        // Read before a stop: the resolver removes its pid file as it exits.
+        let pid_file = launcher::read_pid_file(&self.layout);
         match control::call(&socket, request, CONTROL_TIMEOUT) {
             Ok(Ok(_)) if !needed => {
-                if let Some(p) = launcher::read_pid_file(&self.layout) {
+                if let Some(p) = pid_file {
                     launcher::wait_gone_or_kill(&p, Duration::from_secs(2));
                 }
                 self.forget_resolver();
@@ -542,7 +544,7 @@ impl Store {
             }
             Err(CallError::NoReply(msg)) => {
                 // Stuck: kill it (by its verified pid) and start anew if needed.
-                if let Some(p) = launcher::read_pid_file(&self.layout) {
+                if let Some(p) = pid_file {
                     launcher::kill(&p);
                     launcher::wait_gone_or_kill(&p, Duration::from_secs(2));
                 }

@@ -36,6 +36,12 @@ impl Names {
         settings: &NetworkSettings,
         record: &EndpointRecord,
     ) -> Result<Registration, CniError> {
+        if !self.resolver_found && !settings.listen.is_empty() {
+            return Err(CniError::not_available(
+                "cnm-resolver not found",
+                "the names could not be served: install cnm-resolver next to this plugin or in CNI_PATH",
+            ));
+        }
         self.store
             .register(settings, record)
             .map_err(|e| to_cni("failed to register the container's names", e))

@@ -281,4 +281,8 @@ fn status_needs_the_resolver_binary() {
     p.names = Names::new(Store::at(d.path().join("store"), None), false);
     let o = call(&p, "STATUS", &s, "");
     assert_eq!(out(&o)["code"], code::PLUGIN_NOT_AVAILABLE);
+    // ADD refuses to register names nobody would serve.
+    let o = call(&p, "ADD", &conf(json!({})), PODMAN_ARGS);
+    assert_eq!(out(&o)["code"], code::PLUGIN_NOT_AVAILABLE);
+    assert!(!d.path().join("store").exists());
 }

@@ -15,7 +15,8 @@
 //! - PTR for an address with a visible name: `name.domain.`; for an address
 //!   of a served subnet without one: NXDOMAIN;
 //! - everything else: forwarded, unless the network the query arrived on is
-//!   internal (then REFUSED);
+//!   internal, or the client is on none of our networks (then REFUSED: no
+//!   open resolver on a gateway address);
 //! - answers larger than the client takes over UDP (512, or its EDNS size up
 //!   to 1232) are sent truncated (TC, no records) so it retries over TCP.
 
@@ -157,8 +158,11 @@ pub fn handle(
         return error(&msg, Rcode::REFUSED, edns, ra);
     }
     let qtype = question.qtype();
+    let nets = view.visible(src, local);
+    // Only clients of our networks are served upstream: no open resolver on
+    // a gateway address someone else can reach.
     let forward = || {
-        if view.may_forward(local) {
+        if view.may_forward(local) && !nets.is_empty() {
             Action::Forward(view.upstreams_at(local))
         } else {
             error(&msg, Rcode::REFUSED, edns, ra)
@@ -167,7 +171,6 @@ pub fn handle(
     let Some(name) = plain_name(question.qname()) else {
         return forward();
     };
-    let nets = view.visible(src, local);
     if qtype == Rtype::PTR {
         if let Some(addr) = reverse_to_ip(&name) {
             return match view.lookup_ptr(&nets, addr) {

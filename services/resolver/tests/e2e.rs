@@ -44,7 +44,7 @@ impl Ns {
         ip(&["link", "add", "dns0", "type", "bridge"]);
         ip(&["link", "set", "dns0", "up"]);
         for a in addrs {
-            ip(&["addr", "add", a, "dev", "dns0", "nodad"]);
+            ip(&["addr", "add", a, "dev", "dns0"]);
         }
         Ns {
             name,

@@ -139,6 +139,9 @@ struct State {
     host: RefCell<HostResolvers>,
     fingerprint: RefCell<Fingerprint>,
     stop: RefCell<Option<tokio::sync::oneshot::Sender<()>>>,
+    last_forward_log: Cell<Option<std::time::Instant>>,
+    /// One reload at a time (a reload may wait while an address is released).
+    reload_lock: tokio::sync::Mutex<()>,
 }
 
 impl State {
@@ -147,6 +150,19 @@ impl State {
             pid: std::process::id(),
             generation: self.generation.get(),
             listening: self.listeners.borrow().keys().copied().collect(),
+        }
+    }
+
+    /// Logs a forwarding failure, at most once every 10 seconds.
+    fn forward_failed(&self, why: &str) {
+        let now = std::time::Instant::now();
+        if self
+            .last_forward_log
+            .get()
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(10))
+        {
+            self.last_forward_log.set(Some(now));
+            log!("forwarding failed (SERVFAIL; logged at most every 10 s): {why}");
         }
     }
 
@@ -216,6 +232,7 @@ async fn bind_both(state: &Rc<State>, ip: IpAddr) -> io::Result<Listener> {
 
 /// Reads the store and puts it in use: new view, new listeners, removed ones closed.
 async fn reload(state: &Rc<State>) -> Result<Status, String> {
+    let _one = state.reload_lock.lock().await;
     let fingerprint = state.store.fingerprint();
     let snap = state.store.snapshot();
     for w in &snap.warnings {
@@ -310,8 +327,11 @@ async fn udp_loop(state: Rc<State>, sock: Rc<UdpSocket>, local: IpAddr) {
                         upstreams
                     };
                     let out = match upstream::forward_udp(&query, &servers).await {
-                        Some(r) => Some(r),
-                        None => answer::servfail(&query, true),
+                        Ok(r) => Some(r),
+                        Err(why) => {
+                            slot.0.forward_failed(&why);
+                            answer::servfail(&query, true)
+                        }
                     };
                     if let Some(out) = out {
                         let _ = sock.send_to(&out, src).await;
@@ -408,11 +428,14 @@ async fn tcp_conn(
                     upstreams
                 };
                 match upstream::forward_tcp(&query, &servers).await {
-                    Some(r) => r,
-                    None => match answer::servfail(&query, true) {
-                        Some(sf) => sf,
-                        None => return,
-                    },
+                    Ok(r) => r,
+                    Err(why) => {
+                        state.forward_failed(&why);
+                        match answer::servfail(&query, true) {
+                            Some(sf) => sf,
+                            None => return,
+                        }
+                    }
                 }
             }
         };
@@ -471,7 +494,8 @@ async fn control_conn(state: Rc<State>, stream: UnixStream) {
 }
 
 async fn rescan_loop(state: Rc<State>) {
-    let mut tick = tokio::time::interval(state.config.limits.rescan);
+    let period = state.config.limits.rescan;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -550,6 +574,8 @@ async fn serve(config: Config, ready: impl FnOnce(Result<(), String>)) -> Result
         forwards: Cell::new(0),
         fingerprint: RefCell::new(Vec::new()),
         stop: RefCell::new(Some(tx)),
+        last_forward_log: Cell::new(None),
+        reload_lock: tokio::sync::Mutex::new(()),
     });
     let started = async {
         if !layout.root.is_dir() {
@@ -575,10 +601,11 @@ async fn serve(config: Config, ready: impl FnOnce(Result<(), String>)) -> Result
             return Err(e);
         }
     };
+    let servers = state.host_servers();
+    let resolv = state.host.borrow().path().display().to_string();
     log!(
-        "ready: store {}, upstreams from {}",
-        layout.root.display(),
-        state.host.borrow().path().display()
+        "ready: store {}, upstreams from {resolv}: {servers:?}",
+        layout.root.display()
     );
     ready(Ok(()));
     let tasks = [

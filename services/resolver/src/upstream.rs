@@ -142,56 +142,77 @@ fn unspecified_for(addr: &SocketAddr) -> SocketAddr {
     }
 }
 
-async fn udp_try(query: &[u8], server: SocketAddr) -> Option<Vec<u8>> {
-    let sock = UdpSocket::bind(unspecified_for(&server)).await.ok()?;
-    sock.connect(server).await.ok()?;
-    sock.send(query).await.ok()?;
+async fn udp_try(query: &[u8], server: SocketAddr) -> Result<Vec<u8>, String> {
+    let e = |what: &str, err: std::io::Error| format!("{server} (udp): {what}: {err}");
+    let sock = UdpSocket::bind(unspecified_for(&server))
+        .await
+        .map_err(|x| e("bind", x))?;
+    sock.connect(server).await.map_err(|x| e("connect", x))?;
+    sock.send(query).await.map_err(|x| e("send", x))?;
     let deadline = tokio::time::Instant::now() + UDP_TRY_TIMEOUT;
     let mut buf = vec![0u8; 65535];
     loop {
         let n = tokio::time::timeout_at(deadline, sock.recv(&mut buf))
             .await
-            .ok()?
-            .ok()?;
+            .map_err(|_| format!("{server} (udp): no answer in {UDP_TRY_TIMEOUT:?}"))?
+            .map_err(|x| e("receive", x))?;
         if is_reply_to(query, &buf[..n]) {
             buf.truncate(n);
-            return Some(buf);
+            return Ok(buf);
         }
     }
 }
 
-/// Forwards a UDP client's query; the first upstream's reply, or `None`.
-pub async fn forward_udp(query: &[u8], servers: &[SocketAddr]) -> Option<Vec<u8>> {
+/// Forwards a UDP client's query; the first upstream's reply, or why none came.
+pub async fn forward_udp(query: &[u8], servers: &[SocketAddr]) -> Result<Vec<u8>, String> {
+    let mut last = "no upstream server".to_string();
     for s in servers.iter().take(MAX_TRIES) {
-        if let Some(r) = udp_try(query, *s).await {
-            return Some(r);
+        match udp_try(query, *s).await {
+            Ok(r) => return Ok(r),
+            Err(e) => last = e,
         }
     }
-    None
+    Err(last)
 }
 
-async fn tcp_try(query: &[u8], server: SocketAddr) -> Option<Vec<u8>> {
-    let len = u16::try_from(query.len()).ok()?;
-    let mut stream = TcpStream::connect(server).await.ok()?;
+async fn tcp_try(query: &[u8], server: SocketAddr) -> Result<Vec<u8>, String> {
+    let e = |what: &str, err: std::io::Error| format!("{server} (tcp): {what}: {err}");
+    let len = u16::try_from(query.len()).map_err(|_| format!("{server} (tcp): query too long"))?;
+    let mut stream = TcpStream::connect(server)
+        .await
+        .map_err(|x| e("connect", x))?;
     let mut out = Vec::with_capacity(query.len() + 2);
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(query);
-    stream.write_all(&out).await.ok()?;
+    stream.write_all(&out).await.map_err(|x| e("send", x))?;
     let mut lenb = [0u8; 2];
-    stream.read_exact(&mut lenb).await.ok()?;
+    stream
+        .read_exact(&mut lenb)
+        .await
+        .map_err(|x| e("receive", x))?;
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(lenb))];
-    stream.read_exact(&mut buf).await.ok()?;
-    is_reply_to(query, &buf).then_some(buf)
+    stream
+        .read_exact(&mut buf)
+        .await
+        .map_err(|x| e("receive", x))?;
+    if is_reply_to(query, &buf) {
+        Ok(buf)
+    } else {
+        Err(format!("{server} (tcp): an answer to another query"))
+    }
 }
 
-/// Forwards a TCP client's query over TCP; the first upstream's reply, or `None`.
-pub async fn forward_tcp(query: &[u8], servers: &[SocketAddr]) -> Option<Vec<u8>> {
+/// Forwards a TCP client's query over TCP; the first upstream's reply, or why none came.
+pub async fn forward_tcp(query: &[u8], servers: &[SocketAddr]) -> Result<Vec<u8>, String> {
+    let mut last = "no upstream server".to_string();
     for s in servers.iter().take(MAX_TRIES) {
-        if let Ok(Some(r)) = timeout(TCP_TRY_TIMEOUT, tcp_try(query, *s)).await {
-            return Some(r);
+        match timeout(TCP_TRY_TIMEOUT, tcp_try(query, *s)).await {
+            Ok(Ok(r)) => return Ok(r),
+            Ok(Err(e)) => last = e,
+            Err(_) => last = format!("{s} (tcp): no answer in {TCP_TRY_TIMEOUT:?}"),
         }
     }
-    None
+    Err(last)
 }
 
 #[cfg(test)]

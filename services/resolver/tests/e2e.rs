@@ -184,14 +184,21 @@ fn alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-/// A fake upstream on 10.77.0.53:53 answering every A query with 192.0.2.7.
-fn upstream(ns: &Ns, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
+/// A fake upstream on `addr`:53 answering every A query with 192.0.2.<last>.
+fn upstream(
+    ns: &Ns,
+    addr: &'static str,
+    last: u8,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
     let nsfd = NetNs::open(netns::named_path(&ns.name).unwrap()).unwrap();
-    std::thread::spawn(move || {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
         nsfd.run_in(|| {
-            let s = UdpSocket::bind("10.77.0.53:53").unwrap();
+            let s = UdpSocket::bind((addr, 53)).unwrap();
             s.set_read_timeout(Some(Duration::from_millis(100)))
                 .unwrap();
+            ready_tx.send(()).unwrap();
             let mut served = 0;
             let mut buf = [0u8; 4096];
             while !stop.load(Ordering::Relaxed) {
@@ -205,7 +212,7 @@ fn upstream(ns: &Ns, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
                     continue;
                 };
                 let qname = q.first_question().unwrap().qname().to_name::<Vec<u8>>();
-                ans.push((qname, Ttl::from_secs(60), A::from_octets(192, 0, 2, 7)))
+                ans.push((qname, Ttl::from_secs(60), A::from_octets(192, 0, 2, last)))
                     .unwrap();
                 let _ = s.send_to(&ans.finish(), from);
                 served += 1;
@@ -213,7 +220,11 @@ fn upstream(ns: &Ns, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
             served
         })
         .unwrap()
-    })
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the fake upstream did not start");
+    handle
 }
 
 const GW: &str = "10.77.0.1";
@@ -232,13 +243,15 @@ fn names_visibility_forwarding_removal_and_restart() {
             "10.77.0.2/24",
             "10.77.0.3/24",
             "10.77.0.53/24",
+            "10.77.0.54/24",
             "10.78.0.1/24",
             "10.78.0.9/24",
         ],
     );
     let store = ns.store();
     let stop = Arc::new(AtomicBool::new(false));
-    let up = upstream(&ns, stop.clone());
+    let up = upstream(&ns, "10.77.0.53", 7, stop.clone());
+    let up2 = upstream(&ns, "10.77.0.54", 8, stop.clone());
     ns.run(|| {
         let a = settings("neta", GW, "10.77.0.0/24");
         let mut b = settings("netb", GW_INTERNAL, "10.78.0.0/24");
@@ -286,7 +299,36 @@ fn names_visibility_forwarding_removal_and_restart() {
         // Forwarded to the upstream of resolv.conf, over UDP and TCP (TCP
         // upstream: none listens, so SERVFAIL, not a hang).
         let m = udp_ask(C_CLIENT, GW, "example.com", Rtype::A).unwrap();
-        assert_eq!(a_records(&m), ["192.0.2.7"]);
+        assert_eq!(
+            a_records(&m),
+            ["192.0.2.7"],
+            "{:?}: {:?}",
+            m.header().rcode(),
+            std::fs::read_to_string(ns.root().join("resolver.log"))
+        );
+        // Over TCP the query goes upstream over TCP: nothing listens there,
+        // so SERVFAIL at once, not a hang.
+        let t = Instant::now();
+        let m = tcp_ask(C_CLIENT, GW, "example.com", Rtype::A).unwrap();
+        assert_eq!(m.header().rcode(), Rcode::SERVFAIL);
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        // resolv.conf replaced (by rename, as resolvconf does): used within a second or so.
+        let resolv = ns.tmp.path().join("resolv.conf");
+        std::fs::write(ns.tmp.path().join("resolv.new"), "nameserver 10.77.0.54\n").unwrap();
+        std::fs::rename(ns.tmp.path().join("resolv.new"), &resolv).unwrap();
+        let t = Instant::now();
+        loop {
+            let m = udp_ask(C_CLIENT, GW, "example.org", Rtype::A).unwrap();
+            if a_records(&m) == ["192.0.2.8"] {
+                eprintln!("new resolv.conf used after {:?}", t.elapsed());
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "resolv.conf change not picked up"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         // The internal network does not forward.
         let m = udp_ask(C_OTHER, GW_INTERNAL, "example.com", Rtype::A).unwrap();
         assert_eq!(m.header().rcode(), Rcode::REFUSED);
@@ -295,7 +337,7 @@ fn names_visibility_forwarding_removal_and_restart() {
         store.unregister("neta", "web1", "eth0").unwrap();
         // The bare name is not ours any more: forwarded (the fake upstream answers).
         let m = udp_ask(C_CLIENT, GW, "web", Rtype::A).unwrap();
-        assert_eq!(a_records(&m), ["192.0.2.7"], "web still answers");
+        assert_eq!(a_records(&m), ["192.0.2.8"], "web still answers");
         let m = udp_ask(C_CLIENT, GW, "web.dns.podman", Rtype::A).unwrap();
         assert_eq!(m.header().rcode(), Rcode::NXDOMAIN);
         store
@@ -341,6 +383,10 @@ fn names_visibility_forwarding_removal_and_restart() {
     assert!(
         up.join().unwrap() >= 1,
         "the upstream saw the forwarded query"
+    );
+    assert!(
+        up2.join().unwrap() >= 1,
+        "the new upstream saw a forwarded query"
     );
     // The last one out stops the resolver and leaves no file.
     ns.run(|| {

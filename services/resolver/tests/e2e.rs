@@ -44,7 +44,11 @@ impl Ns {
         ip(&["link", "add", "dns0", "type", "bridge"]);
         ip(&["link", "set", "dns0", "up"]);
         for a in addrs {
-            ip(&["addr", "add", a, "dev", "dns0"]);
+            if a.contains(':') {
+                ip(&["addr", "add", a, "dev", "dns0", "nodad"]);
+            } else {
+                ip(&["addr", "add", a, "dev", "dns0"]);
+            }
         }
         Ns {
             name,
@@ -486,5 +490,49 @@ fn bad_packets_and_idle_connections_never_stop_it() {
         drop(idle);
         store.unregister("neta", "web1", "eth0").unwrap();
         assert!(!alive(pid));
+    });
+}
+
+#[test]
+fn ipv6_gateway_aaaa_and_ptr() {
+    cnm_test_support::require_root!();
+    let ns = Ns::new(
+        "v6",
+        &[
+            "10.77.0.1/24",
+            "10.77.0.2/24",
+            "fd77::1/64",
+            "fd77::2/64",
+            "fd77::3/64",
+        ],
+    );
+    let store = ns.store();
+    ns.run(|| {
+        let mut s = settings("net6", GW, "10.77.0.0/24");
+        s.listen.push("fd77::1".parse().unwrap());
+        s.subnets.push("fd77::/64".parse().unwrap());
+        store
+            .register(&s, &record("net6", "web1", "web", &[], &[C_WEB, "fd77::2"]))
+            .unwrap();
+        store
+            .register(&s, &record("net6", "cli1", "client", &[], &["fd77::3"]))
+            .unwrap();
+        let m = udp_ask("fd77::3", "fd77::1", "web.dns.podman", Rtype::AAAA)
+            .expect("an answer on the IPv6 gateway");
+        assert_eq!(a_records(&m), ["fd77::2"]);
+        let m = udp_ask("fd77::3", "fd77::1", "web", Rtype::A).unwrap();
+        assert_eq!(a_records(&m), [C_WEB]);
+        let rev = format!("2.0.0.0.{}7.7.d.f.ip6.arpa", "0.".repeat(24));
+        let m = udp_ask("fd77::3", "fd77::1", &rev, Rtype::PTR).unwrap();
+        let ptr: Vec<String> = m
+            .answer()
+            .unwrap()
+            .limit_to::<Ptr<_>>()
+            .map(|r| r.unwrap().data().ptrdname().to_string())
+            .collect();
+        assert_eq!(ptr, ["web.dns.podman"]);
+        store.unregister("net6", "web1", "eth0").unwrap();
+        store.unregister("net6", "cli1", "eth0").unwrap();
+        assert!(!ns.root().exists());
     });
 }

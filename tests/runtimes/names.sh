@@ -18,6 +18,8 @@
 # - `podman rm` -> the name is gone right after; re-created with another
 #   address -> the new one; resolver killed -> names back at the next ADD,
 #   time printed;
+# - garbage and oversized packets on UDP and TCP, 200 idle TCP connections:
+#   the name server still answers over UDP and TCP;
 # - (ours) 50 containers all resolvable; an internal network does not
 #   forward; bad input to the plugin gives a CNI error;
 # - `podman network rm` after the last container leaves no resolver process
@@ -37,6 +39,7 @@ for b in cnm-dnsname cnm-resolver portmap; do
 done
 [ -x /usr/lib/cni/dnsname ] || rt_fail "/usr/lib/cni/dnsname (the original) is missing"
 DNSQ="$RT_DIR/dnsq.py"
+ABUSE="$RT_DIR/dns-abuse.py"
 MANY="${CNM_NAMES_MANY:-50}"
 
 SLOT=$(($$ % 100 + 1))
@@ -244,7 +247,7 @@ scenario() {
     local SA="10.$base.$SLOT.0/24" SB="10.$((base + 1)).$SLOT.0/24"
     local GA="10.$base.$SLOT.1"
     local WEB="web-$v-$$" CLI="cli-$v-$$" LONE="lonely-$v-$$" ALIAS="webalias-$v-$$"
-    local d="$RT_TMP/$v" line t0 t1 n
+    local d="$RT_TMP/$v" line t0 t1 n rc
 
     rt_log "=== $v: networks $A ($SA), $B ($SB)"
     rt_defer rm -rf "/var/lib/cni/networks/$A" "/var/lib/cni/networks/$B" \
@@ -299,6 +302,12 @@ scenario() {
     check "$v" "NXDOMAIN in < 100 ms ($(ms_of "$line") ms)" under_ms "$line" 100
     line="$(q "$CLI_NS" "$GA" "www.test.example")"
     check "$v" "www.test.example forwarded upstream: $line" answers_are "$EXT_ADDR" "$line"
+    # Bad packets on UDP and TCP and 200 idle TCP connections: still answers.
+    line="$(timeout 60 nsenter --mount="$MNTDIR/ns" nsenter --net="$CLI_NS" python3 "$ABUSE" "$GA" "$WEB.dns.podman" "$WEB_IP" 200 2>&1)" &&
+        rc=0 || rc=$?
+    rt_log "$v: $(tr '\n' ';' <<<"$line")"
+    check "$v" "still answers UDP and TCP after bad packets, with 200 idle TCP connections" test "$rc" -eq 0
+    check "$v" "the name server survived the bad packets" test -n "$(server_pid "$v" "$A")" -a -d "/proc/$(server_pid "$v" "$A" | head -1)"
 
     # Removed: gone right after `podman rm` returns; re-created: the new address.
     nm_podman "$v" 60 rm -f -t 0 "$WEB" >/dev/null || rt_fail "$v: podman rm $WEB failed"

@@ -192,7 +192,7 @@ pub fn wait_gone_or_kill(pid_file: &PidFile, timeout: Duration) -> bool {
         if !pid_file.is_alive() {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(1));
     }
     if pid_file.is_alive() {
         kill_pid(pid_file.pid);

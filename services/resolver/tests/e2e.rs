@@ -536,3 +536,58 @@ fn ipv6_gateway_aaaa_and_ptr() {
         assert!(!ns.root().exists());
     });
 }
+
+#[test]
+fn concurrent_registrations_start_one_resolver() {
+    cnm_test_support::require_root!();
+    let mut addrs = vec!["10.77.0.1/24".to_string()];
+    addrs.extend((0..16).map(|i| format!("10.77.0.{}/24", 100 + i)));
+    let refs: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    let ns = Ns::new("race", &refs);
+    let store = ns.store();
+    ns.run(|| {
+        let s = settings("race", GW, "10.77.0.0/24");
+        std::thread::scope(|sc| {
+            for i in 0..16 {
+                let (store, s) = (&store, &s);
+                sc.spawn(move || {
+                    let addr = format!("10.77.0.{}", 100 + i);
+                    store
+                        .register(
+                            s,
+                            &record("race", &format!("c{i}"), &format!("n{i}"), &[], &[&addr]),
+                        )
+                        .unwrap();
+                });
+            }
+        });
+        let resolvers: Vec<String> = String::from_utf8_lossy(
+            &Command::new("ip")
+                .args(["netns", "pids", &ns.name])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .split_whitespace()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .is_ok_and(|c| c.trim() == "cnm-resolver")
+        })
+        .map(str::to_string)
+        .collect();
+        assert_eq!(resolvers.len(), 1, "resolvers running: {resolvers:?}");
+        for i in 0..16 {
+            let m = udp_ask("10.77.0.100", GW, &format!("n{i}"), Rtype::A).unwrap();
+            assert_eq!(a_records(&m), [format!("10.77.0.{}", 100 + i)], "n{i}");
+        }
+        std::thread::scope(|sc| {
+            for i in 0..16 {
+                let store = &store;
+                sc.spawn(move || store.unregister("race", &format!("c{i}"), "eth0").unwrap());
+            }
+        });
+        let pid: u32 = resolvers[0].parse().unwrap();
+        assert!(!alive(pid), "the resolver outlived the last network");
+        assert!(!ns.root().exists());
+    });
+}

@@ -22,6 +22,10 @@ pub enum ClusterIpamError {
     /// A record in the store is not what this program writes.
     #[error("malformed record at {key}: {msg}")]
     Malformed { key: String, msg: String },
+    /// Every block this host holds for the network is full (or it holds
+    /// none yet): the agent claims another one; try again later.
+    #[error("no free address in the {blocks} block(s) of network {network:?} this host holds")]
+    BlocksFull { network: String, blocks: usize },
     /// A local (host-local store or state file) operation failed.
     #[error(transparent)]
     Ipam(#[from] cnm_ipam::IpamError),

@@ -2,21 +2,29 @@
 //! (`<dataDir>/<network>/`, same format and lock as `ipam-host-local`) with
 //! one range per block, the block's first address as its gateway. Never
 //! talks to the key-value store, so it works while etcd is unreachable.
+//! Typed: the overlay's held-blocks IPAM driver is built on it, and every
+//! held block being full is [`ClusterIpamError::BlocksFull`].
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use cni_protocol::{CniError, CniResult};
-use cnm_ipam::{IpamConfig, IpamError, RangeSet, RangeSpec};
+use cnm_ipam::{BootSource, IpamConfig, IpamError, RangeSet, RangeSpec};
+use cnm_model::Allocation;
 use ipnet::IpNet;
 
 use crate::error::ClusterIpamError;
 use crate::plan::{gateway_of, BlockPlan};
 use crate::state::HostState;
 
-/// The host-local configuration that allocates from `state`'s blocks.
-pub fn ipam_config(state: &HostState, cni_version: &str) -> Result<IpamConfig, ClusterIpamError> {
+/// The host-local configuration that allocates from `state`'s blocks
+/// (`requested`: specific addresses wanted, in order).
+pub fn ipam_config(
+    state: &HostState,
+    cni_version: &str,
+    requested: &[IpAddr],
+) -> Result<IpamConfig, ClusterIpamError> {
     let specs: Vec<RangeSpec> = state
         .blocks
         .iter()
@@ -44,44 +52,38 @@ pub fn ipam_config(state: &HostState, cni_version: &str) -> Result<IpamConfig, C
         routes: Vec::new(),
         data_dir: state.data_dir.clone(),
         resolv_conf: None,
-        requested: Vec::new(),
+        requested: requested.to_vec(),
     })
 }
 
-/// The CNI error of an ADD that found every held block full.
-pub fn blocks_full(state: &HostState) -> CniError {
-    CniError::try_again(
-        format!(
-            "no free address in the {} block(s) of network {:?} this host holds",
-            state.blocks.len(),
-            state.network.name
-        ),
-        "the node agent (cnmd) claims another block from etcd before the held ones run out; \
-         it has not (is etcd reachable? is the agent running?). Retry later.",
-    )
+/// The error of an ADD that found every held block full.
+pub fn blocks_full(state: &HostState) -> ClusterIpamError {
+    ClusterIpamError::BlocksFull {
+        network: state.network.name.clone(),
+        blocks: state.blocks.len(),
+    }
 }
 
-/// Allocates one address for `(container_id, ifname)` in the held blocks.
-/// Exhaustion is code 11 (try again later) with a message naming the cause.
+/// Allocates one address for `(container_id, ifname)` in the held blocks
+/// (the owner's own reservation when it has one; one of `requested` when
+/// given, which must then be in a held block). Every held block full (or
+/// none held) is [`ClusterIpamError::BlocksFull`].
 pub fn allocate(
     state: &HostState,
     cni_version: &str,
-    container_id: &str,
-    ifname: &str,
+    requested: &[IpAddr],
+    owner: (&str, &str),
     timeout: Duration,
-) -> Result<CniResult, CniError> {
+    boot: &dyn BootSource,
+) -> Result<Allocation, ClusterIpamError> {
+    let (container_id, ifname) = owner;
     if state.blocks.is_empty() {
         return Err(blocks_full(state));
     }
-    let cfg =
-        ipam_config(state, cni_version).map_err(|e| CniError::invalid_config(e.to_string(), ""))?;
-    match cnm_ipam::ops::add(&cfg, container_id, ifname, timeout) {
-        Ok(r) => Ok(r),
-        Err(IpamError::Alloc { msg, .. })
-            if msg.contains("no IP addresses available in range set") =>
-        {
-            Err(blocks_full(state))
-        }
+    let cfg = ipam_config(state, cni_version, requested)?;
+    match cnm_ipam::ops::add_with_boot(&cfg, container_id, ifname, timeout, boot) {
+        Ok(a) => Ok(a),
+        Err(IpamError::Exhausted { .. }) => Err(blocks_full(state)),
         Err(e) => Err(e.into()),
     }
 }
@@ -93,10 +95,9 @@ pub fn release(
     container_id: &str,
     ifname: &str,
     timeout: Duration,
-) -> Result<(), CniError> {
-    cnm_ipam::ops::del(data_dir, network, container_id, ifname, timeout)
-        .map(|_| ())
-        .map_err(CniError::from)
+) -> Result<(), ClusterIpamError> {
+    cnm_ipam::ops::del(data_dir, network, container_id, ifname, timeout)?;
+    Ok(())
 }
 
 /// Addresses in use per block of `plan` (blocks without any are absent):

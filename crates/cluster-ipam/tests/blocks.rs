@@ -9,6 +9,11 @@ use cnm_cluster_ipam::fake::FakeKv;
 use cnm_cluster_ipam::{keys, local, Claimer, ClusterIpamError, HostState, Kv, NetworkSpec};
 use ipnet::IpNet;
 
+/// The boot the allocations are stamped with.
+fn boot() -> cnm_ipam::FixedBoot {
+    cnm_ipam::FixedBoot::new("boot-a", std::time::SystemTime::UNIX_EPOCH)
+}
+
 const ROOT: &str = keys::DEFAULT_ROOT;
 
 fn spec(subnet: &str, block: u8) -> NetworkSpec {
@@ -198,29 +203,46 @@ fn local_allocation_fills_held_blocks_then_says_why_it_stops() {
     let plan = s.network.validate().unwrap();
     let mut got = Vec::new();
     for i in 0..5 {
-        let r = local::allocate(&s, "1.1.0", &format!("c{i}"), "eth0", t).unwrap();
-        let ip = &r.ips[0];
+        let r = local::allocate(&s, "1.1.0", &[], (&format!("c{i}"), "eth0"), t, &boot()).unwrap();
+        let ip = &r.addresses[0];
         assert_eq!(ip.gateway.unwrap().to_string(), "10.214.0.9");
         assert_eq!(ip.address.prefix_len(), 29);
         got.push(ip.address.addr());
     }
     let uniq: HashSet<_> = got.iter().collect();
     assert_eq!(uniq.len(), 5);
-    let e = local::allocate(&s, "1.1.0", "c5", "eth0", t).unwrap_err();
-    assert_eq!(e.code, 11, "{e:?}");
-    assert!(e.msg.contains("no free address in the 1 block(s)"), "{e:?}");
+    let e = local::allocate(&s, "1.1.0", &[], ("c5", "eth0"), t, &boot()).unwrap_err();
+    assert!(
+        matches!(&e, ClusterIpamError::BlocksFull { blocks: 1, .. }),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("no free address in the 1 block(s)"),
+        "{e}"
+    );
+    // Holding no block yet is the same: try again once the agent claimed one.
+    let none = state(dir.path(), &[]);
+    let e = local::allocate(&none, "1.1.0", &[], ("c5", "eth0"), t, &boot()).unwrap_err();
+    assert!(
+        matches!(&e, ClusterIpamError::BlocksFull { blocks: 0, .. }),
+        "{e:?}"
+    );
     let usage = local::usage(&s.data_dir, "ov1", &plan).unwrap();
     assert_eq!(usage.get(&net("10.214.0.8/29")), Some(&5));
     assert_eq!(local::free_in(&plan, &s.blocks, &usage), 0);
     // The agent claimed another block: the next ADD lands there.
     let s2 = state(dir.path(), &["10.214.0.8/29", "10.214.0.32/29"]);
-    let r = local::allocate(&s2, "1.1.0", "c5", "eth0", t).unwrap();
-    assert!(net("10.214.0.32/29").contains(&r.ips[0].address.addr()));
+    let r = local::allocate(&s2, "1.1.0", &[], ("c5", "eth0"), t, &boot()).unwrap();
+    assert!(net("10.214.0.32/29").contains(&r.addresses[0].address.addr()));
+    // A requested address is honoured when it is in a held block.
+    let want: std::net::IpAddr = "10.214.0.35".parse().unwrap();
+    let r = local::allocate(&s2, "1.1.0", &[want], ("c6", "eth0"), t, &boot()).unwrap();
+    assert_eq!(r.addresses[0].address.addr(), want);
     // DEL needs nothing but the store, and is idempotent.
     local::release(&s.data_dir, "ov1", "c0", "eth0", t).unwrap();
     local::release(&s.data_dir, "ov1", "c0", "eth0", t).unwrap();
     let usage = local::usage(&s.data_dir, "ov1", &plan).unwrap();
-    assert_eq!(local::free_in(&plan, &s2.blocks, &usage), 5 + 5 - 5);
+    assert_eq!(local::free_in(&plan, &s2.blocks, &usage), 5 + 5 - 6);
 }
 
 #[test]

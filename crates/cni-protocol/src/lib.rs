@@ -10,7 +10,6 @@ pub mod convert;
 pub mod delegate;
 pub mod env;
 pub mod error;
-pub mod gojson;
 pub mod result;
 pub mod skel;
 pub mod version;

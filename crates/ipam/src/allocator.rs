@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-use cni_protocol::IpConfig;
+use cnm_model::InterfaceAddress;
 use ipnet::IpNet;
 
 use crate::boot::BootInfo;
@@ -29,13 +29,12 @@ pub struct Allocated {
 }
 
 impl Allocated {
-    /// The result entry: `address` = ip/prefix of the subnet, `gateway`, no interface.
-    pub fn to_ip_config(&self) -> IpConfig {
-        IpConfig {
+    /// The endpoint's address: ip/prefix of the subnet, and the gateway.
+    pub fn to_interface_address(&self) -> InterfaceAddress {
+        InterfaceAddress {
             // The prefix comes from a validated subnet of the same family.
             address: IpNet::new(self.ip, self.prefix_len).unwrap_or_else(|_| IpNet::from(self.ip)),
             gateway: Some(self.gateway),
-            interface: None,
         }
     }
 }
@@ -237,6 +236,10 @@ fn allocate_sets(
                         msg: format!("failed to allocate for range {i}: {msg}"),
                         details,
                     },
+                    IpamError::Exhausted { msg, details } => IpamError::Exhausted {
+                        msg: format!("failed to allocate for range {i}: {msg}"),
+                        details,
+                    },
                     other => other,
                 };
                 return Err((e, clean));
@@ -264,7 +267,7 @@ impl Ctx<'_, '_> {
 /// The error for an exhausted range set.
 fn exhausted(set: &RangeSet) -> IpamError {
     let capacity = set.capacity();
-    IpamError::Alloc {
+    IpamError::Exhausted {
         msg: format!("no IP addresses available in range set: {set}"),
         details: format!(
             "{capacity} address{}, all reserved",

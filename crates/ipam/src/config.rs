@@ -4,8 +4,10 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use cni_protocol::{CniEnv, CniError, NetConf, Route};
+use cnm_model::StaticRoute;
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::IpamError;
@@ -21,11 +23,50 @@ pub struct IpamConfig {
     pub cni_version: String,
     /// Range sets in final order: `runtimeConfig.ipRanges`, legacy single range, `ranges`.
     pub ranges: Vec<RangeSet>,
-    pub routes: Vec<Route>,
+    pub routes: Vec<StaticRoute>,
     pub data_dir: PathBuf,
     pub resolv_conf: Option<PathBuf>,
-    /// Requested addresses: CNI_ARGS `IP`, then `args.cni.ips`, then `runtimeConfig.ips`.
+    /// Requested addresses: the caller's (CNI_ARGS `IP`), then
+    /// `args.cni.ips`, then `runtimeConfig.ips`.
     pub requested: Vec<IpAddr>,
+}
+
+/// A route of `ipam.routes`, in the CNI result format the reference reads.
+#[derive(Debug, Deserialize)]
+struct Route {
+    dst: IpNet,
+    #[serde(default)]
+    gw: Option<IpAddr>,
+    #[serde(default)]
+    mtu: Option<u32>,
+    #[serde(default)]
+    advmss: Option<u32>,
+    #[serde(default)]
+    priority: Option<u32>,
+    #[serde(default)]
+    table: Option<u32>,
+    #[serde(default)]
+    scope: Option<u8>,
+}
+
+impl From<Route> for StaticRoute {
+    fn from(r: Route) -> Self {
+        StaticRoute {
+            destination: r.dst,
+            next_hop: r.gw,
+            priority: r.priority,
+            table: r.table,
+            scope: r.scope,
+            mtu: r.mtu,
+            advmss: r.advmss,
+        }
+    }
+}
+
+/// An address of CNI_ARGS `IP` (or `args.cni.ips`): an address, optionally
+/// with a prefix length (`10.1.2.3` or `10.1.2.3/24`).
+pub fn parse_requested_ip(s: &str) -> Option<IpAddr> {
+    parse_ip_maybe_prefix(s)
 }
 
 /// Reads `obj[key]` as `T`; absent or `null` is `None`; a wrong type names `path`.
@@ -59,7 +100,7 @@ fn range_sets(
                     Value::Array(ranges) => Value::Array(
                         ranges
                             .iter()
-                            .map(|r| cni_protocol::gojson::fold_keys(r, RANGE_FIELDS))
+                            .map(|r| gojson::fold_keys(r, RANGE_FIELDS))
                             .collect(),
                     ),
                     other => other.clone(),
@@ -119,31 +160,34 @@ pub fn data_dir_of(raw: &Map<String, Value>) -> Result<PathBuf, IpamError> {
         .map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from))
 }
 
-impl IpamConfig {
-    /// The configuration of a CNI request: `conf` (whole network config) plus the
-    /// CNI_ARGS `IP` key. Other CNI_ARGS keys are an error (code 4) unless
-    /// `IgnoreUnknown` is set, as in the reference.
-    pub fn from_netconf(conf: &NetConf, env: &CniEnv) -> Result<IpamConfig, IpamError> {
-        env.args.check_known(&["IP"])?;
-        let ip = env.args.get("IP").filter(|s| !s.is_empty());
-        if let Some(s) = ip {
-            if parse_ip_maybe_prefix(s).is_none() {
-                return Err(IpamError::Cni(CniError::invalid_env(
-                    format!("CNI_ARGS: invalid IP {s:?}"),
-                    "IP must be an address, optionally with a prefix length (IP=10.1.2.3 or IP=10.1.2.3/24)",
-                )));
+/// The addresses a CNI config asks for: `args.cni.ips`, then
+/// `runtimeConfig.ips` (CNI_ARGS `IP` is the caller's, before them).
+pub fn requested_addresses(raw: &Map<String, Value>) -> Result<Vec<IpAddr>, IpamError> {
+    let mut requested = Vec::new();
+    if let Some(args) = object(raw, "args", "args")? {
+        if let Some(cni) = object(args, "cni", "args.cni")? {
+            if let Some(ips) = field::<Vec<String>>(cni, "ips", "args.cni.ips")? {
+                parse_requested(ips, "args.cni.ips", &mut requested)?;
             }
         }
-        Self::from_raw(&conf.raw, &conf.name, &conf.cni_version, ip)
     }
+    if let Some(rc) = object(raw, "runtimeConfig", "runtimeConfig")? {
+        if let Some(ips) = field::<Vec<String>>(rc, "ips", "runtimeConfig.ips")? {
+            parse_requested(ips, "runtimeConfig.ips", &mut requested)?;
+        }
+    }
+    Ok(requested)
+}
 
+impl IpamConfig {
     /// Validates the full request config `raw` (the whole network config, as the
-    /// runtime passes it to IPAM). `cni_args_ip` is the CNI_ARGS `IP` value, if any.
+    /// runtime passes it to IPAM) of network `name`. `requested` comes first
+    /// in the requested addresses (the CNI front-end's CNI_ARGS `IP`).
     pub fn from_raw(
         raw: &Map<String, Value>,
         name: &str,
         cni_version: &str,
-        cni_args_ip: Option<&str>,
+        requested_first: &[IpAddr],
     ) -> Result<IpamConfig, IpamError> {
         let ipam = match raw.get("ipam") {
             None | Some(Value::Null) => {
@@ -153,23 +197,9 @@ impl IpamConfig {
             Some(_) => return Err(IpamError::Config("invalid ipam: expected an object".into())),
         };
 
-        let mut requested = Vec::new();
-        if let Some(ip) = cni_args_ip.filter(|s| !s.is_empty()) {
-            parse_requested(vec![ip.to_string()], "CNI_ARGS IP", &mut requested)?;
-        }
-        if let Some(args) = object(raw, "args", "args")? {
-            if let Some(cni) = object(args, "cni", "args.cni")? {
-                if let Some(ips) = field::<Vec<String>>(cni, "ips", "args.cni.ips")? {
-                    parse_requested(ips, "args.cni.ips", &mut requested)?;
-                }
-            }
-        }
+        let mut requested = requested_first.to_vec();
+        requested.extend(requested_addresses(raw)?);
         let runtime = object(raw, "runtimeConfig", "runtimeConfig")?;
-        if let Some(rc) = runtime {
-            if let Some(ips) = field::<Vec<String>>(rc, "ips", "runtimeConfig.ips")? {
-                parse_requested(ips, "runtimeConfig.ips", &mut requested)?;
-            }
-        }
 
         let mut specs: Vec<Vec<RangeSpec>> = Vec::new();
         if let Some(rc) = runtime {
@@ -226,7 +256,11 @@ impl IpamConfig {
         let resolv_conf = field::<String>(ipam, "resolvConf", "ipam.resolvConf")?
             .filter(|s| !s.is_empty())
             .map(PathBuf::from);
-        let routes = field::<Vec<Route>>(ipam, "routes", "ipam.routes")?.unwrap_or_default();
+        let routes = field::<Vec<Route>>(ipam, "routes", "ipam.routes")?
+            .unwrap_or_default()
+            .into_iter()
+            .map(StaticRoute::from)
+            .collect();
 
         Ok(IpamConfig {
             name: name.to_string(),
@@ -252,7 +286,8 @@ mod tests {
             .and_then(Value::as_str)
             .unwrap_or("1.0.0")
             .to_string();
-        IpamConfig::from_raw(&m, "net1", &ver, ip)
+        let first: Vec<IpAddr> = ip.iter().filter_map(|s| parse_requested_ip(s)).collect();
+        IpamConfig::from_raw(&m, "net1", &ver, &first)
     }
     fn err(v: Value) -> String {
         load(v, None).unwrap_err().to_string()
@@ -365,11 +400,15 @@ mod tests {
                 .contains("args.cni.ips")
         );
         assert!(err(json!({"ipam":"x"})).contains("invalid ipam"));
-        let e = load(json!({"ipam":{"subnet":"10.0.0.0/24"}}), Some("bad")).unwrap_err();
-        assert!(e.to_string().contains("CNI_ARGS IP"));
-        // every config error is code 7
-        let c: cni_protocol::CniError = e.into();
-        assert_eq!(c.code, 7);
+        assert!(parse_requested_ip("bad").is_none());
+        assert_eq!(
+            parse_requested_ip("10.1.2.3/24"),
+            Some("10.1.2.3".parse().unwrap())
+        );
+        // every config error is an invalid config (CNI code 7)
+        let e = load(json!({"ipam":{"subnet":"10.0.0.5/24"}}), None).unwrap_err();
+        let d: cnm_model::DriverError = e.into();
+        assert_eq!(d.kind, cnm_model::ErrorKind::InvalidConfig);
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! resolv.conf parsing into the result `dns` (reference `parseResolvConf`).
+//! resolv.conf parsing into the endpoint's DNS settings (reference
+//! `parseResolvConf`).
 
 use std::path::Path;
 
-use cni_protocol::Dns;
+use cnm_model::DnsSettings as Dns;
 
 use crate::error::IpamError;
 

@@ -1,14 +1,15 @@
-//! host-local IPAM: the reference on-disk store, allocation, release and GC.
+//! host-local IPAM: the reference on-disk store, allocation, release and GC,
+//! in the model's types (no CNI type: the CNI front-end converts).
 //!
-//! The public API is what users need: the plugin ([`HostLocal`],
-//! [`HostLocalOn`] with a [`BootSource`]), its config ([`IpamConfig`],
+//! The public API is what users need: the model's IPAM driver
+//! ([`HostLocalIpam`], with a [`BootSource`]), its config ([`IpamConfig`],
 //! ranges), its operations ([`ops`]) and errors. The store, index,
 //! allocator and stamp internals are public only with the `internals`
 //! feature (the crate's own integration tests and the fuzz targets).
 //!
 //! A drop-in for the reference `host-local` plugin (same config, same store
-//! format, same allocation order), usable as a library by simplebridge
-//! (in-process) and by the `ipam-host-local` binary.
+//! format, same allocation order): `simplebridge` runs it in-process and the
+//! `ipam-host-local` binary serves it through the CNI front-end.
 
 /// Modules public only with the `internals` feature (the crate's own
 /// integration tests and fuzzing); private otherwise.
@@ -20,21 +21,23 @@ macro_rules! internal_mods {
         mod $m;
     )*};
 }
-internal_mods!(allocator, dns, fsio, index, ipmath, lock, owner, stamp, store, trust);
+internal_mods!(allocator, dns, fsio, index, ipmath, owner, stamp, store, trust);
 
 pub mod boot;
 pub mod config;
+pub mod driver;
 pub mod error;
 mod indexed;
+pub mod lock;
 pub mod ops;
-pub mod plugin;
 pub mod range;
 mod reclaim;
 
 pub use boot::{BootInfo, BootSource, FixedBoot, SystemBoot};
-pub use config::IpamConfig;
+pub use config::{parse_requested_ip, requested_addresses, IpamConfig};
+pub use driver::{HostLocalIpam, DEFAULT_DATA_DIR};
 pub use error::IpamError;
-pub use plugin::{HostLocal, HostLocalOn};
+pub use lock::{lock_timeout_from, DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV};
 pub use range::{Range, RangeSet, RangeSpec};
 pub use store::validate_network_name;
 #[cfg(feature = "internals")]

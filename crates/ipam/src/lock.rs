@@ -9,13 +9,14 @@ use crate::error::IpamError;
 /// Default bound on the wait for the store lock.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Environment variable overriding the bound, in milliseconds (used by tests).
+/// Environment variable overriding the bound, in milliseconds (read by the
+/// plugins' `main()`, used by tests).
 pub const LOCK_TIMEOUT_ENV: &str = "CNM_IPAM_LOCK_TIMEOUT_MS";
 
-/// The bound from `CNM_IPAM_LOCK_TIMEOUT_MS` when set and valid, else 30 s.
-pub fn lock_timeout_from_env() -> Duration {
-    std::env::var(LOCK_TIMEOUT_ENV)
-        .ok()
+/// The bound a `CNM_IPAM_LOCK_TIMEOUT_MS` value gives: its milliseconds
+/// when it is a number, else 30 s.
+pub fn lock_timeout_from(value: Option<&str>) -> Duration {
+    value
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_millis)
         .unwrap_or(DEFAULT_LOCK_TIMEOUT)

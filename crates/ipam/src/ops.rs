@@ -1,12 +1,12 @@
-//! The host-local verbs on a parsed configuration, independent of the CNI
-//! plumbing: ADD, DEL, CHECK, GC and STATUS. ADD and STATUS need to know the
+//! The host-local verbs on a parsed configuration, in the model's types
+//! (no CNI type): ADD, DEL, CHECK, GC and STATUS. ADD and STATUS need to know the
 //! running boot (a [`BootSource`]); the plain forms use [`SystemBoot`].
 
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use cni_protocol::CniResult;
+use cnm_model::Allocation;
 
 use crate::allocator::{allocate, Allocated};
 use crate::boot::{BootInfo, BootSource, SystemBoot};
@@ -23,7 +23,7 @@ pub fn add(
     container_id: &str,
     ifname: &str,
     timeout: Duration,
-) -> Result<CniResult, IpamError> {
+) -> Result<Allocation, IpamError> {
     add_with_boot(cfg, container_id, ifname, timeout, &SystemBoot)
 }
 
@@ -36,7 +36,7 @@ pub fn add_with_boot(
     ifname: &str,
     timeout: Duration,
     boot: &dyn BootSource,
-) -> Result<CniResult, IpamError> {
+) -> Result<Allocation, IpamError> {
     let boot = BootInfo::from_source(boot);
     let dns = match &cfg.resolv_conf {
         Some(p) => parse_resolv_conf(p)?,
@@ -54,10 +54,11 @@ pub fn add_with_boot(
             &boot,
         )?
     };
-    Ok(CniResult {
-        cni_version: cfg.cni_version.clone(),
-        interfaces: Vec::new(),
-        ips: allocated.iter().map(Allocated::to_ip_config).collect(),
+    Ok(Allocation {
+        addresses: allocated
+            .iter()
+            .map(Allocated::to_interface_address)
+            .collect(),
         routes: cfg.routes.clone(),
         dns,
     })
@@ -157,6 +158,25 @@ pub fn gc(
         }
     }
     Ok(report)
+}
+
+/// GC as one result: every release that failed makes it an error
+/// ([`IpamError::Gc`]).
+pub fn gc_all(
+    data_dir: &Path,
+    network: &str,
+    valid: &[(String, String)],
+    timeout: Duration,
+) -> Result<(), IpamError> {
+    let report = gc(data_dir, network, valid, timeout)?;
+    if report.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(IpamError::Gc {
+            released: report.released.len(),
+            errors: report.errors,
+        })
+    }
 }
 
 /// STATUS in the running boot ([`SystemBoot`]).

@@ -205,7 +205,7 @@ pub struct Locked<'a> {
     /// Fingerprints of `last_reserved_ip.<set>` read or written under this
     /// lock: nobody else writes them while we hold it, so each is read once
     /// (for the index's trust check) and not re-read after our own write.
-    pub(crate) cursors: std::sync::Mutex<std::collections::HashMap<usize, crate::trust::Cursor>>,
+    pub(crate) cursors: std::sync::Mutex<std::collections::HashMap<usize, Cursor>>,
 }
 
 impl Drop for Locked<'_> {
@@ -247,6 +247,20 @@ impl Matches {
         }
         m
     }
+}
+
+/// What a `last_reserved_ip.<set>` looks like (the index's trust logic
+/// records and compares it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    Absent,
+    Present {
+        ino: u64,
+        mtime: (i64, i64),
+        content: Vec<u8>,
+    },
+    /// Not a regular file, unreadable: never matches anything.
+    Unreadable,
 }
 
 /// What a GC pass did.
@@ -594,7 +608,7 @@ impl Locked<'_> {
     /// The cursor cache (a poisoned lock only means a panicked reader).
     pub(crate) fn cursors_mut(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<usize, crate::trust::Cursor>> {
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<usize, Cursor>> {
         self.cursors
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -603,10 +617,10 @@ impl Locked<'_> {
     /// The round-robin cursor of range set `set` (None: absent or unparsable).
     pub fn last_reserved(&self, set: usize) -> Option<IpAddr> {
         match self.cursors_mut().get(&set) {
-            Some(crate::trust::Cursor::Present { content, .. }) => {
+            Some(Cursor::Present { content, .. }) => {
                 return parse_last_reserved(content)
             }
-            Some(crate::trust::Cursor::Absent) => return None,
+            Some(Cursor::Absent) => return None,
             _ => {}
         }
         let bytes = self
@@ -625,7 +639,7 @@ impl Locked<'_> {
         // The fingerprint of what we wrote (a rename keeps inode and mtime).
         let written = file.metadata().ok().map(|m| {
             use std::os::unix::fs::MetadataExt;
-            crate::trust::Cursor::Present {
+            Cursor::Present {
                 ino: m.ino(),
                 mtime: (m.mtime(), m.mtime_nsec()),
                 content,

@@ -26,24 +26,12 @@ use nix::sys::stat::{fstat, Mode};
 
 use crate::fsio::openat;
 use crate::index::IndexDir;
+pub use crate::store::Cursor;
 use crate::store::{Locked, LAST_IP_PREFIX};
 
 /// Name of the state file in the index directory.
 pub const STATE_FILE: &str = "state";
 const STATE_MAGIC: &str = "cnm-index-state 1";
-
-/// What a `last_reserved_ip.<set>` looks like.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cursor {
-    Absent,
-    Present {
-        ino: u64,
-        mtime: (i64, i64),
-        content: Vec<u8>,
-    },
-    /// Not a regular file, unreadable: never matches anything.
-    Unreadable,
-}
 
 /// The recorded store fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use cnm_ipam::{ops, IpamConfig, IpamError, Store};
+use cnm_model::ErrorKind;
 use common::{names, obj, TempDir};
 use serde_json::json;
 
@@ -16,11 +17,20 @@ fn cfg(dir: &TempDir, ipam: serde_json::Value, ip_arg: Option<&str>) -> IpamConf
     let mut ipam = ipam;
     ipam["dataDir"] = json!(dir.path().to_str().unwrap());
     let raw = obj(json!({"cniVersion": "1.0.0", "name": "net1", "ipam": ipam}));
-    IpamConfig::from_raw(&raw, "net1", "1.0.0", ip_arg).unwrap()
+    IpamConfig::from_raw(
+        &raw,
+        "net1",
+        "1.0.0",
+        &ip_arg
+            .map(|s| s.parse::<IpAddr>().unwrap())
+            .into_iter()
+            .collect::<Vec<_>>(),
+    )
+    .unwrap()
 }
 
-fn addrs(r: &cni_protocol::CniResult) -> Vec<String> {
-    r.ips.iter().map(|i| i.address.to_string()).collect()
+fn addrs(r: &cnm_model::Allocation) -> Vec<String> {
+    r.addresses.iter().map(|i| i.address.to_string()).collect()
 }
 
 fn ip(s: &str) -> IpAddr {
@@ -34,8 +44,7 @@ fn order_skip_gateway_exhaustion_and_round_robin() {
     let mut got = Vec::new();
     for i in 0..5 {
         let r = ops::add(&c, &format!("c{i}"), "eth0", T).unwrap();
-        assert_eq!(r.ips[0].gateway, Some(ip("10.0.0.1")));
-        assert!(r.interfaces.is_empty() && r.ips[0].interface.is_none());
+        assert_eq!(r.addresses[0].gateway, Some(ip("10.0.0.1")));
         got.extend(addrs(&r));
     }
     assert_eq!(
@@ -48,8 +57,8 @@ fn order_skip_gateway_exhaustion_and_round_robin() {
             "10.0.0.6/29"
         ]
     );
-    let e: cni_protocol::CniError = ops::add(&c, "c5", "eth0", T).unwrap_err().into();
-    assert_eq!(e.code, 101);
+    let e: cnm_model::DriverError = ops::add(&c, "c5", "eth0", T).unwrap_err().into();
+    assert_eq!(e.kind, ErrorKind::Ipam);
     assert_eq!(
         e.msg,
         "failed to allocate for range 0: no IP addresses available in range set: 10.0.0.1-10.0.0.6"
@@ -122,10 +131,13 @@ fn requested_addresses() {
         "failed to allocate for range 0: requested ip 10.0.0.1 is subnet's gateway"
     );
     let o = cfg(&d, json!({"subnet": "10.0.0.0/24"}), Some("192.168.1.1"));
-    let e: cni_protocol::CniError = ops::add(&o, "b", "eth0", T).unwrap_err().into();
+    let e: cnm_model::DriverError = ops::add(&o, "b", "eth0", T).unwrap_err().into();
     assert_eq!(
-        (e.code, e.msg.as_str()),
-        (101, "failed to allocate all requested IPs: 192.168.1.1")
+        (e.kind, e.msg.as_str()),
+        (
+            ErrorKind::Ipam,
+            "failed to allocate all requested IPs: 192.168.1.1"
+        )
     );
     // the failed attempts left nothing behind
     assert_eq!(
@@ -137,7 +149,7 @@ fn requested_addresses() {
         json!({"name": "net1", "ipam": {"subnet": "10.0.0.0/24", "dataDir": d.path()},
         "runtimeConfig": {"ips": ["10.0.0.60/24"]}}),
     );
-    let c2 = IpamConfig::from_raw(&raw, "net1", "1.0.0", None).unwrap();
+    let c2 = IpamConfig::from_raw(&raw, "net1", "1.0.0", &[]).unwrap();
     assert_eq!(
         addrs(&ops::add(&c2, "c", "eth0", T).unwrap()),
         ["10.0.0.60/24"]
@@ -155,7 +167,7 @@ fn dual_stack_and_atomic_rollback() {
     );
     let r = ops::add(&c, "a", "eth0", T).unwrap();
     assert_eq!(addrs(&r), ["10.0.0.2/24", "2001:db8::2/126"]);
-    assert_eq!(r.ips[1].gateway, Some(ip("2001:db8::1")));
+    assert_eq!(r.addresses[1].gateway, Some(ip("2001:db8::1")));
     assert_eq!(r.routes.len(), 2);
     assert_eq!(
         addrs(&ops::add(&c, "b", "eth0", T).unwrap()),
@@ -196,13 +208,13 @@ fn del_check_legacy_and_idempotency() {
         !d.path().join("net1").exists(),
         "DEL must not create the store"
     );
-    let e: cni_protocol::CniError = ops::check(&c.data_dir, "net1", "a", "eth0", T)
+    let e: cnm_model::DriverError = ops::check(&c.data_dir, "net1", "a", "eth0", T)
         .unwrap_err()
         .into();
     assert_eq!(
-        (e.code, e.msg.as_str()),
+        (e.kind, e.msg.as_str()),
         (
-            101,
+            ErrorKind::Ipam,
             "host-local: Failed to find address added by container a"
         )
     );
@@ -283,8 +295,8 @@ fn symlinks_are_refused() {
     let e = Store::open(&link, "net1").err().unwrap();
     assert!(matches!(e, IpamError::Unsafe { .. }), "{e}");
     assert!(e.to_string().contains("symlink"), "{e}");
-    let c: cni_protocol::CniError = e.into();
-    assert_eq!(c.code, 5);
+    let c: cnm_model::DriverError = e.into();
+    assert_eq!(c.kind, ErrorKind::Io);
     // network dir that is a symlink
     std::os::unix::fs::symlink(&real, real.join("net2")).unwrap();
     assert!(matches!(
@@ -319,8 +331,8 @@ fn lock_timeout_is_code_11() {
     let b = Store::open(d.path(), "n").unwrap();
     let held = a.lock(T).unwrap();
     let e = b.lock(Duration::from_millis(50)).err().unwrap();
-    let c: cni_protocol::CniError = e.into();
-    assert_eq!(c.code, 11);
+    let c: cnm_model::DriverError = e.into();
+    assert_eq!(c.kind, ErrorKind::TryAgainLater);
     drop(held);
     assert!(b.lock(Duration::from_millis(50)).is_ok());
 }
@@ -331,8 +343,8 @@ fn status_ok_then_exhausted() {
     let c = cfg(&d, json!({"subnet": "10.0.0.0/30"}), None);
     ops::status(&c, T).unwrap();
     ops::add(&c, "a", "eth0", T).unwrap();
-    let e: cni_protocol::CniError = ops::status(&c, T).unwrap_err().into();
-    assert_eq!(e.code, 50);
+    let e: cnm_model::DriverError = ops::status(&c, T).unwrap_err().into();
+    assert_eq!(e.kind, ErrorKind::Unavailable);
     assert!(e.msg.contains("no IP addresses available"), "{}", e.msg);
 }
 

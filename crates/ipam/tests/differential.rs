@@ -57,7 +57,7 @@ fn conf(dir: &TempDir, ipam: Value) -> Value {
 }
 
 fn ours(c: &Value) -> IpamConfig {
-    IpamConfig::from_raw(&obj(c.clone()), "diffnet", "1.0.0", None).unwrap()
+    IpamConfig::from_raw(&obj(c.clone()), "diffnet", "1.0.0", &[]).unwrap()
 }
 
 fn ref_addrs(v: &Value) -> Vec<String> {
@@ -69,8 +69,8 @@ fn ref_addrs(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn our_addrs(r: &cni_protocol::CniResult) -> Vec<String> {
-    r.ips.iter().map(|i| i.address.to_string()).collect()
+fn our_addrs(r: &cnm_model::Allocation) -> Vec<String> {
+    r.addresses.iter().map(|i| i.address.to_string()).collect()
 }
 
 #[test]

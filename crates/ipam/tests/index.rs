@@ -22,15 +22,15 @@ fn cfg(dir: &TempDir, ipam: serde_json::Value) -> IpamConfig {
     let mut ipam = ipam;
     ipam["dataDir"] = json!(dir.path().to_str().unwrap());
     let raw = obj(json!({"cniVersion": "1.0.0", "name": "net1", "ipam": ipam}));
-    IpamConfig::from_raw(&raw, "net1", "1.0.0", None).unwrap()
+    IpamConfig::from_raw(&raw, "net1", "1.0.0", &[]).unwrap()
 }
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn first(r: &cni_protocol::CniResult) -> IpAddr {
-    r.ips[0].address.addr()
+fn first(r: &cnm_model::Allocation) -> IpAddr {
+    r.addresses[0].address.addr()
 }
 
 fn idx_dir(d: &TempDir) -> std::path::PathBuf {

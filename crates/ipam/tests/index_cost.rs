@@ -19,7 +19,7 @@ fn cfg(dir: &TempDir) -> IpamConfig {
         "ranges": [[{"subnet": "10.64.0.0/16"}], [{"subnet": "fd00:64::/64"}]],
         "dataDir": dir.path().to_str().unwrap(),
     }}));
-    IpamConfig::from_raw(&raw, "net1", "1.0.0", None).unwrap()
+    IpamConfig::from_raw(&raw, "net1", "1.0.0", &[]).unwrap()
 }
 
 /// Opens for (ADD, CHECK, DEL) of a new attachment with `n` others attached.

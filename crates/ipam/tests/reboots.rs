@@ -5,12 +5,14 @@
 mod common;
 
 use std::fs::File;
+use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use cnm_ipam::stamp::{self, Stamp};
 use cnm_ipam::{ops, FixedBoot, IpamConfig, Store};
+use cnm_model::ErrorKind;
 use common::{names, obj, TempDir};
 use serde_json::json;
 
@@ -22,7 +24,16 @@ fn cfg(dir: &TempDir, ipam: serde_json::Value, ip_arg: Option<&str>) -> IpamConf
     let mut ipam = ipam;
     ipam["dataDir"] = json!(dir.path().to_str().unwrap());
     let raw = obj(json!({"cniVersion": "1.0.0", "name": "net1", "ipam": ipam}));
-    IpamConfig::from_raw(&raw, "net1", "1.0.0", ip_arg).unwrap()
+    IpamConfig::from_raw(
+        &raw,
+        "net1",
+        "1.0.0",
+        &ip_arg
+            .map(|s| s.parse::<IpAddr>().unwrap())
+            .into_iter()
+            .collect::<Vec<_>>(),
+    )
+    .unwrap()
 }
 
 /// Boot `id` that started an hour ago (files written now are of this boot by mtime too).
@@ -30,8 +41,8 @@ fn boot(id: &str) -> FixedBoot {
     FixedBoot::new(id, SystemTime::now() - Duration::from_secs(3600))
 }
 
-fn addrs(r: &cni_protocol::CniResult) -> Vec<String> {
-    r.ips.iter().map(|i| i.address.to_string()).collect()
+fn addrs(r: &cnm_model::Allocation) -> Vec<String> {
+    r.addresses.iter().map(|i| i.address.to_string()).collect()
 }
 
 fn stamp_of(path: &Path) -> Stamp {
@@ -57,14 +68,14 @@ fn new_boot_reclaims_on_exhaustion_only() {
     }
     assert_eq!(stamp_of(&net.join("10.9.0.2")), Stamp::Boot(A.into()));
     // same boot: exhaustion is still an error and nothing is released
-    let e: cni_protocol::CniError = ops::add_with_boot(&c, "a5", "eth0", T, &a)
+    let e: cnm_model::DriverError = ops::add_with_boot(&c, "a5", "eth0", T, &a)
         .unwrap_err()
         .into();
-    assert_eq!(e.code, 101);
+    assert_eq!(e.kind, ErrorKind::Ipam);
     assert!(e.msg.contains("no IP addresses available"), "{}", e.msg);
     assert_eq!(reservations(&net).len(), 5);
-    let e: cni_protocol::CniError = ops::status_with_boot(&c, T, &a).unwrap_err().into();
-    assert_eq!(e.code, 50, "STATUS in boot A: full");
+    let e: cnm_model::DriverError = ops::status_with_boot(&c, T, &a).unwrap_err().into();
+    assert_eq!(e.kind, ErrorKind::Unavailable, "STATUS in boot A: full");
 
     // boot B: STATUS sees reclaimable addresses; ADD reclaims every boot-A reservation
     ops::status_with_boot(&c, T, &b).unwrap();
@@ -82,10 +93,10 @@ fn new_boot_reclaims_on_exhaustion_only() {
     for i in 1..5 {
         ops::add_with_boot(&c, &format!("b{i}"), "eth0", T, &b).unwrap();
     }
-    let e: cni_protocol::CniError = ops::add_with_boot(&c, "b5", "eth0", T, &b)
+    let e: cnm_model::DriverError = ops::add_with_boot(&c, "b5", "eth0", T, &b)
         .unwrap_err()
         .into();
-    assert_eq!(e.code, 101);
+    assert_eq!(e.kind, ErrorKind::Ipam);
     assert_eq!(reservations(&net).len(), 5);
     // an old-boot DEL that arrives late releases nothing of boot B
     assert!(ops::del(&c.data_dir, "net1", "a0", "eth0", T)
@@ -208,33 +219,4 @@ fn gc_goes_by_the_valid_list_only() {
     rel.sort();
     assert_eq!(rel, ["10.9.6.3", "10.9.6.4"]);
     assert_eq!(reservations(&d.path().join("net1")), ["10.9.6.2"]);
-}
-
-#[test]
-fn plugin_with_injected_boot() {
-    use cni_protocol::{run, Plugin};
-    let d = TempDir::new("reboot-plugin");
-    let conf = json!({"cniVersion": "1.1.0", "name": "pnet", "type": "host-local",
-        "ipam": {"type": "host-local", "subnet": "10.9.7.0/29", "rangeEnd": "10.9.7.3",
-                 "dataDir": d.path().to_str().unwrap()}});
-    let bytes = conf.to_string().into_bytes();
-    let call = |p: &dyn Plugin, id: &str| {
-        let env = |k: &str| match k {
-            "CNI_COMMAND" => Some("ADD".to_string()),
-            "CNI_CONTAINERID" => Some(id.to_string()),
-            "CNI_NETNS" => Some("/proc/self/ns/net".to_string()),
-            "CNI_IFNAME" => Some("eth0".to_string()),
-            "CNI_PATH" => Some("/nonexistent".to_string()),
-            _ => None,
-        };
-        run(p, env, &mut bytes.as_slice()).exit_code
-    };
-    let (a, b) = (
-        cnm_ipam::HostLocalOn(boot(A)),
-        cnm_ipam::HostLocalOn(boot(B)),
-    );
-    assert_eq!(call(&a, "c0"), 0);
-    assert_eq!(call(&a, "c1"), 0);
-    assert_eq!(call(&a, "c2"), 1, "the range holds two");
-    assert_eq!(call(&b, "c2"), 0, "boot B reclaims");
 }

@@ -1,5 +1,6 @@
-//! CNI IPAM plugin: a drop-in for the reference host-local. All logic lives in
-//! `cnm_ipam::HostLocal`; `main()` is the only place that reads the
+//! CNI IPAM plugin: a drop-in for the reference host-local. All logic lives
+//! in `cnm_ipam::HostLocalIpam`, served through the CNI front-end
+//! (`ipam_host_local::plugin`); `main()` is the only place that reads the
 //! environment and stdin, prints and exits.
 
 #![forbid(unsafe_code)]
@@ -7,8 +8,10 @@
 use std::io::Write;
 
 fn main() {
+    let timeout =
+        cnm_ipam::lock_timeout_from(std::env::var(cnm_ipam::LOCK_TIMEOUT_ENV).ok().as_deref());
     let outcome = cni_protocol::run(
-        &cnm_ipam::HostLocal,
+        &ipam_host_local::plugin(timeout),
         |key| std::env::var(key).ok(),
         &mut std::io::stdin().lock(),
     );

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use cni_protocol::{gojson, CniError, NetConf};
+use cni_protocol::{CniError, NetConf};
 use cnm_nft::{PortMapping, Protocol};
 use serde::Deserialize;
 use serde_json::Value;

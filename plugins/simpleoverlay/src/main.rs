@@ -5,10 +5,10 @@
 //! environment and stdin, prints and exits.
 
 use std::io::Write;
+use std::sync::Arc;
 
-use cnm_core::model::Controller;
-use cnm_core::overlay::OverlayPlugin;
-use cnm_core::system::LinuxSystem;
+use cnm_cni::Settings;
+use cnm_kernel::LinuxSystem;
 
 fn main() {
     // One malloc arena, as simplebridge (less memory per ADD).
@@ -18,15 +18,21 @@ fn main() {
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
     let about = format!("simpleoverlay {}", env!("CARGO_PKG_VERSION"));
-    let outcome = match OverlayPlugin::new(Controller::with_system(LinuxSystem::default()), &about)
-    {
+    let settings = Settings {
+        ipam_lock_timeout: cnm_ipam::lock_timeout_from(
+            std::env::var(cnm_ipam::LOCK_TIMEOUT_ENV).ok().as_deref(),
+        ),
+        ..Settings::default()
+    };
+    let outcome = match cnm_cni::simpleoverlay(Arc::new(LinuxSystem::default()), settings, &about) {
         Ok(plugin) => cni_protocol::run(
             &plugin,
             |key| std::env::var(key).ok(),
             &mut std::io::stdin().lock(),
         ),
         Err(e) => cni_protocol::Outcome {
-            stdout: serde_json::to_vec(&e.to_json("1.1.0")).unwrap_or_default(),
+            stdout: serde_json::to_vec(&cnm_cni::cni_error(&e).to_json("1.1.0"))
+                .unwrap_or_default(),
             stderr: Vec::new(),
             exit_code: 1,
         },

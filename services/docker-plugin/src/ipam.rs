@@ -1,4 +1,4 @@
-//! The `IpamDriver.*` calls over the model's [`IpamDriver`](cnm_core::model::IpamDriver)
+//! The `IpamDriver.*` calls over the model's [`IpamDriver`](cnm_model::IpamDriver)
 //! (host-local, its store under `<state dir>/ipam`, see main.rs).
 //!
 //! Docker names no owner when it asks for an address, so each address is
@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cnm_core::model::{AddressRelease, AddressRequest, OwnerKey, PoolRequest};
+use cnm_model::{AddressRelease, AddressRequest, OwnerKey, PoolRequest};
 use ipnet::IpNet;
 use serde_json::{Map, Value};
 
@@ -46,7 +46,7 @@ pub fn default_pools(v6: bool) -> impl Iterator<Item = IpNet> {
 }
 
 fn pool_key(id: &str) -> String {
-    format!("pool-{:016x}", cnm_core::nft::fnv1a64(&[id.as_bytes()]))
+    format!("pool-{:016x}", cnm_names::fnv1a64(&[id.as_bytes()]))
 }
 
 fn string_map(

@@ -4,7 +4,7 @@
 //!
 //! - [`protocol`]: the JSON messages;
 //! - [`router`]: HTTP path -> call;
-//! - [`network`], [`ipam`]: the calls, over `cnm_core::model`;
+//! - [`network`], [`ipam`]: the calls, over the model's drivers (`cnm_model`);
 //! - [`options`], [`ports`], [`publish`]: Docker's network options and published ports;
 //! - [`store`], [`records`]: what outlives a restart;
 //! - [`http`]: the unix-socket HTTP server;

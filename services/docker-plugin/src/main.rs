@@ -6,20 +6,27 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use cnm_core::host_local_ipam::HostLocalIpam;
-use cnm_core::model::Controller;
+use cnm_bridge::BridgeDriver;
 use cnm_docker_plugin::cli::{self, Command};
 use cnm_docker_plugin::http::{self, Limits};
 use cnm_docker_plugin::publish::NftPublisher;
 use cnm_docker_plugin::store::Store;
 use cnm_docker_plugin::{Plugin, PluginError};
+use cnm_ipam::HostLocalIpam;
+use cnm_kernel::{KernelSandboxes, LinuxSystem};
+use cnm_model::Controller;
 
 /// The name our host-local is registered under in the controller.
 const IPAM_DRIVER: &str = "docker-host-local";
 
 fn run(cfg: cli::Config) -> Result<(), PluginError> {
     let store = Store::open(&cfg.state_dir)?;
-    let controller = Controller::new();
+    // The front-end registers the drivers it serves (the model registers none).
+    let system = Arc::new(LinuxSystem::default());
+    let controller = Controller::new(Arc::new(KernelSandboxes::new(Arc::clone(&system))));
+    controller
+        .register_driver("bridge", Arc::new(BridgeDriver::new(system)))
+        .map_err(|e| PluginError::Model(format!("bridge driver: {e}")))?;
     let driver = controller
         .driver("bridge")
         .map_err(|e| PluginError::Model(format!("bridge driver: {e}")))?;

@@ -1,5 +1,5 @@
 //! The `NetworkDriver.*` calls, each a translation between remote.md's JSON
-//! and the model's [`NetworkDriver`](cnm_core::model::NetworkDriver).
+//! and the model's [`NetworkDriver`](cnm_model::NetworkDriver).
 //!
 //! Retries: dockerd's plugin client resends a request whose connection broke
 //! (for example because the plugin was killed mid-call and restarted), so a
@@ -9,7 +9,7 @@
 
 use std::net::IpAddr;
 
-use cnm_core::model::{
+use cnm_model::{
     CreateEndpoint, CreateNetwork, EndpointInterface as ModelInterface, EndpointOperInfo,
     EndpointRef, ErrorKind, ExternalConnectivity, InterfaceAddress, IpamData as ModelIpamData,
     JoinRequest, MacAddr, NetworkOptions, Placement, PortBinding,
@@ -217,11 +217,46 @@ impl Plugin {
         // replays and DeleteNetwork removes.
         self.store.put(Kind::Network, &req.network_id, &rec)?;
         if let Err(e) = self.driver.create_network(&rec.create) {
-            let _ = self.driver.delete_network(&rec.create.id);
-            let _ = self.store.remove(Kind::Network, &req.network_id);
-            return Err(model_err("creating the network", e));
+            let undo = vec![
+                (
+                    "deleting the network",
+                    self.driver
+                        .delete_network(&rec.create.id)
+                        .map_err(|e| e.to_string()),
+                ),
+                (
+                    "removing its record",
+                    self.store
+                        .remove(Kind::Network, &req.network_id)
+                        .map_err(|e| e.to_string()),
+                ),
+            ];
+            return Err(model_err("creating the network", e).rolled_back(undo));
         }
         Ok(())
+    }
+
+    /// Undo a create of endpoint `id`: the driver's part, then its record;
+    /// how each step ended.
+    fn undo_endpoint(
+        &self,
+        rec: &EndpointRecord,
+        id: &str,
+    ) -> Vec<(&'static str, Result<(), String>)> {
+        vec![
+            (
+                "deleting the endpoint",
+                self.driver
+                    .delete_endpoint(&ep_ref(rec))
+                    .map_err(|e| e.to_string()),
+            ),
+            (
+                "removing its record",
+                self.store
+                    .remove(Kind::Endpoint, id)
+                    .map_err(|e| e.to_string()),
+            ),
+        ]
     }
 
     /// `NetworkDriver.DeleteNetwork`: endpoints still recorded (from a killed run) go first.
@@ -337,9 +372,8 @@ impl Plugin {
         let created = match self.driver.create_endpoint(&rec.create) {
             Ok(c) => c,
             Err(e) => {
-                let _ = self.driver.delete_endpoint(&ep_ref(&rec));
-                let _ = self.store.remove(Kind::Endpoint, &req.endpoint_id);
-                return Err(model_err("creating the endpoint", e));
+                let undo = self.undo_endpoint(&rec, &req.endpoint_id);
+                return Err(model_err("creating the endpoint", e).rolled_back(undo));
             }
         };
         // Only what Docker did not give: it refuses a reply that changes its own values.
@@ -361,9 +395,8 @@ impl Plugin {
         rec.created = Some(created);
         rec.reply = Some(reply.clone());
         if let Err(e) = self.store.put(Kind::Endpoint, &req.endpoint_id, &rec) {
-            let _ = self.driver.delete_endpoint(&ep_ref(&rec));
-            let _ = self.store.remove(Kind::Endpoint, &req.endpoint_id);
-            return Err(e);
+            let undo = self.undo_endpoint(&rec, &req.endpoint_id);
+            return Err(e.rolled_back(undo));
         }
         Ok(reply_of(&reply))
     }
@@ -507,14 +540,20 @@ impl Plugin {
         let reply = match join_reply(&net, &info) {
             Ok(r) => r,
             Err(e) => {
-                let _ = self.driver.leave(&ep_ref(&rec));
-                return Err(e);
+                let undo = vec![(
+                    "leaving",
+                    self.driver.leave(&ep_ref(&rec)).map_err(|e| e.to_string()),
+                )];
+                return Err(e.rolled_back(undo));
             }
         };
         rec.join = Some((req.sandbox_key.clone(), info));
         if let Err(e) = self.store.put(Kind::Endpoint, &req.endpoint_id, &rec) {
-            let _ = self.driver.leave(&ep_ref(&rec));
-            return Err(e);
+            let undo = vec![(
+                "leaving",
+                self.driver.leave(&ep_ref(&rec)).map_err(|e| e.to_string()),
+            )];
+            return Err(e.rolled_back(undo));
         }
         Ok(reply)
     }
@@ -619,10 +658,16 @@ impl Plugin {
         if let Err(e) = result {
             // All or nothing: what an earlier call published for this endpoint is withdrawn
             // too, so the record is cleared.
-            let _ = self.unpublish(&net, &rec);
+            let unpublished = self.unpublish(&net, &rec).map_err(|e| e.to_string());
             rec.ports.clear();
-            let _ = self.store.put(Kind::Endpoint, &req.endpoint_id, &rec);
-            return Err(e);
+            let stored = self
+                .store
+                .put(Kind::Endpoint, &req.endpoint_id, &rec)
+                .map_err(|e| e.to_string());
+            return Err(e.rolled_back(vec![
+                ("withdrawing the ports", unpublished),
+                ("recording the endpoint", stored),
+            ]));
         }
         Ok(())
     }
@@ -670,9 +715,7 @@ impl Plugin {
     }
 }
 
-fn ignore_unsupported(
-    r: Result<(), cnm_core::model::DriverError>,
-) -> Result<(), cnm_core::model::DriverError> {
+fn ignore_unsupported(r: Result<(), cnm_model::DriverError>) -> Result<(), cnm_model::DriverError> {
     match r {
         Err(e) if e.is_not_supported() => Ok(()),
         other => other,
@@ -715,7 +758,7 @@ fn reply_of(iface: &proto::EndpointInterface) -> proto::CreateEndpointReply {
 /// routes the gateways already give.
 fn join_reply(
     net: &NetworkRecord,
-    info: &cnm_core::model::JoinInfo,
+    info: &cnm_model::JoinInfo,
 ) -> Result<proto::JoinReply, PluginError> {
     let iface = match info.interfaces.as_slice() {
         [one] => one,

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use cnm_core::model::{DriverError, IpamDriver, NetworkDriver};
+use cnm_model::{DriverError, IpamDriver, NetworkDriver};
 
 use crate::error::PluginError;
 use crate::publish::Publisher;

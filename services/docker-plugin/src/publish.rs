@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use cnm_core::nft::{Firewall, Owner, PortMapping, Protocol};
+use cnm_nft::{Firewall, Owner, PortMapping, Protocol};
 use ipnet::IpNet;
 
 use crate::error::PluginError;

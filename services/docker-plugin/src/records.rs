@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use cnm_core::model::{CreateEndpoint, CreateNetwork, CreatedEndpoint, JoinInfo, PortBinding};
+use cnm_model::{CreateEndpoint, CreateNetwork, CreatedEndpoint, JoinInfo, PortBinding};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 

@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
-use cnm_core::host_local_ipam::HostLocalIpam;
-use cnm_core::kernel::fake::FakeSystem;
-use cnm_core::model::Controller;
+use cnm_bridge::BridgeDriver;
+use cnm_ipam::HostLocalIpam;
+use cnm_kernel::fake::FakeSystem;
+use cnm_kernel::KernelSandboxes;
+use cnm_model::Controller;
 use serde_json::{json, Value};
 
 use crate::http::{Handler, Reply};
@@ -22,14 +24,14 @@ const SANDBOX: &str = "/var/run/docker/netns/0123456789ab";
 
 struct Fixture {
     plugin: Plugin,
-    system: cnm_core::kernel::fake::Shared,
+    system: cnm_kernel::fake::Shared,
     publisher: Arc<FakePublisher>,
     dir: tempfile::TempDir,
 }
 
 fn open_with(
     dir: tempfile::TempDir,
-    state: Option<cnm_core::kernel::fake::Shared>,
+    state: Option<cnm_kernel::fake::Shared>,
     publisher: Arc<FakePublisher>,
 ) -> Fixture {
     let mut sys = FakeSystem::new(SANDBOX);
@@ -37,7 +39,11 @@ fn open_with(
         sys.state = st;
     }
     let shared = sys.state.clone();
-    let controller = Controller::with_system(sys);
+    let system = Arc::new(sys);
+    let controller = Controller::new(Arc::new(KernelSandboxes::new(Arc::clone(&system))));
+    controller
+        .register_driver("bridge", Arc::new(BridgeDriver::new(system)))
+        .unwrap();
     let driver = controller.driver("bridge").unwrap();
     let ipam = Arc::new(HostLocalIpam::new(dir.path().join("ipam")));
     let store = Store::open(dir.path()).unwrap();
@@ -603,7 +609,8 @@ fn a_restarted_plugin_serves_what_it_recorded() {
         .to_string();
     let src2 = j2["InterfaceName"]["SrcName"].as_str().unwrap().to_string();
     let got = g.system.borrow().host.get(&src2).map(|l| l.state.mac);
-    assert_eq!(got, Some(mac_bytes(&mac)), "the MAC Docker was told");
+    let told: cnm_model::MacAddr = mac.parse().unwrap();
+    assert_eq!(got, Some(told), "the MAC Docker was told");
     g.ok(
         "/NetworkDriver.Leave",
         json!({"NetworkID": NID, "EndpointID": EID}),
@@ -754,14 +761,6 @@ fn pools_without_a_subnet_come_from_the_defaults() {
         json!({"AddressSpace": "LocalDefault"}),
     );
     assert_eq!(e["Pool"], "10.200.4.0/24");
-}
-
-fn mac_bytes(text: &str) -> [u8; 6] {
-    let mut out = [0u8; 6];
-    for (o, p) in out.iter_mut().zip(text.split(':')) {
-        *o = u8::from_str_radix(p, 16).unwrap();
-    }
-    out
 }
 
 #[test]

@@ -72,10 +72,10 @@ pub fn fault_simplebridge() -> PathBuf {
     }
 }
 
-/// The crash points, read from `cnm_core::system::FAULT_POINTS` in the
+/// The crash points, read from `cnm_kernel::FAULT_POINTS` in the
 /// product source (so a new step is tested without editing the suite).
 pub fn fault_points() -> Vec<String> {
-    let file = workspace_root().join("crates/cnm-core/src/system.rs");
+    let file = workspace_root().join("crates/kernel/src/system.rs");
     let text = std::fs::read_to_string(&file)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
     let Some(start) = text.find("FAULT_POINTS") else {

@@ -79,7 +79,7 @@ fn build_debug() {
             "-p",
             "portmap",
             "-p",
-            "cnm-core",
+            "cnm-bridge",
             "--bins",
             "--examples",
         ]);

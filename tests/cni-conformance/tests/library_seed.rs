@@ -1,5 +1,5 @@
 //! The library walkthroughs run and print what a user expects at every step:
-//! `crates/cnm-core/examples/seed.rs` (libnetwork's seed example: the
+//! `crates/bridge/examples/seed.rs` (libnetwork's seed example: the
 //! sandbox places the interface the driver prepared) and
 //! `examples/two_sandboxes.rs` (two sandboxes on one network ping each
 //! other).
@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// An example binary of cnm-core (always the debug build of this source).
+/// An example binary of cnm-bridge (always the debug build of this source).
 fn example(name: &str) -> PathBuf {
     cni_conformance::fresh::build_examples();
     let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

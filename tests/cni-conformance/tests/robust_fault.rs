@@ -18,7 +18,7 @@ use cni_conformance::{reference, require_root, run_plugin, BridgeFixture, Env, I
 use serde_json::{json, Value};
 
 /// The crash points this suite knows; `points_match_product` keeps it in
-/// sync with `cnm_core::system::FAULT_POINTS`.
+/// sync with `cnm_kernel::FAULT_POINTS`.
 const POINTS: &[&str] = &[
     "after-ipam",
     "after-veth",
@@ -261,7 +261,7 @@ fn points_match_product() {
     let product = fault_points();
     assert_eq!(
         product, POINTS,
-        "cnm_core::system::FAULT_POINTS changed: add a test per new point"
+        "cnm_kernel::FAULT_POINTS changed: add a test per new point"
     );
     eprintln!("crash points tested: {}", POINTS.len());
 }

@@ -14,6 +14,9 @@
 //! - the resolver: [`Store::snapshot`] and [`Store::fingerprint`], and the
 //!   control protocol of [`control`].
 //!
+//! The store is the model's name service: [`service`] implements
+//! `cnm_model::NameService` for [`Store`].
+//!
 //! No kernel access here beyond files, `flock(2)` and a process spawn: no
 //! netlink, no nftables, no CNI types (the model's name service calls this).
 
@@ -28,6 +31,7 @@ pub mod launcher;
 pub mod layout;
 pub mod names;
 pub mod records;
+pub mod service;
 pub mod store;
 
 pub use error::{ErrorKind, RecordsError};

@@ -16,7 +16,9 @@
 //!   listens on the network's gateway addresses.
 //! - GC drops the records of attachments not in `cni.dev/valid-attachments`.
 //!
-//! The only kernel state read is the bridge's addresses (`getifaddrs`).
+//! The names go through the model's name service (`cnm_model::NameService`,
+//! the record store of `cnm-dns-records`); the only kernel state read is
+//! the bridge's addresses (`getifaddrs`).
 
 #![cfg_attr(
     not(test),
@@ -27,8 +29,10 @@ pub mod addrs;
 pub mod config;
 pub mod names;
 
+use std::net::IpAddr;
+
 use cni_protocol::{CniError, CniResult, Plugin, Request};
-use cnm_dns_records::{EndpointRecord, NetworkSettings, FORMAT_VERSION};
+use cnm_model::{EndpointNames, NameRegistration, NetworkNames, OwnerKey};
 
 use crate::addrs::{container_addrs, gateway_addrs, HostAddrs};
 use crate::config::{aliases, container_name, Config};
@@ -61,27 +65,43 @@ impl<H: HostAddrs> DnsName<H> {
 /// What ADD registers and CHECK expects.
 struct Plan {
     prev: CniResult,
-    settings: NetworkSettings,
-    record: EndpointRecord,
+    network: String,
+    settings: NetworkNames,
+    owner: OwnerKey,
+    names: EndpointNames,
+    addresses: Vec<IpAddr>,
 }
 
-fn attachment(req: &Request) -> Result<(String, String), CniError> {
+impl Plan {
+    fn registration(&self) -> NameRegistration<'_> {
+        NameRegistration {
+            network: &self.network,
+            owner: &self.owner,
+            names: &self.names,
+            addresses: &self.addresses,
+        }
+    }
+}
+
+fn attachment(req: &Request) -> Result<OwnerKey, CniError> {
     let missing = |var: &str| {
         CniError::invalid_env(
             format!("required env variables [{var}] missing"),
             format!("dnsname keys names by {var}"),
         )
     };
-    Ok((
-        req.env
+    Ok(OwnerKey {
+        container_id: req
+            .env
             .container_id
             .clone()
             .ok_or_else(|| missing("CNI_CONTAINERID"))?,
-        req.env
+        ifname: req
+            .env
             .ifname
             .clone()
             .ok_or_else(|| missing("CNI_IFNAME"))?,
-    ))
+    })
 }
 
 impl<H: HostAddrs> DnsName<H> {
@@ -95,7 +115,7 @@ impl<H: HostAddrs> DnsName<H> {
         })?;
         let name = container_name(req)?;
         let aliases = aliases(&req.conf)?;
-        let (container_id, ifname) = attachment(req)?;
+        let owner = attachment(req)?;
         let addrs = container_addrs(&prev);
         if addrs.is_empty() {
             return Err(CniError::invalid_config(
@@ -103,25 +123,20 @@ impl<H: HostAddrs> DnsName<H> {
                 "the previous result has no address on a container interface",
             ));
         }
-        let mut settings = NetworkSettings::new(&cfg.network);
-        settings.domain = Some(cfg.domain.clone());
-        settings.internal = cfg.internal;
-        settings.upstreams = cfg.upstreams.clone();
-        settings.listen = gateway_addrs(&self.host, &prev, &addrs);
-        settings.subnets = addrs.iter().map(|a| a.trunc()).collect();
-        let record = EndpointRecord {
-            version: FORMAT_VERSION,
-            network: cfg.network,
-            container_id,
-            ifname,
-            name,
-            aliases,
-            addresses: addrs.iter().map(|a| a.addr()).collect(),
+        let settings = NetworkNames {
+            domain: Some(cfg.domain.clone()),
+            internal: cfg.internal,
+            upstreams: cfg.upstreams.iter().map(|u| u.0).collect(),
+            listen: gateway_addrs(&self.host, &prev, &addrs),
+            subnets: addrs.iter().map(|a| a.trunc()).collect(),
         };
         Ok(Plan {
             prev,
+            network: cfg.network,
             settings,
-            record,
+            owner,
+            names: EndpointNames { name, aliases },
+            addresses: addrs.iter().map(|a| a.addr()).collect(),
         })
     }
 }
@@ -129,24 +144,17 @@ impl<H: HostAddrs> DnsName<H> {
 impl<H: HostAddrs> Plugin for DnsName<H> {
     fn add(&self, req: &Request) -> Result<CniResult, CniError> {
         let p = self.plan(req)?;
-        let reg = self.names.register(&p.settings, &p.record)?;
+        let mut dns = self.names.register(&p.settings, &p.registration())?;
         let mut result = p.prev;
-        let mut nameservers: Vec<String> =
-            reg.nameservers.iter().map(ToString::to_string).collect();
-        nameservers.append(&mut result.dns.nameservers);
-        result.dns.nameservers = nameservers;
-        if let Some(d) = reg.domain {
-            result.dns.search.push(d);
-        }
+        dns.nameservers.append(&mut result.dns.nameservers);
+        result.dns.nameservers = dns.nameservers;
+        result.dns.search.append(&mut dns.search);
         Ok(result)
     }
 
     fn del(&self, req: &Request) -> Result<(), CniError> {
-        let (container_id, ifname) = attachment(req)?;
-        if let Some(warning) = self
-            .names
-            .unregister(&req.conf.name, &container_id, &ifname)?
-        {
+        let owner = attachment(req)?;
+        if let Some(warning) = self.names.unregister(&req.conf.name, &owner)? {
             // Not an error for the runtime (see Names::unregister).
             self.warnings
                 .borrow_mut()
@@ -163,7 +171,7 @@ impl<H: HostAddrs> Plugin for DnsName<H> {
             ));
         }
         let p = self.plan(req)?;
-        self.names.check(&p.record)
+        self.names.check(&p.registration())
     }
 
     fn gc(&self, req: &Request) -> Result<(), CniError> {
@@ -174,9 +182,12 @@ impl<H: HostAddrs> Plugin for DnsName<H> {
                 "neither \"cni.dev/valid-attachments\" nor \"cni.dev/attachments\" is in the config",
             )
         })?;
-        let keep: Vec<(String, String)> = valid
+        let keep: Vec<OwnerKey> = valid
             .into_iter()
-            .map(|a| (a.container_id, a.ifname))
+            .map(|a| OwnerKey {
+                container_id: a.container_id,
+                ifname: a.ifname,
+            })
             .collect();
         self.names.gc(&req.conf.name, &keep)
     }

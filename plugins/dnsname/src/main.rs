@@ -11,10 +11,11 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cnm_dns_records::{Launcher, Store, DEFAULT_BASE};
 use cnm_dnsname::addrs::SystemAddrs;
-use cnm_dnsname::names::{to_cni, Names};
+use cnm_dnsname::names::Names;
 use cnm_dnsname::DnsName;
 
 fn search_dirs() -> Vec<PathBuf> {
@@ -47,7 +48,7 @@ fn main() {
     let found = launcher.is_some();
     let outcome = match Store::for_current_netns(&base(), launcher) {
         Ok(store) => {
-            let plugin = DnsName::new(Names::new(store, found), SystemAddrs);
+            let plugin = DnsName::new(Names::new(Arc::new(store), found), SystemAddrs);
             let mut outcome = cni_protocol::run(
                 &plugin,
                 |k| std::env::var(k).ok(),
@@ -61,7 +62,9 @@ fn main() {
             outcome
         }
         Err(e) => {
-            let err = to_cni("cannot open the record store", e);
+            let e = cnm_dns_records::service::to_driver_error(e);
+            let mut err = cnm_cni::driver_to_cni(&e);
+            err.msg = "cannot open the record store".into();
             cni_protocol::Outcome {
                 stdout: serde_json::to_vec_pretty(&err.to_json("1.1.0")).unwrap_or_default(),
                 stderr: format!("dnsname: {err}\n").into_bytes(),

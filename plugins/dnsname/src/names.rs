@@ -1,87 +1,76 @@
-//! The plugin's one way to the names: register at ADD, unregister at DEL,
-//! check at CHECK, gc at GC, in the record store (`cnm-dns-records`). Kept
-//! in this one module so that moving the calls behind the model's name
-//! service (issue 20, after the crate cut of issue 18) changes nothing else.
+//! The plugin's one way to the names: through the model's name service
+//! (`cnm_model::NameService`, implemented by the record store of
+//! `cnm-dns-records`): register at ADD, unregister at DEL, check at CHECK,
+//! gc at GC. Errors come back as the model's driver errors and are mapped
+//! to CNI errors once, by the CNI front-end's map (`cnm_cni::driver_to_cni`).
 
-use cni_protocol::{code, CniError};
-use cnm_dns_records::{
-    EndpointRecord, ErrorKind, NetworkSettings, RecordsError, Registration, Store,
-};
+use std::sync::Arc;
+
+use cni_protocol::CniError;
+use cnm_dns_records::service::records_kind;
+use cnm_dns_records::ErrorKind;
+use cnm_model::{DnsSettings, NameRegistration, NameService, NetworkNames, OwnerKey};
 
 /// The names of this network namespace.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Names {
-    store: Store,
+    service: Arc<dyn NameService>,
     resolver_found: bool,
 }
 
 impl Names {
-    /// Names kept in `store`; `resolver_found` tells STATUS whether a
+    /// Names kept by `service`; `resolver_found` tells whether a
     /// `cnm-resolver` binary was found to serve them.
-    pub fn new(store: Store, resolver_found: bool) -> Names {
+    pub fn new(service: Arc<dyn NameService>, resolver_found: bool) -> Names {
         Names {
-            store,
+            service,
             resolver_found,
         }
-    }
-
-    /// The store (tests look at its files).
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     /// ADD.
     pub fn register(
         &self,
-        settings: &NetworkSettings,
-        record: &EndpointRecord,
-    ) -> Result<Registration, CniError> {
+        settings: &NetworkNames,
+        reg: &NameRegistration<'_>,
+    ) -> Result<DnsSettings, CniError> {
         if !self.resolver_found && !settings.listen.is_empty() {
             return Err(CniError::not_available(
                 "cnm-resolver not found",
                 "the names could not be served: install cnm-resolver next to this plugin or in CNI_PATH",
             ));
         }
-        self.store
-            .register(settings, record)
-            .map_err(|e| to_cni("failed to register the container's names", e))
+        self.service
+            .register(settings, reg)
+            .map_err(|e| cnm_cni::driver_to_cni(&e))
     }
 
     /// DEL: the record is removed or the error returned; a resolver that
     /// could not reload afterwards is no reason to fail DEL (its periodic
     /// rescan drops the name within seconds, and a failing DEL would stop the
-    /// runtime from running the other plugins' DEL).
-    pub fn unregister(
-        &self,
-        network: &str,
-        container_id: &str,
-        ifname: &str,
-    ) -> Result<Option<String>, CniError> {
-        match self.store.unregister(network, container_id, ifname) {
+    /// runtime from running the other plugins' DEL): that comes back as a
+    /// warning.
+    pub fn unregister(&self, network: &str, owner: &OwnerKey) -> Result<Option<String>, CniError> {
+        match self.service.unregister(network, owner) {
             Ok(()) => Ok(None),
-            Err(e) if e.kind() == ErrorKind::Resolver => Ok(Some(e.to_string())),
-            Err(e) => Err(to_cni("failed to remove the container's names", e)),
+            Err(e) if records_kind(&e) == Some(ErrorKind::Resolver) => Ok(Some(e.to_string())),
+            Err(e) => Err(cnm_cni::driver_to_cni(&e)),
         }
     }
 
     /// CHECK.
-    pub fn check(&self, record: &EndpointRecord) -> Result<(), CniError> {
-        self.store
-            .check(
-                &record.network,
-                &record.container_id,
-                &record.ifname,
-                Some(record),
-            )
-            .map_err(|e| to_cni("names check failed", e))
+    pub fn check(&self, reg: &NameRegistration<'_>) -> Result<(), CniError> {
+        self.service
+            .check(reg)
+            .map_err(|e| cnm_cni::driver_to_cni(&e))
     }
 
     /// GC: drop the records of attachments not in `keep`.
-    pub fn gc(&self, network: &str, keep: &[(String, String)]) -> Result<(), CniError> {
-        match self.store.gc(network, keep) {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::Resolver => Ok(()),
-            Err(e) => Err(to_cni("failed to remove stale names", e)),
+    pub fn gc(&self, network: &str, keep: &[OwnerKey]) -> Result<(), CniError> {
+        match self.service.gc(network, keep) {
+            Ok(()) => Ok(()),
+            Err(e) if records_kind(&e) == Some(ErrorKind::Resolver) => Ok(()),
+            Err(e) => Err(cnm_cni::driver_to_cni(&e)),
         }
     }
 
@@ -96,15 +85,4 @@ impl Names {
             ))
         }
     }
-}
-
-/// The store's error kinds as CNI codes.
-pub fn to_cni(msg: &str, e: RecordsError) -> CniError {
-    let code = match e.kind() {
-        ErrorKind::InvalidInput => code::INVALID_NETWORK_CONFIG,
-        ErrorKind::Io => code::IO_FAILURE,
-        ErrorKind::Busy | ErrorKind::Resolver => code::TRY_AGAIN_LATER,
-        ErrorKind::Mismatch => code::INTERNAL,
-    };
-    CniError::new(code, msg, e.to_string())
 }

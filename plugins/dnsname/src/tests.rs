@@ -21,6 +21,14 @@ impl HostAddrs for FakeHost {
 }
 
 fn plugin(dir: &std::path::Path) -> DnsName<FakeHost> {
+    plugin_with(dir, true)
+}
+
+fn store(dir: &std::path::Path) -> Store {
+    Store::at(dir.join("store"), None)
+}
+
+fn plugin_with(dir: &std::path::Path, resolver_found: bool) -> DnsName<FakeHost> {
     let host = FakeHost(HashMap::from([(
         "cni-podman1".to_string(),
         vec![
@@ -29,7 +37,10 @@ fn plugin(dir: &std::path::Path) -> DnsName<FakeHost> {
             "192.0.2.1".parse().unwrap(),
         ],
     )]));
-    DnsName::new(Names::new(Store::at(dir.join("store"), None), true), host)
+    DnsName::new(
+        Names::new(std::sync::Arc::new(store(dir)), resolver_found),
+        host,
+    )
 }
 
 fn prev() -> Value {
@@ -101,7 +112,7 @@ fn add_registers_and_passes_the_result_through() {
     assert_eq!(r["ips"], prev()["ips"]);
     assert_eq!(r["dns"]["nameservers"], json!(["10.89.0.1", "192.0.2.53"]));
     assert_eq!(r["dns"]["search"], json!(["dns.podman"]));
-    let eps = p.names.store().endpoints("podman1").unwrap();
+    let eps = store(d.path()).endpoints("podman1").unwrap();
     assert_eq!(eps.len(), 1);
     assert_eq!(eps[0].name, "web");
     assert_eq!(eps[0].aliases, vec!["www", "Web2"]);
@@ -113,7 +124,7 @@ fn add_registers_and_passes_the_result_through() {
         (eps[0].container_id.as_str(), eps[0].ifname.as_str()),
         ("ctr1", "eth0")
     );
-    let s = p.names.store().settings("podman1").unwrap().unwrap();
+    let s = store(d.path()).settings("podman1").unwrap().unwrap();
     // Only the bridge address in the container's subnet: not the link-local, not 192.0.2.1.
     assert_eq!(s.listen, vec!["10.89.0.1".parse::<IpAddr>().unwrap()]);
     assert_eq!(s.subnets, vec!["10.89.0.0/24".parse().unwrap()]);
@@ -130,7 +141,7 @@ fn del_is_idempotent_and_needs_no_prev_result() {
     let del_conf = conf(json!({"prevResult": {"ips": "garbage"}, "domainName": null}));
     let o = call(&p, "DEL", &del_conf, "");
     assert_eq!(o.exit_code, 0, "{}", String::from_utf8_lossy(&o.stdout));
-    assert!(p.names.store().endpoints("podman1").unwrap().is_empty());
+    assert!(store(d.path()).endpoints("podman1").unwrap().is_empty());
     assert!(
         !d.path().join("store").exists(),
         "the last DEL leaves no file"
@@ -266,19 +277,19 @@ fn gc_drops_what_is_not_valid() {
     assert_eq!(out(&o)["msg"], "GC needs cni.dev/valid-attachments");
     g["cni.dev/valid-attachments"] = json!([{"containerID": "ctr1", "ifname": "eth0"}]);
     assert_eq!(call(&p, "GC", &g, "").exit_code, 0);
-    assert_eq!(p.names.store().endpoints("podman1").unwrap().len(), 1);
+    assert_eq!(store(d.path()).endpoints("podman1").unwrap().len(), 1);
     g["cni.dev/valid-attachments"] = json!([{"containerID": "other", "ifname": "eth0"}]);
     assert_eq!(call(&p, "GC", &g, "").exit_code, 0);
-    assert!(p.names.store().endpoints("podman1").unwrap().is_empty());
+    assert!(store(d.path()).endpoints("podman1").unwrap().is_empty());
 }
 
 #[test]
 fn status_needs_the_resolver_binary() {
     let d = tempfile::tempdir().unwrap();
-    let mut p = plugin(d.path());
+    let p = plugin(d.path());
     let s = conf(json!({"cniVersion": "1.1.0", "prevResult": null}));
     assert_eq!(call(&p, "STATUS", &s, "").exit_code, 0);
-    p.names = Names::new(Store::at(d.path().join("store"), None), false);
+    let p = plugin_with(d.path(), false);
     let o = call(&p, "STATUS", &s, "");
     assert_eq!(out(&o)["code"], code::PLUGIN_NOT_AVAILABLE);
     // ADD refuses to register names nobody would serve.

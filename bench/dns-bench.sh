@@ -102,7 +102,8 @@ cni() {
     cni_conf "$i" >"$TMP/conf$i"
     in_host env -u XDG_RUNTIME_DIR CNI_COMMAND="$cmd" CNI_CONTAINERID="ctr$i" \
         CNI_NETNS="/run/netns/$CLINS" CNI_IFNAME=eth0 CNI_PATH="$(dirname "$plugin")" \
-        CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=name$i" "$plugin" <"$TMP/conf$i" >"$TMP/out" 2>&1 || {
+        CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAME=name$i" "$plugin" <"$TMP/conf$i" >"$TMP/out" 2>&1 \
+        3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- || {
         log "$cmd $plugin name$i failed: $(cat "$TMP/out")"
         return 1
     }
@@ -152,7 +153,7 @@ start_server() {
             echo "$GW"
             for i in $(seq "$NAMES"); do printf 'ctr%s %s  name%s\n' "$i" "$(addr_of "$i")" "$i"; done
         } >"$TMP/aardvark/$NET"
-        in_host "$AARDVARK" --config "$TMP/aardvark" -p 53 run
+        in_host "$AARDVARK" --config "$TMP/aardvark" -p 53 run 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
         ;;
     esac
 }

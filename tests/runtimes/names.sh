@@ -67,7 +67,10 @@ rt_run 10 ip -n "$UPNS" addr add "$UP_ADDR/30" dev "cnmupb$$"
 rt_run 10 ip -n "$RT_HOSTNS" link set "cnmupa$$" up
 rt_run 10 ip -n "$UPNS" link set "cnmupb$$" up
 UPPID_FILE="$RT_TMP/upstream.pid"
-rt_run 10 nsenter --net="/run/netns/$UPNS" dnsmasq --no-resolv --no-hosts --bind-interfaces \
+# Daemons and runtimes get no descriptor of ours beyond stdio (a lock file
+# inherited from `flock FILE run-all.sh` would stay held by whatever outlives us).
+nm_nofds() { "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
+nm_nofds rt_run 10 nsenter --net="/run/netns/$UPNS" dnsmasq --no-resolv --no-hosts --bind-interfaces \
     --listen-address="$UP_ADDR" --except-interface=lo --address="/test.example/$EXT_ADDR" \
     --pid-file="$UPPID_FILE" --user=root --group=root --log-facility=/dev/null ||
     rt_fail "cannot start the upstream dnsmasq"
@@ -139,7 +142,7 @@ EOF
 nm_podman() {
     local v=$1 secs=$2 d="$RT_TMP/$1"
     shift 2
-    rt_in_host "$secs" env -u XDG_RUNTIME_DIR CONTAINERS_CONF="$d/containers.conf" \
+    nm_nofds rt_in_host "$secs" env -u XDG_RUNTIME_DIR CONTAINERS_CONF="$d/containers.conf" \
         podman --network-backend cni --cni-config-dir "$d/net" \
         --root "$d/root" --runroot "$d/runroot" --tmpdir "$d/tmp" \
         --storage-driver vfs --runtime runc --runtime-flag "root=$d/runc" \

@@ -45,7 +45,27 @@ fn parse(args: &[String]) -> Result<Config, String> {
     })
 }
 
+/// Closes every inherited descriptor above stderr: a daemon must not keep
+/// its starter's pipes or locks open (a runtime's lock file held by a
+/// resolver that outlives the run would block every later run).
+fn close_inherited_fds() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    // Listed first, closed after: the listing holds a descriptor of its own.
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // The listing's own descriptor is closed by now: EBADF, ignored.
+        let _ = nix::unistd::close(fd);
+    }
+}
+
 fn main() -> ExitCode {
+    close_inherited_fds();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match parse(&args) {
         Ok(c) => c,

@@ -420,6 +420,15 @@ fn bad_packets_and_idle_connections_never_stop_it() {
     cnm_test_support::require_root!();
     let ns = Ns::new("abuse", &["10.77.0.1/24", "10.77.0.2/24", "10.77.0.3/24"]);
     let store = ns.store();
+    // A descriptor the starter leaks (as `flock FILE cmd` leaks its lock):
+    // the resolver must not keep it.
+    let marker = ns.tmp.path().join("inherited-lock");
+    let leaked = std::fs::File::create(&marker).unwrap();
+    nix::fcntl::fcntl(
+        &leaked,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .unwrap();
     ns.run(|| {
         store
             .register(
@@ -428,6 +437,15 @@ fn bad_packets_and_idle_connections_never_stop_it() {
             )
             .unwrap();
         let pid = resolver_pid(&ns.root()).unwrap();
+        let open: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .collect();
+        assert!(
+            !open.contains(&marker),
+            "the resolver kept an inherited descriptor: {open:?}"
+        );
         let gw: SocketAddr = "10.77.0.1:53".parse().unwrap();
         // UDP garbage of every size, an oversized datagram, a reflected response.
         let s = UdpSocket::bind((C_CLIENT, 0)).unwrap();
@@ -491,6 +509,7 @@ fn bad_packets_and_idle_connections_never_stop_it() {
         store.unregister("neta", "web1", "eth0").unwrap();
         assert!(!alive(pid));
     });
+    drop(leaked);
 }
 
 #[test]

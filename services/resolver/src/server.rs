@@ -142,6 +142,8 @@ struct State {
     last_forward_log: Cell<Option<std::time::Instant>>,
     /// One reload at a time (a reload may wait while an address is released).
     reload_lock: tokio::sync::Mutex<()>,
+    /// The store warnings of the last reload (logged once each).
+    warned: RefCell<BTreeSet<String>>,
 }
 
 impl State {
@@ -235,8 +237,13 @@ async fn reload(state: &Rc<State>) -> Result<Status, String> {
     let _one = state.reload_lock.lock().await;
     let fingerprint = state.store.fingerprint();
     let snap = state.store.snapshot();
-    for w in &snap.warnings {
-        log!("store: {w}");
+    // Each skipped file is logged once, not at every reload.
+    {
+        let mut seen = state.warned.borrow_mut();
+        for w in snap.warnings.iter().filter(|w| !seen.contains(*w)) {
+            log!("store: {w}");
+        }
+        *seen = snap.warnings.iter().cloned().collect();
     }
     let view = View::build(&snap);
     let want: BTreeSet<IpAddr> = view.listen_addresses().into_iter().collect();
@@ -576,6 +583,7 @@ async fn serve(config: Config, ready: impl FnOnce(Result<(), String>)) -> Result
         stop: RefCell::new(Some(tx)),
         last_forward_log: Cell::new(None),
         reload_lock: tokio::sync::Mutex::new(()),
+        warned: RefCell::new(BTreeSet::new()),
     });
     let started = async {
         if !layout.root.is_dir() {

@@ -406,7 +406,8 @@ nm_bad_input() {
     local prev='"prevResult": {"cniVersion": "0.4.0", "ips": [{"version": "4", "address": "10.250.0.2/24"}]}'
     plugin() {
         rt_in_host 10 env CNI_COMMAND=ADD CNI_CONTAINERID=bad1 CNI_NETNS=/proc/self/ns/net \
-            CNI_IFNAME=eth0 CNI_PATH="$PLUG" CNI_ARGS="$2" "$RT_BIN_DIR/cnm-dnsname" <<<"$1" || true
+            CNI_IFNAME=eth0 CNI_PATH="$PLUG" CNI_ARGS="$2" "$RT_BIN_DIR/cnm-dnsname" <<<"$1" 2>/dev/null |
+            tr -s ' \n' ' ' || true
     }
     out="$(plugin "{$base, $prev}" "K8S_POD_NAME=x")"
     check cnm "no domainName: code 7 ($out)" bash -c '[[ "$1" == *"\"code\": 7"* && "$1" == *"missing domainName"* ]]' _ "$out"

@@ -42,3 +42,4 @@ uninstall:
 install-systemd:
 	install -d -m 0755 $(DESTDIR)$(SYSTEMD_DIR)
 	install -m 0644 services/docker-plugin/systemd/cnm-docker-plugin.service $(DESTDIR)$(SYSTEMD_DIR)/cnm-docker-plugin.service
+	install -m 0644 services/firewall/systemd/cnm-firewall-watch.service $(DESTDIR)$(SYSTEMD_DIR)/cnm-firewall-watch.service

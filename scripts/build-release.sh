@@ -9,9 +9,9 @@ host="$(rustc -vV | sed -n 's/^host: //p')"
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
     cargo build --release --target "$host" \
     -p simplebridge -p ipam-host-local -p portmap -p simpleoverlay -p cnm -p cnm-docker-plugin \
-    -p cnm-dnsname -p cnm-resolver
+    -p cnm-firewall -p cnm-dnsname -p cnm-resolver
 mkdir -p target/dist
-for b in simplebridge ipam-host-local portmap simpleoverlay cnm cnm-docker-plugin cnm-dnsname cnm-resolver; do
+for b in simplebridge ipam-host-local portmap simpleoverlay cnm cnm-docker-plugin cnm-firewall cnm-dnsname cnm-resolver; do
     install -m 0755 "target/$host/release/$b" "target/dist/$b"
 done
 # The benchmark's floor (bench/cnm-floor), built the same way; not installed.

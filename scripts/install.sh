@@ -41,7 +41,7 @@ NATIVE=(simplebridge ipam-host-local portmap)
 # Installed when built (scripts/build-release.sh builds them): more plugins
 # (CNI_BIN_DIR) and the long-running daemons (SBIN_DIR).
 OPTIONAL_PLUGINS=(simpleoverlay)
-DAEMONS=(cnm-docker-plugin)
+DAEMONS=(cnm-docker-plugin cnm-firewall)
 # drop-in name -> our binary
 declare -A LINKS=([bridge]=simplebridge [host-local]=ipam-host-local)
 

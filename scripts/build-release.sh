@@ -39,6 +39,8 @@ cnmd               cnm-node-agent     sbin  services/node-agent/cnmd.service    
 cnm-docker-plugin  cnm-docker-plugin  sbin  services/docker-plugin/systemd/cnm-docker-plugin.service  -                                         -
 cnm-firewall       cnm-firewall       sbin  services/firewall/systemd/cnm-firewall-watch.service      -                                         -
 cnm-netavark       cnm-netavark       netavark  -                                                     -                                         -
+cnm-dnsname        cnm-dnsname        cni   -                                                         -                                         dnsname
+cnm-resolver       cnm-resolver       cni   -                                                         -                                         -
 '
 # Binary targets of the workspace that users do not run (benchmarks, test tools).
 NOT_INSTALLED='cnm-floor cnm-bench cri-client'

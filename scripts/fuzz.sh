@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bounded fuzzing of the input parsers (cargo-fuzz, libFuzzer): network config,
-# CNI_ARGS, result conversion between versions, the host-local store's files.
+# CNI_ARGS, result conversion between versions, the host-local store's files,
+# the name resolver's DNS packet path and record files.
 #
 #   scripts/fuzz.sh                      # every target, 15 s each (about a minute)
 #   FUZZ_SECONDS=600 scripts/fuzz.sh     # longer runs
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH="${FUZZ_SECONDS:-15}"
 SANITIZER="${FUZZ_SANITIZER:-none}"
-ALL_TARGETS=(netconf cni_args result_convert store_parse)
+ALL_TARGETS=(netconf cni_args result_convert store_parse dns_packet)
 if [ "$#" -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -29,6 +29,11 @@ apt-get install -y --no-install-recommends \
     iptables curl python3 docker.io \
     etcd-server etcd-client protobuf-compiler libprotobuf-dev openssl iperf3 \
     docker-registry
+# Names (issue 20): the original dnsname plugin + dnsmasq (the baseline of
+# tests/runtimes/names.sh; dnsmasq-base has no service), aardvark-dns and
+# dnsperf (bench/dns-bench.sh).
+apt-get install -y --no-install-recommends \
+    dnsmasq-base golang-github-containernetworking-plugin-dnsname aardvark-dns dnsperf
 # Installed just now: their services stay off (the policy kept them from
 # starting; disabled so a reboot does not start them either).
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

@@ -2,14 +2,14 @@
 # Runs the real-runtime suites (Podman 4.3 with CNI, containerd 1.6 ctr --cni,
 # containerd 1.6's CRI driven by tests/cri-client as a kubelet, Docker 20.10 on
 # cnm-docker-plugin as a legacy socket plugin and as a managed plugin) on our
-# plugins, and the firewall restore (cnm-firewall after nft flush ruleset & co.),
-# each bounded by a timeout, and prints how
+# plugins, the firewall restore (cnm-firewall after nft flush ruleset & co.),
+# and names (cnm-dnsname + cnm-resolver), each bounded by a timeout, and prints how
 # long each took. The last line is "N passed, M failed"; the exit code is
 # non-zero on failure. Needs root (prints "skipped: needs root" otherwise).
 # Builds the plugin binaries first unless CNM_RT_SKIP_BUILD=1 (CNM_BIN_DIR
 # overrides where they are).
 # Usage: tests/runtimes/run-all.sh [podman] [containerd] [podman-portmap] [cri] [docker] [docker-managed]
-#        [firewall-reload] [netavark]
+#        [firewall-reload] [netavark] [names]
 # (netavark: Podman 5's network stack, netavark 2.1.0, running cnm-netavark)
 set -uo pipefail
 DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -23,7 +23,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 SUITES=("$@")
-[ "${#SUITES[@]}" -gt 0 ] || SUITES=(podman containerd podman-portmap cri docker docker-managed firewall-reload netavark)
+[ "${#SUITES[@]}" -gt 0 ] || SUITES=(podman containerd podman-portmap cri docker docker-managed firewall-reload netavark names)
 SUITE_TIMEOUT="${CNM_RT_SUITE_TIMEOUT:-600}"
 
 start=$SECONDS

@@ -10,6 +10,7 @@ use super::endpoint_data::{EndpointInterface, EndpointLink, EndpointOperInfo};
 use super::error::{ErrorList, ModelError};
 use super::ipam_driver::OwnerKey;
 use super::join_info::{CheckRequest, EndpointRef, ExternalConnectivity, JoinInfo, JoinRequest};
+use super::names::{EndpointNames, NameRegistration};
 use super::network_core::{default_owner, NetworkCore};
 use super::records::{EndpointRecord, NetworkRecord};
 use super::sandbox::Sandbox;
@@ -122,6 +123,73 @@ impl Endpoint {
         Ok(info)
     }
 
+    /// Join `sandbox` with `names` on a network that has names
+    /// ([`crate::Network::with_names`]): the driver's join, then the names
+    /// are registered with the endpoint's addresses; the DNS settings the
+    /// name service returns (its addresses, the search domain) are added to
+    /// the endpoint's. A failed registration leaves the sandbox again. On a
+    /// network without names this is [`Endpoint::join`].
+    pub fn join_with_names(
+        &mut self,
+        sandbox: &Sandbox,
+        names: &EndpointNames,
+    ) -> Result<JoinInfo, ModelError> {
+        let info = self.join(sandbox)?;
+        let Some(binding) = self.core.names.clone() else {
+            return Ok(info);
+        };
+        let owner = self.owner();
+        let addresses: Vec<std::net::IpAddr> = self
+            .record
+            .interface
+            .addresses
+            .iter()
+            .map(|a| a.address.addr())
+            .collect();
+        let registered = binding.service.register(
+            &binding.settings,
+            &NameRegistration {
+                network: &self.core.record.name,
+                owner: &owner,
+                names,
+                addresses: &addresses,
+            },
+        );
+        match registered {
+            Ok(dns) => {
+                let mine = &mut self.record.dns;
+                let mut servers = dns.nameservers;
+                servers.retain(|s| !mine.nameservers.contains(s));
+                servers.append(&mut mine.nameservers);
+                mine.nameservers = servers;
+                for d in dns.search {
+                    if !mine.search.contains(&d) {
+                        mine.search.push(d);
+                    }
+                }
+                if mine.domain.is_none() {
+                    mine.domain = dns.domain;
+                }
+                Ok(info)
+            }
+            Err(e) => {
+                let _ = self.leave(sandbox);
+                Err(ModelError::driver(self.op("register names of"), e))
+            }
+        }
+    }
+
+    /// Remove the endpoint's names (a network without names: nothing to do).
+    fn unregister_names(&self) -> Result<(), ModelError> {
+        match &self.core.names {
+            Some(b) => b
+                .service
+                .unregister(&self.core.record.name, &self.owner())
+                .map_err(|e| ModelError::driver(self.op("unregister names of"), e)),
+            None => Ok(()),
+        }
+    }
+
     /// Join `sandbox` and place everything the driver returned there.
     pub fn join_and_apply(&mut self, sandbox: &Sandbox) -> Result<JoinInfo, ModelError> {
         let info = self.join(sandbox)?;
@@ -132,16 +200,18 @@ impl Endpoint {
         Ok(info)
     }
 
-    /// Leave `sandbox`: the driver's side, then the sandbox forgets the
-    /// endpoint's interfaces (deleting the endpoint removes them).
+    /// Leave `sandbox`: the endpoint's names go (when its network has
+    /// names), the driver's side, then the sandbox forgets the endpoint's
+    /// interfaces (deleting the endpoint removes them).
     pub fn leave(&mut self, sandbox: &Sandbox) -> Result<(), ModelError> {
+        let names = self.unregister_names();
         self.core
             .driver
             .leave(&self.reference())
             .map_err(|e| ModelError::driver(self.op("leave"), e))?;
         sandbox.forget(&self.record.id);
         self.record.join = None;
-        Ok(())
+        names
     }
 
     /// Verify the endpoint: its addresses with IPAM (when the driver can
@@ -206,6 +276,8 @@ impl Endpoint {
             self.core
                 .release(&self.owner(), &format!("endpoint {:?}", self.record.id)),
         );
+        // Names go whether or not the endpoint was left first (idempotent).
+        errors.check(self.unregister_names());
         if let Some(sb) = sandbox {
             errors.check(self.leave(sb));
         }

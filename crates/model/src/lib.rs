@@ -67,6 +67,7 @@ mod error;
 mod ipam_driver;
 mod join_info;
 mod mac;
+mod names;
 mod network;
 mod network_core;
 mod network_data;
@@ -93,6 +94,7 @@ pub use join_info::{
     JoinRequest, Placement, PortBinding,
 };
 pub use mac::{MacAddr, MacParseError};
+pub use names::{EndpointNames, NameRegistration, NameService, NetworkNames};
 pub use network::{EndpointSpec, Network};
 pub use network_data::{CreateNetwork, IpamData, NetworkOptions};
 pub use records::{EndpointRecord, IpamRecord, NetworkRecord, ReservedAddress};

@@ -11,7 +11,8 @@ use super::endpoint_data::{CreateEndpoint, EndpointInterface, SandboxPlacement};
 use super::error::{ErrorKind, ErrorList, ModelError};
 use super::ipam_driver::{AllocationRequest, IpamDriver, OwnerKey};
 use super::join_info::GcRequest;
-use super::network_core::{default_owner, NetworkCore};
+use super::names::{NameService, NetworkNames};
+use super::network_core::{default_owner, NameBinding, NetworkCore};
 use super::records::{EndpointRecord, NetworkRecord, ReservedAddress};
 
 /// How to create an endpoint. Construct with `..Default::default()`.
@@ -57,7 +58,39 @@ impl Network {
                 record,
                 driver,
                 ipam,
+                names: None,
             }),
+        }
+    }
+
+    /// This network with names: endpoints that join it with names
+    /// ([`Endpoint::join_with_names`]) register them with `service` under
+    /// `settings`, and leaving or deleting them unregisters them.
+    pub fn with_names(self, settings: NetworkNames, service: Arc<dyn NameService>) -> Network {
+        Network {
+            core: Arc::new(NetworkCore {
+                record: self.core.record.clone(),
+                driver: Arc::clone(&self.core.driver),
+                ipam: self.core.ipam.clone(),
+                names: Some(NameBinding { settings, service }),
+            }),
+        }
+    }
+
+    /// The network's name settings, when it has names.
+    pub fn names(&self) -> Option<&NetworkNames> {
+        self.core.names.as_ref().map(|b| &b.settings)
+    }
+
+    /// Removes the names of every attachment not in `keep` (GC); nothing
+    /// to do for a network without names.
+    pub fn gc_names(&self, keep: &[OwnerKey]) -> Result<(), ModelError> {
+        match &self.core.names {
+            Some(b) => b
+                .service
+                .gc(&self.core.record.name, keep)
+                .map_err(|e| ModelError::driver(self.op("remove stale names of"), e)),
+            None => Ok(()),
         }
     }
 

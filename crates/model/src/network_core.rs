@@ -9,6 +9,7 @@ use super::driver::NetworkDriver;
 use super::endpoint_data::SandboxPlacement;
 use super::error::{DriverError, ErrorKind, ModelError};
 use super::ipam_driver::{IpamDriver, IpamNetwork, OwnerKey};
+use super::names::{NameService, NetworkNames};
 use super::network_data::CreateNetwork;
 use super::records::NetworkRecord;
 
@@ -22,11 +23,19 @@ pub(crate) fn default_owner(id: &str, sandbox: Option<&SandboxPlacement>) -> Own
     }
 }
 
+/// A network's names and the service that serves them.
+#[derive(Clone)]
+pub(crate) struct NameBinding {
+    pub(crate) settings: NetworkNames,
+    pub(crate) service: Arc<dyn NameService>,
+}
+
 /// A network's record and drivers.
 pub(crate) struct NetworkCore {
     pub(crate) record: NetworkRecord,
     pub(crate) driver: Arc<dyn NetworkDriver>,
     pub(crate) ipam: Option<Arc<dyn IpamDriver>>,
+    pub(crate) names: Option<NameBinding>,
 }
 
 impl NetworkCore {

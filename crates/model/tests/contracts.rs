@@ -431,3 +431,172 @@ fn a_sandbox_places_each_interface_with_its_gateway_and_routes_in_one_step() {
         .expect_err("no interface reaches the next hop");
     assert!(matches!(e, ModelError::Invalid { .. }), "{e}");
 }
+
+/// A name service that logs its calls and can refuse registrations.
+struct StubNames {
+    log: Arc<Log>,
+    refuse: Mutex<bool>,
+}
+
+impl NameService for StubNames {
+    fn register(
+        &self,
+        settings: &NetworkNames,
+        reg: &NameRegistration<'_>,
+    ) -> Result<DnsSettings, DriverError> {
+        self.log.push(format!(
+            "register {} {}/{} as {} {:?} at {:?}",
+            reg.network,
+            reg.owner.container_id,
+            reg.owner.ifname,
+            reg.names.name,
+            reg.names.aliases,
+            reg.addresses
+        ));
+        if *self.refuse.lock().expect("lock") {
+            return Err(DriverError::new(
+                ErrorKind::TryAgainLater,
+                "cannot listen",
+                "10.9.0.1:53 in use",
+            ));
+        }
+        Ok(DnsSettings {
+            nameservers: settings.listen.iter().map(ToString::to_string).collect(),
+            search: settings.domain.iter().cloned().collect(),
+            ..Default::default()
+        })
+    }
+
+    fn unregister(&self, network: &str, owner: &OwnerKey) -> Result<(), DriverError> {
+        self.log.push(format!(
+            "unregister {network} {}/{}",
+            owner.container_id, owner.ifname
+        ));
+        Ok(())
+    }
+
+    fn check(&self, reg: &NameRegistration<'_>) -> Result<(), DriverError> {
+        self.log.push(format!("check {}", reg.names.name));
+        Ok(())
+    }
+
+    fn gc(&self, network: &str, keep: &[OwnerKey]) -> Result<(), DriverError> {
+        self.log.push(format!("gc {network} keep {}", keep.len()));
+        Ok(())
+    }
+}
+
+#[test]
+fn endpoints_register_their_names_at_join_and_unregister_at_leave_and_delete() {
+    let w = world();
+    let names = Arc::new(StubNames {
+        log: Arc::clone(&w.log),
+        refuse: Mutex::new(false),
+    });
+    let settings = NetworkNames {
+        domain: Some("dns.podman".into()),
+        listen: vec!["10.9.0.1".parse().expect("ip")],
+        ..Default::default()
+    };
+    let network = w
+        .network
+        .clone()
+        .with_names(settings.clone(), names.clone());
+    assert_eq!(network.names(), Some(&settings));
+    assert!(
+        w.network.names().is_none(),
+        "the original value is unchanged"
+    );
+    let mut ep = network
+        .create_endpoint(
+            "c1/eth0",
+            EndpointSpec {
+                owner: owner("c1"),
+                ..Default::default()
+            },
+        )
+        .expect("endpoint");
+    let sb = w.controller.detached_sandbox("/run/netns/x", false);
+    w.log.take();
+    let web = EndpointNames {
+        name: "web".into(),
+        aliases: vec!["www".into()],
+    };
+    ep.join_with_names(&sb, &web).expect("join");
+    assert_eq!(
+        w.log.take(),
+        ["register n1 c1/eth0 as web [\"www\"] at [10.9.0.2]"]
+    );
+    // The name server comes first, IPAM's after it; the domain is searched.
+    assert_eq!(ep.dns().nameservers, ["10.9.0.1", "10.9.0.53"]);
+    assert_eq!(ep.dns().search, ["dns.podman"]);
+    ep.leave(&sb).expect("leave");
+    assert_eq!(w.log.take(), ["unregister n1 c1/eth0", "leave"]);
+    // Delete unregisters too (idempotent), with every other step.
+    ep.clone().delete().expect("delete");
+    assert_eq!(
+        w.log.take(),
+        ["release c1", "unregister n1 c1/eth0", "delete endpoint"]
+    );
+    network.gc_names(&[]).expect("gc");
+    assert_eq!(w.log.take(), ["gc n1 keep 0"]);
+}
+
+#[test]
+fn a_refused_registration_leaves_the_sandbox_again() {
+    let w = world();
+    let names = Arc::new(StubNames {
+        log: Arc::clone(&w.log),
+        refuse: Mutex::new(true),
+    });
+    let network = w.network.clone().with_names(NetworkNames::default(), names);
+    let mut ep = network
+        .create_endpoint(
+            "c1/eth0",
+            EndpointSpec {
+                owner: owner("c1"),
+                ..Default::default()
+            },
+        )
+        .expect("endpoint");
+    let sb = w.controller.detached_sandbox("/run/netns/x", false);
+    w.log.take();
+    let e = ep
+        .join_with_names(
+            &sb,
+            &EndpointNames {
+                name: "web".into(),
+                aliases: vec![],
+            },
+        )
+        .expect_err("refused");
+    assert_eq!(
+        e.driver_error().map(|d| d.kind),
+        Some(ErrorKind::TryAgainLater)
+    );
+    let log = w.log.take();
+    assert!(log[0].starts_with("register"), "{log:?}");
+    assert_eq!(&log[1..], ["unregister n1 c1/eth0", "leave"]);
+    // Without names, join_with_names is a plain join.
+    let mut plain = w
+        .network
+        .create_endpoint(
+            "c2/eth0",
+            EndpointSpec {
+                owner: owner("c2"),
+                ..Default::default()
+            },
+        )
+        .expect("endpoint");
+    w.log.take();
+    plain
+        .join_with_names(
+            &sb,
+            &EndpointNames {
+                name: "x".into(),
+                aliases: vec![],
+            },
+        )
+        .expect("join");
+    assert!(!w.log.take().iter().any(|l| l.contains("register")));
+}

@@ -188,7 +188,6 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
         self
     }
 
-
     /// What the kernel should hold, for the kernel monitor.
     pub fn targets(&self) -> Targets {
         self.targets.clone()

@@ -255,9 +255,7 @@ fn dual_stack_claims_a_block_per_family_and_routes_ipv6_via_the_mapped_hop() {
 mod names {
     use super::*;
     use crate::names::{names_key, Names};
-    use cnm_dns_records::{
-        EndpointRecord, NetworkSettings, RemoteRecords, Store, FORMAT_VERSION,
-    };
+    use cnm_dns_records::{EndpointRecord, NetworkSettings, RemoteRecords, Store, FORMAT_VERSION};
 
     /// A host whose agent publishes and feeds names, with its record store.
     struct Named {
@@ -279,14 +277,19 @@ mod names {
         store: &Store,
         n: u8,
     ) -> Agent<FakeCluster, FakeDp> {
-        Agent::new(h.agent.cfg.clone(), cluster.clone(), h.dp.clone(), (2, 1500))
-            .unwrap()
-            .with_names(Names::new(
-                store.clone(),
-                &format!("h{n}"),
-                keys::DEFAULT_ROOT,
-                vec!["ov1".into()],
-            ))
+        Agent::new(
+            h.agent.cfg.clone(),
+            cluster.clone(),
+            h.dp.clone(),
+            (2, 1500),
+        )
+        .unwrap()
+        .with_names(Names::new(
+            store.clone(),
+            &format!("h{n}"),
+            keys::DEFAULT_ROOT,
+            vec!["ov1".into()],
+        ))
     }
 
     fn settings() -> NetworkSettings {
@@ -525,11 +528,23 @@ mod names {
             .unwrap()
         };
         let put = |k: String, v: &[u8]| cluster.kv.put(&k, v);
-        put(names_key(keys::DEFAULT_ROOT, "other", "h5"), &good("other", "h5"));
-        put(names_key(keys::DEFAULT_ROOT, "ov1", "h1"), &good("ov1", "h1"));
+        put(
+            names_key(keys::DEFAULT_ROOT, "other", "h5"),
+            &good("other", "h5"),
+        );
+        put(
+            names_key(keys::DEFAULT_ROOT, "ov1", "h1"),
+            &good("ov1", "h1"),
+        );
         put(names_key(keys::DEFAULT_ROOT, "ov1", "h6"), b"{not json");
-        put(names_key(keys::DEFAULT_ROOT, "ov1", "h7"), &good("ov1", "h8"));
-        put(names_key(keys::DEFAULT_ROOT, "ov1", "h9"), &good("ov1", "h9"));
+        put(
+            names_key(keys::DEFAULT_ROOT, "ov1", "h7"),
+            &good("ov1", "h8"),
+        );
+        put(
+            names_key(keys::DEFAULT_ROOT, "ov1", "h9"),
+            &good("ov1", "h9"),
+        );
         // A file left from before (its host gone while the agent was down).
         h1.store
             .set_remote(&serde_json::from_slice(&good("ov1", "h4")).unwrap())

@@ -452,7 +452,10 @@ mod tests {
             "{BASE} {net} --dns-dir /tmp/d --names-poll-ms 20"
         )))
         .unwrap();
-        assert_eq!(c.names.map(|n| (n.dns_dir, n.poll)), Some((PathBuf::from("/tmp/d"), Duration::from_millis(20))));
+        assert_eq!(
+            c.names.map(|n| (n.dns_dir, n.poll)),
+            Some((PathBuf::from("/tmp/d"), Duration::from_millis(20)))
+        );
         let c = Config::parse(&args(&format!("{BASE} {net} --no-names"))).unwrap();
         assert_eq!(c.names, None);
         for (extra, want) in [

@@ -83,18 +83,19 @@ fn run(cfg: Config) -> Result<(), agent::Fatal> {
         // This namespace's store: the one dnsname (and cnm-netavark) write.
         // No launcher: the agent never starts the resolver (remote names
         // alone serve no local container).
-        let store = cnm_dns_records::Store::for_current_netns(&nc.dns_dir, None)
-            .map_err(|e| agent::Fatal(format!("the name record store under {}: {e}", nc.dns_dir.display())))?;
+        let store = cnm_dns_records::Store::for_current_netns(&nc.dns_dir, None).map_err(|e| {
+            agent::Fatal(format!(
+                "the name record store under {}: {e}",
+                nc.dns_dir.display()
+            ))
+        })?;
         info!(
             "names: publishing this host's and reading the others' through {}",
             store.layout().root.display()
         );
-        if let Err(e) = names::spawn_poller(
-            store.clone(),
-            overlay_networks.clone(),
-            nc.poll,
-            a.sender(),
-        ) {
+        if let Err(e) =
+            names::spawn_poller(store.clone(), overlay_networks.clone(), nc.poll, a.sender())
+        {
             // The full resync (every 10 ticks) still publishes, only later.
             warn!("names: store watcher not started: {e}; publishing waits for the periodic check");
         }

@@ -83,11 +83,9 @@ impl Launcher {
         unsafe {
             cmd.pre_exec(inherit_only_stdio);
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| {
-                RecordsError::Resolver(format!("cannot start {}: {e}", self.program.display()))
-            })?;
+        let mut child = cmd.spawn().map_err(|e| {
+            RecordsError::Resolver(format!("cannot start {}: {e}", self.program.display()))
+        })?;
         let pid = child.id();
         let stdout = child.stdout.take();
         let (tx, rx) = mpsc::channel();

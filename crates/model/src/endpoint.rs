@@ -204,7 +204,7 @@ impl Endpoint {
         let mut errors = ErrorList::new();
         errors.check(
             self.core
-                .release(&self.owner(), &format!("endpoint {:?}", self.record.id)),
+                .release(&self.owner(), || format!("endpoint {:?}", self.record.id)),
         );
         if let Some(sb) = sandbox {
             errors.check(self.leave(sb));

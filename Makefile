@@ -1,20 +1,30 @@
-# Build, test and install the CNI plugins. `make install` needs root.
-#   make install                native names: simplebridge, ipam-host-local, portmap
-#   make install MODE=dropin    also `bridge` and `host-local` (the reference's names),
-#                               so existing configs run ours unchanged
-#   make uninstall              removes what was installed, restores the replaced binaries
-# Replaced binaries are kept in $(CNI_BIN_DIR)/.cnm-backup/ (see scripts/install.sh,
-# docs/migration.md). DESTDIR, PREFIX, CNI_BIN_DIR and CNI_CONF_DIR are respected.
+# Build, test and install everything users run (docs/install.md).
+#   make install                every binary of scripts/build-release.sh's list, its systemd
+#                               unit (not enabled) and settings file; CNI plugins under their
+#                               native names: simplebridge, ipam-host-local, portmap, ...
+#   make install MODE=dropin    also the reference plugins' names (`bridge`, `host-local`), so
+#                               existing configs run ours unchanged
+#   make uninstall              removes what was installed, restores the replaced files
+#   make docker-plugin          the Docker managed plugin (target/docker-plugin: config.json,
+#                               rootfs/); make docker-plugin-create creates and enables it
+# Replaced files are kept in $(CNI_BIN_DIR)/.cnm-backup/ (see scripts/install.sh,
+# docs/migration.md). DESTDIR, PREFIX, BIN_DIR, SBIN_DIR, CNI_BIN_DIR, CNI_CONF_DIR,
+# SYSTEMD_DIR and NETAVARK_PLUGIN_DIR are respected.
 PREFIX ?= /usr/local
+BIN_DIR ?= $(PREFIX)/bin
+SBIN_DIR ?= $(PREFIX)/sbin
 CNI_BIN_DIR ?= /opt/cni/bin
 CNI_CONF_DIR ?= /etc/cni/net.d
+SYSTEMD_DIR ?= /etc/systemd/system
+NETAVARK_PLUGIN_DIR ?= $(PREFIX)/libexec/netavark
 MODE ?= native
 DIST ?= target/dist
-SBIN_DIR ?= $(PREFIX)/sbin
-SYSTEMD_DIR ?= /etc/systemd/system
-export PREFIX CNI_BIN_DIR CNI_CONF_DIR MODE DIST DESTDIR SBIN_DIR
+DOCKER_PLUGIN_DIR ?= target/docker-plugin
+DOCKER_PLUGIN_NAME ?= cnm
+export PREFIX BIN_DIR SBIN_DIR CNI_BIN_DIR CNI_CONF_DIR SYSTEMD_DIR NETAVARK_PLUGIN_DIR MODE DIST DESTDIR
 
-.PHONY: build test demo install install-dropin install-files install-systemd uninstall
+.PHONY: build test demo install install-dropin install-files install-systemd uninstall \
+	docker-plugin docker-plugin-create
 
 build:
 	bash scripts/build-release.sh
@@ -35,10 +45,18 @@ install-dropin:
 install-files:
 	bash scripts/install.sh install
 
+# The units come with `make install` now; kept so older instructions still work.
+install-systemd: install-files
+
 uninstall:
 	bash scripts/install.sh uninstall
 
-# The daemons' systemd units (after `make install`).
-install-systemd:
-	install -d -m 0755 $(DESTDIR)$(SYSTEMD_DIR)
-	install -m 0644 services/docker-plugin/systemd/cnm-docker-plugin.service $(DESTDIR)$(SYSTEMD_DIR)/cnm-docker-plugin.service
+# The Docker managed plugin's directory (docs/docker.md, docs/adr/0017-docker-managed-plugin.md).
+docker-plugin: build
+	bash scripts/docker-managed-plugin.sh --bin $(DIST)/cnm-docker-plugin --out $(DOCKER_PLUGIN_DIR)
+
+# Create and enable it in the local dockerd as $(DOCKER_PLUGIN_NAME) (networks then use
+# -d $(DOCKER_PLUGIN_NAME):latest --ipam-driver $(DOCKER_PLUGIN_NAME):latest).
+docker-plugin-create: docker-plugin
+	docker plugin create $(DOCKER_PLUGIN_NAME) $(DOCKER_PLUGIN_DIR)
+	docker plugin enable $(DOCKER_PLUGIN_NAME)

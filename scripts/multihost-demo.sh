@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The multi-host demo: three hosts (network namespaces on an underlay
 # bridge of their own), three etcd members inside them, a node agent (cnmd)
-# per host, containers joined by simpleoverlay pinging each other across
-# hosts in both directions, then clean removal of everything. Never touches
+# per host, a dual-stack overlay network (IPv4 and IPv6 blocks), containers
+# joined by simpleoverlay pinging each other across hosts in both
+# directions by both families, then clean removal of everything. Never touches
 # the machine's own network namespace. Needs root; run after scripts/setup.sh.
 # Last line: `N passed, M failed`; exits non-zero on failure.
 #   PROFILE=release|debug (default debug)
@@ -19,6 +20,7 @@ else
     cargo build -p simpleoverlay -p cnm-node-agent || exit 1
 fi
 source tests/multihost/lib.sh
+MH_NETWORK="name=ov1,subnet=10.214.0.0/16,vni=4214,block=26,subnet6=fd00:214::/48,block6=64"
 mh_init
 for n in 1 2 3; do mh_add_host "$n"; done
 
@@ -39,8 +41,8 @@ echo "== containers (simpleoverlay ADD)"
 for n in 1 2 3; do
     for k in a b; do
         if mh_check "ADD c$n$k on host $n" mh_container "$n" "c$n$k"; then
-            eval "IP_$n$k=$MH_CIP"
-            echo "   c$n$k on host $n: $MH_CIP"
+            eval "IP_$n$k=$MH_CIP; IP6_$n$k=$MH_CIP6"
+            echo "   c$n$k on host $n: $MH_CIP $MH_CIP6"
         fi
     done
 done
@@ -52,6 +54,12 @@ for from in 1 2 3; do
         ip="$(eval echo "\${IP_${to}a:-}")"
         [ -n "$ip" ] && mh_check "c${from}a -> c${to}a ($ip)" mh_ping "c${from}a" "$ip"
     done
+done
+ping6() { ip netns exec "${MH_P}c$1" ping -6 -c1 -W2 "$2" >/dev/null; }
+for from in 1 2 3; do
+    to=$((from % 3 + 1))
+    ip6="$(eval echo "\${IP6_${to}a:-}")"
+    [ -n "$ip6" ] && mh_check "IPv6 c${from}a -> c${to}a ($ip6)" mh_wait 5 ping6 "c${from}a" "$ip6"
 done
 same_host() { mh_ping c1a "${IP_1b:-}"; }
 mh_check "c1a -> c1b on the same host" same_host

@@ -22,12 +22,13 @@ trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
 # (a developer's own docker/containerd/etcd are left alone).
 was_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 fresh=()
-for p in docker.io containerd etcd-server; do was_installed "$p" || fresh+=("$p"); done
+for p in docker.io containerd etcd-server docker-registry; do was_installed "$p" || fresh+=("$p"); done
 apt-get install -y --no-install-recommends \
     iproute2 nftables iputils-ping util-linux procps kmod \
     containernetworking-plugins busybox-static strace ca-certificates podman runc containerd \
     iptables curl python3 docker.io \
-    etcd-server etcd-client protobuf-compiler libprotobuf-dev openssl iperf3
+    etcd-server etcd-client protobuf-compiler libprotobuf-dev openssl iperf3 \
+    docker-registry
 # Installed just now: their services stay off (the policy kept them from
 # starting; disabled so a reboot does not start them either).
 if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
@@ -36,6 +37,7 @@ if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
             docker.io) units=(docker.service docker.socket) ;;
             containerd) units=(containerd.service) ;;
             etcd-server) units=(etcd.service) ;;
+            docker-registry) units=(docker-registry.service) ;;
         esac
         systemctl disable --now "${units[@]}" >/dev/null 2>&1 || true
     done

@@ -2,7 +2,8 @@
 # The test command: formatting, lints, build, unit tests, the conformance
 # suite (root; everything inside throwaway namespaces) against the debug
 # build and once more against the shipped static build, the library
-# examples, the main job (the demo), the multi-host overlay, the real
+# examples, make install / uninstall into temporary roots, the main job (the
+# demo), the multi-host overlay, the real
 # runtimes, and a short fuzzing run. Tests that need root and run without it print "skipped: needs root"
 # (cnm-test-support); they are counted as skipped, not passed.
 set -euo pipefail
@@ -49,6 +50,10 @@ run_suite() {
     rm -f "$out"
     return "$rc"
 }
+
+# After build-release.sh above, so `make install` inside it has nothing to build.
+echo "== make install / make uninstall of everything on THE LIST (tests/install/run.sh)"
+run_suite bash tests/install/run.sh
 
 echo "== the main job (scripts/demo.sh)"
 PROFILE=debug run_suite bash scripts/demo.sh

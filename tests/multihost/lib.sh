@@ -241,7 +241,8 @@ mh_cni() {
 }
 
 # mh_container N NAME: a container namespace on host N joined by simpleoverlay;
-# its address is left in MH_CIP.
+# its (first) address is left in MH_CIP, its IPv6 address (dual stack) in
+# MH_CIP6 (empty without one).
 mh_container() {
     local n="$1" name="$2" ns="${MH_P}c$2" out
     ip netns add "$ns"
@@ -249,6 +250,7 @@ mh_container() {
     ip -n "$ns" link set lo up
     out="$(mh_cni "$n" ADD "$name" "/run/netns/$ns")" || { mh_log "ADD $name on host $n: $out"; return 1; }
     MH_CIP="$(python3 -c 'import json,sys;print(json.load(sys.stdin)["ips"][0]["address"].split("/")[0])' <<<"$out")"
+    MH_CIP6="$(python3 -c 'import json,sys;print(" ".join(i["address"].split("/")[0] for i in json.load(sys.stdin)["ips"] if ":" in i["address"]))' <<<"$out")"
 }
 
 # mh_ping NAME IP: one ping from container NAME.

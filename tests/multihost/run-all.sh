@@ -11,7 +11,7 @@ fi
 cargo build -q -p simpleoverlay -p cnm-node-agent || exit 1
 passed=0
 failed=0
-for t in etcd-smoke agents blocks tls scenarios; do
+for t in etcd-smoke agents blocks tls scenarios etcd-failures heal dualstack; do
     echo "== tests/multihost/$t.sh"
     out="$(bash "tests/multihost/$t.sh" 2>&1)"
     rc=$?

@@ -34,6 +34,8 @@ stop_plugin() {
 
 # --- dockerd ------------------------------------------------------------------
 DOCKERD_PID=""
+# Extra dockerd arguments (e.g. --live-restore), set by the caller.
+DK_DAEMON_ARGS=()
 start_dockerd() {
     echo '{}' >"$RT_TMP/daemon.json"
     nsenter --net="/run/netns/$RT_HOSTNS" dockerd \
@@ -42,7 +44,7 @@ start_dockerd() {
         --data-root "$RT_TMP/data" --exec-root "$RT_TMP/exec" \
         --pidfile "$RT_TMP/docker.pid" -H "unix://$DOCKER_SOCK" \
         --storage-driver vfs --cgroup-parent "$DK_CGROUP" --shutdown-timeout 2 \
-        >>"$RT_TMP/dockerd.log" 2>&1 &
+        "${DK_DAEMON_ARGS[@]}" >>"$RT_TMP/dockerd.log" 2>&1 &
     DOCKERD_PID=$!
     local i
     for i in $(seq 150); do
@@ -55,7 +57,13 @@ start_dockerd() {
     tail -30 "$RT_TMP/dockerd.log" >&2
     rt_fail "dockerd did not start"
 }
+# stop_dockerd [--keep-tasks]: SIGTERM, then SIGKILL after 30 s; then every
+# process left under our exec root (containerd, shims). With --keep-tasks the
+# shims stay (a --live-restore dockerd leaves its containers and managed plugins
+# running for the next dockerd to take over).
 stop_dockerd() {
+    local keep=0
+    [ "${1:-}" = --keep-tasks ] && keep=1
     [ -n "$DOCKERD_PID" ] || return 0
     kill -TERM "$DOCKERD_PID" 2>/dev/null
     local i
@@ -70,6 +78,7 @@ stop_dockerd() {
     # killed by PID.
     local p
     for p in $(pgrep -f -- "$RT_TMP/exec" 2>/dev/null); do
+        [ "$keep" = 1 ] && case "$(cat "/proc/$p/comm" 2>/dev/null)" in containerd-shim*) continue ;; esac
         kill -KILL "$p" 2>/dev/null
     done
 }

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs the real-runtime suites (Podman 4.3 with CNI, containerd 1.6 ctr --cni,
 # containerd 1.6's CRI driven by tests/cri-client as a kubelet, Docker 20.10 on
-# cnm-docker-plugin) on our plugins, each bounded by a timeout, and prints how
+# cnm-docker-plugin as a legacy socket plugin and as a managed plugin) on our
+# plugins, and the firewall restore (cnm-firewall after nft flush ruleset & co.),
+# each bounded by a timeout, and prints how
 # long each took. The last line is "N passed, M failed"; the exit code is
 # non-zero on failure. Needs root (prints "skipped: needs root" otherwise).
 # Builds the plugin binaries first unless CNM_RT_SKIP_BUILD=1 (CNM_BIN_DIR
 # overrides where they are).
-# Usage: tests/runtimes/run-all.sh [podman] [containerd] [podman-portmap] [cri] [docker]
+# Usage: tests/runtimes/run-all.sh [podman] [containerd] [podman-portmap] [cri] [docker] [docker-managed]
+#        [firewall-reload]
 set -uo pipefail
 DIR="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=tests/runtimes/lib.sh
@@ -19,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 SUITES=("$@")
-[ "${#SUITES[@]}" -gt 0 ] || SUITES=(podman containerd podman-portmap cri docker)
+[ "${#SUITES[@]}" -gt 0 ] || SUITES=(podman containerd podman-portmap cri docker docker-managed firewall-reload)
 SUITE_TIMEOUT="${CNM_RT_SUITE_TIMEOUT:-600}"
 
 start=$SECONDS

@@ -182,12 +182,10 @@ mod tests {
             ],
             ..Scale::default()
         };
-        let dir = std::env::temp_dir().join(format!("cnmb-chart-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join(FILE_NAME);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(FILE_NAME);
         write(&p, &s).unwrap();
         let svg = std::fs::read_to_string(&p).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
         assert!(svg.contains("<svg") && svg.contains("ADD latency") && svg.contains("reference"));
     }
 }

@@ -149,14 +149,15 @@ pub struct Claimer<K: Kv> {
     kv: K,
     root: String,
     spec: NetworkSpec,
-    plan: BlockPlan,
+    /// One plan per address family (dual stack: IPv4 then IPv6).
+    plans: Vec<BlockPlan>,
     host: String,
 }
 
 impl<K: Kv> Claimer<K> {
     /// A claimer for `host` on the (validated) network `spec`.
     pub fn new(kv: K, root: &str, spec: NetworkSpec, host: &str) -> Result<Self, ClusterIpamError> {
-        let plan = spec.validate()?;
+        let plans = spec.plans()?;
         if host.is_empty() || host.contains('/') {
             return Err(ClusterIpamError::Config {
                 network: spec.name.clone(),
@@ -167,13 +168,27 @@ impl<K: Kv> Claimer<K> {
             kv,
             root: root.to_string(),
             spec,
-            plan,
+            plans,
             host: host.to_string(),
         })
     }
 
+    /// The first (IPv4 for dual stack) plan.
     pub fn plan(&self) -> &BlockPlan {
-        &self.plan
+        &self.plans[0]
+    }
+
+    /// Every plan of the network.
+    pub fn plans(&self) -> &[BlockPlan] {
+        &self.plans
+    }
+
+    /// (plan, index in it) of `block`, when it is a block of the network.
+    fn locate(&self, block: &IpNet) -> Option<(usize, u128)> {
+        self.plans
+            .iter()
+            .enumerate()
+            .find_map(|(p, plan)| plan.index_of(block).map(|i| (p, i)))
     }
 
     pub fn kv(&mut self) -> &mut K {
@@ -184,21 +199,35 @@ impl<K: Kv> Claimer<K> {
         keys::block(&self.root, &self.spec.name, block)
     }
 
-    /// The blocks this host holds, in address order.
+    /// The blocks this host holds, in address order (IPv4 first).
     pub fn held(&mut self) -> Result<Vec<Claimed>, ClusterIpamError> {
-        let mut mine: Vec<Claimed> = list_blocks(&mut self.kv, &self.root, &self.spec.name)?
-            .into_iter()
-            .filter(|c| c.record.host == self.host && self.plan.is_block(&c.block))
-            .collect();
-        mine.sort_by_key(|c| self.plan.index_of(&c.block));
-        Ok(mine)
+        let mut mine: Vec<(Option<(usize, u128)>, Claimed)> =
+            list_blocks(&mut self.kv, &self.root, &self.spec.name)?
+                .into_iter()
+                .filter(|c| c.record.host == self.host)
+                .map(|c| (self.locate(&c.block), c))
+                .filter(|(at, _)| at.is_some())
+                .collect();
+        mine.sort_by_key(|(at, _)| *at);
+        Ok(mine.into_iter().map(|(_, c)| c).collect())
     }
 
-    /// Claims the lowest free block. A lost race moves on to the next one.
+    /// Claims the lowest free block of the first plan. A lost race moves
+    /// on to the next one.
     pub fn claim(&mut self) -> Result<IpNet, ClusterIpamError> {
+        self.claim_in(0)
+    }
+
+    /// Claims the lowest free block of plan `p` (0: the subnet, 1: the
+    /// IPv6 subnet of a dual-stack network).
+    pub fn claim_in(&mut self, p: usize) -> Result<IpNet, ClusterIpamError> {
+        let plan = *self.plans.get(p).ok_or_else(|| ClusterIpamError::Config {
+            network: self.spec.name.clone(),
+            msg: format!("no address family #{p}"),
+        })?;
         let taken: BTreeSet<u128> = list_blocks(&mut self.kv, &self.root, &self.spec.name)?
             .iter()
-            .filter_map(|c| self.plan.index_of(&c.block))
+            .filter_map(|c| plan.index_of(&c.block))
             .collect();
         let record = BlockRecord {
             host: self.host.clone(),
@@ -210,9 +239,9 @@ impl<K: Kv> Claimer<K> {
             msg: e.to_string(),
         })?;
         let mut i: u128 = 0;
-        while i < self.plan.count() {
+        while i < plan.count() {
             if !taken.contains(&i) {
-                let Some(block) = self.plan.nth(i) else { break };
+                let Some(block) = plan.nth(i) else { break };
                 if self.kv.create(&self.key(&block), &value)? {
                     return Ok(block);
                 }
@@ -221,9 +250,9 @@ impl<K: Kv> Claimer<K> {
         }
         Err(ClusterIpamError::Exhausted {
             network: self.spec.name.clone(),
-            subnet: self.spec.subnet.to_string(),
-            blocks: self.plan.count(),
-            prefix: self.plan.block_prefix(),
+            subnet: plan.subnet().to_string(),
+            blocks: plan.count(),
+            prefix: plan.block_prefix(),
         })
     }
 

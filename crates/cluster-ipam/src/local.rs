@@ -35,16 +35,25 @@ pub fn ipam_config(
             gateway: Some(gateway_of(b).to_string()),
         })
         .collect();
-    let ranges = if specs.is_empty() {
-        Vec::new()
-    } else {
-        vec![
-            RangeSet::from_specs(&specs).map_err(|m| ClusterIpamError::BadState {
-                path: state.network.name.clone(),
-                msg: m.to_string(),
-            })?,
-        ]
-    };
+    // One range set per address family: a dual-stack container gets one
+    // address of each.
+    let mut ranges = Vec::new();
+    for v4 in [true, false] {
+        let fam: Vec<RangeSpec> = specs
+            .iter()
+            .zip(&state.blocks)
+            .filter(|(_, b)| matches!(b, IpNet::V4(_)) == v4)
+            .map(|(s, _)| s.clone())
+            .collect();
+        if !fam.is_empty() {
+            ranges.push(
+                RangeSet::from_specs(&fam).map_err(|m| ClusterIpamError::BadState {
+                    path: state.network.name.clone(),
+                    msg: m.to_string(),
+                })?,
+            );
+        }
+    }
     Ok(IpamConfig {
         name: state.network.name.clone(),
         cni_version: cni_version.to_string(),

@@ -1,5 +1,6 @@
 //! An overlay network's cluster-wide definition, validated before anything
-//! is created: subnet, VNI, block size, and no overlap with other networks.
+//! is created: subnet (and, for dual stack, an IPv6 subnet), VNI, block
+//! sizes, and no overlap with other networks.
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,13 @@ pub struct NetworkSpec {
     pub vni: u32,
     /// Prefix length of a block (e.g. 26).
     pub block_prefix: u8,
+    /// Dual stack: the IPv6 subnet, cut into blocks of `block_prefix6`
+    /// (absent from the stored JSON when not set, so single-stack
+    /// definitions read as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<IpNet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_prefix6: Option<u8>,
 }
 
 impl NetworkSpec {
@@ -29,13 +37,51 @@ impl NetworkSpec {
         }
     }
 
-    /// Checks the definition on its own and returns its block plan.
+    /// Checks the definition on its own and returns its (first) block plan.
     pub fn validate(&self) -> Result<BlockPlan, ClusterIpamError> {
+        let plans = self.plans()?;
+        plans
+            .into_iter()
+            .next()
+            .ok_or_else(|| self.invalid("no subnet"))
+    }
+
+    /// Every block plan of the network: the subnet's, then the IPv6
+    /// subnet's (dual stack), each checked.
+    pub fn plans(&self) -> Result<Vec<BlockPlan>, ClusterIpamError> {
         cnm_ipam::validate_network_name(&self.name).map_err(|e| self.invalid(e.to_string()))?;
         if self.vni == 0 || self.vni > MAX_VNI {
             return Err(self.invalid(format!("vni {} is out of range (1..={MAX_VNI})", self.vni)));
         }
-        BlockPlan::new(self.subnet, self.block_prefix).map_err(|m| self.invalid(m))
+        let mut plans =
+            vec![BlockPlan::new(self.subnet, self.block_prefix).map_err(|m| self.invalid(m))?];
+        match (self.subnet6, self.block_prefix6) {
+            (None, None) => {}
+            (Some(s6), Some(b6)) => {
+                if !matches!(s6, IpNet::V6(_)) {
+                    return Err(self.invalid(format!("subnet6 {s6} is not an IPv6 subnet")));
+                }
+                if !matches!(self.subnet, IpNet::V4(_)) {
+                    return Err(self.invalid(format!(
+                        "subnet6 needs an IPv4 subnet beside it ({} is IPv6)",
+                        self.subnet
+                    )));
+                }
+                plans.push(
+                    BlockPlan::new(s6, b6).map_err(|m| self.invalid(format!("subnet6: {m}")))?,
+                );
+            }
+            (Some(_), None) => {
+                return Err(self.invalid("subnet6 needs block6 (the IPv6 block size)"))
+            }
+            (None, Some(_)) => return Err(self.invalid("block6 needs subnet6")),
+        }
+        Ok(plans)
+    }
+
+    /// The subnets of the network (one, or two for dual stack).
+    pub fn subnets(&self) -> Vec<IpNet> {
+        std::iter::once(self.subnet).chain(self.subnet6).collect()
     }
 
     /// Checks the definition against the other networks of the cluster:
@@ -52,11 +98,15 @@ impl NetworkSpec {
                 }
                 continue;
             }
-            if o.subnet.contains(&self.subnet) || self.subnet.contains(&o.subnet) {
-                return Err(self.invalid(format!(
-                    "subnet {} overlaps {} of network {:?}",
-                    self.subnet, o.subnet, o.name
-                )));
+            for mine in self.subnets() {
+                for theirs in o.subnets() {
+                    if theirs.contains(&mine) || mine.contains(&theirs) {
+                        return Err(self.invalid(format!(
+                            "subnet {mine} overlaps {theirs} of network {:?}",
+                            o.name
+                        )));
+                    }
+                }
             }
             if o.vni == self.vni {
                 return Err(
@@ -78,7 +128,41 @@ mod tests {
             subnet: subnet.parse().unwrap(),
             vni,
             block_prefix: block,
+            subnet6: None,
+            block_prefix6: None,
         }
+    }
+
+    #[test]
+    fn dual_stack_definitions() {
+        let mut a = spec("a", "10.214.0.0/16", 42, 26);
+        a.subnet6 = Some("fd00:214::/48".parse().unwrap());
+        a.block_prefix6 = Some(64);
+        let plans = a.plans().unwrap();
+        assert_eq!(plans.len(), 2);
+        assert_eq!(plans[1].block_prefix(), 64);
+        assert_eq!(a.subnets().len(), 2);
+        let j = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<NetworkSpec>(&j).unwrap(), a);
+        assert!(!serde_json::to_string(&spec("b", "10.1.0.0/16", 1, 26))
+            .unwrap()
+            .contains("subnet6"));
+        let mut b = spec("b", "10.215.0.0/16", 43, 26);
+        b.subnet6 = Some("fd00:214:0:100::/56".parse().unwrap());
+        b.block_prefix6 = Some(64);
+        let e = b.check_against(std::slice::from_ref(&a)).unwrap_err();
+        assert!(e.to_string().contains("overlaps fd00:214::/48"), "{e}");
+        let mut c = spec("c", "10.216.0.0/16", 44, 26);
+        c.subnet6 = Some("10.9.0.0/16".parse().unwrap());
+        c.block_prefix6 = Some(24);
+        assert!(c
+            .plans()
+            .unwrap_err()
+            .to_string()
+            .contains("not an IPv6 subnet"));
+        c.subnet6 = Some("fd01::/48".parse().unwrap());
+        c.block_prefix6 = None;
+        assert!(c.plans().unwrap_err().to_string().contains("needs block6"));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct HostState {
     pub network: NetworkSpec,
     /// This host's name in the cluster.
     pub host: String,
-    /// The blocks this host holds, in address order.
+    /// The blocks this host holds, in address order (IPv4 first).
     pub blocks: Vec<IpNet>,
     /// The containers' MTU (underlay MTU - 50).
     pub mtu: u32,
@@ -65,9 +65,17 @@ impl HostState {
         if s.network.name != network {
             return Err(bad(format!("holds network {:?}", s.network.name)));
         }
-        let plan = s.network.validate()?;
-        if let Some(b) = s.blocks.iter().find(|b| !plan.is_block(b)) {
-            return Err(bad(format!("{b} is not a block of {}", s.network.subnet)));
+        let plans = s.network.plans()?;
+        if let Some(b) = s
+            .blocks
+            .iter()
+            .find(|b| !plans.iter().any(|p| p.is_block(b)))
+        {
+            let subnets: Vec<String> = s.network.subnets().iter().map(|n| n.to_string()).collect();
+            return Err(bad(format!(
+                "{b} is not a block of {}",
+                subnets.join(" or ")
+            )));
         }
         Ok(s)
     }

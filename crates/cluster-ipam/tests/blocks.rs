@@ -22,6 +22,8 @@ fn spec(subnet: &str, block: u8) -> NetworkSpec {
         subnet: subnet.parse().unwrap(),
         vni: 4242,
         block_prefix: block,
+        subnet6: None,
+        block_prefix6: None,
     }
 }
 
@@ -95,6 +97,42 @@ fn concurrent_claimers_never_share_a_block() {
         }
     }
     assert_eq!(all.len(), 60);
+}
+
+#[test]
+fn concurrent_dual_stack_claimers_never_share_a_block_of_either_family() {
+    let kv = FakeKv::new();
+    let mut ds = spec("10.214.0.0/20", 26);
+    ds.subnet6 = Some(net("fd00:214::/56"));
+    ds.block_prefix6 = Some(64);
+    let handles: Vec<_> = (0..6)
+        .map(|h| {
+            let (kv, ds) = (kv.clone(), ds.clone());
+            std::thread::spawn(move || {
+                let mut c = Claimer::new(kv, ROOT, ds, &format!("h{h}")).unwrap();
+                let mut got: Vec<IpNet> = (0..5).map(|_| c.claim_in(1).unwrap()).collect();
+                got.push(c.claim_in(0).unwrap());
+                let held: Vec<IpNet> = c.held().unwrap().iter().map(|x| x.block).collect();
+                (got, held)
+            })
+        })
+        .collect();
+    let mut all = HashSet::new();
+    for h in handles {
+        let (got, held) = h.join().unwrap();
+        assert!(held[0].addr().is_ipv4(), "IPv4 first: {held:?}");
+        assert_eq!(held.len(), 6);
+        for b in got {
+            assert!(all.insert(b), "block {b} claimed twice");
+        }
+    }
+    assert_eq!(all.len(), 36);
+    assert_eq!(all.iter().filter(|b| b.addr().is_ipv6()).count(), 30);
+    let e = Claimer::new(kv, ROOT, ds, "x")
+        .unwrap()
+        .claim_in(2)
+        .unwrap_err();
+    assert!(e.to_string().contains("no address family #2"), "{e}");
 }
 
 #[test]

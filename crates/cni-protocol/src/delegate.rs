@@ -1,12 +1,14 @@
 //! Delegation to another plugin binary found in `CNI_PATH` (spec §4,
 //! libcni `pkg/invoke`): same environment with `CNI_COMMAND` overridden, the
 //! whole configuration on stdin, its stderr inherited (the child writes its
-//! logs to our stderr directly, as libcni does), its CNI error kept.
+//! logs to our stderr directly, as libcni does), its CNI error kept. Run through `cnm-exec`,
+//! the workspace's one exec, with no time limit (the runtime bounds the chain, as with libcni).
 
-use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
+
+use cnm_exec::{Exec, ExecError};
 
 use crate::env::{CniEnv, Command};
 use crate::error::{code, CniError};
@@ -180,9 +182,6 @@ fn configure(cmd: &mut std::process::Command, command: Command, env: &CniEnv) {
             None => cmd.env_remove(k),
         };
     }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
 }
 
 fn run_binary(
@@ -191,57 +190,33 @@ fn run_binary(
     conf_bytes: &[u8],
     env: &CniEnv,
 ) -> Result<Output, CniError> {
-    let spawn_err = |e: std::io::Error| {
-        CniError::new(
+    let mut cmd = std::process::Command::new(bin);
+    configure(&mut cmd, command, env);
+    // No time limit: as libcni, the runtime bounds the whole chain.
+    let how = Exec::unbounded()
+        .inherit_stderr()
+        .retry_busy(BUSY_RETRIES, BUSY_DELAY);
+    match cnm_exec::run(&mut cmd, conf_bytes, &how) {
+        Ok(done) => Ok(Output {
+            status: done.status,
+            stdout: done.stdout,
+            stderr: done.stderr,
+        }),
+        Err(ExecError::Spawn { source, .. }) => Err(CniError::new(
             code::DELEGATE,
             format!("failed to execute plugin {}", bin.display()),
-            format!("{command}: {e}"),
-        )
-    };
-    let mut attempt = 0;
-    let mut child = loop {
-        let mut cmd = std::process::Command::new(bin);
-        configure(&mut cmd, command, env);
-        match cmd.spawn() {
-            Ok(c) => break c,
-            Err(e) if e.kind() == ErrorKind::ExecutableFileBusy && attempt < BUSY_RETRIES => {
-                attempt += 1;
-                std::thread::sleep(BUSY_DELAY);
-            }
-            Err(e) => return Err(spawn_err(e)),
-        }
-    };
-    let stdin = child.stdin.take();
-    let (output, written) = std::thread::scope(|s| {
-        let writer = s.spawn(move || match stdin {
-            // Dropping the handle at the end closes the child's stdin.
-            Some(mut w) => match w.write_all(conf_bytes) {
-                Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(e),
-                _ => Ok(()),
-            },
-            None => Ok(()),
-        });
-        let output = child.wait_with_output();
-        (output, writer.join())
-    });
-    let output = output.map_err(|e| {
-        CniError::io(
-            format!("failed to collect the output of plugin {}", bin.display()),
-            format!("{command}: {e}"),
-        )
-    })?;
-    match written {
-        Ok(Ok(())) => Ok(output),
-        Ok(Err(e)) => Err(CniError::io(
+            format!("{command}: {source}"),
+        )),
+        Err(ExecError::Stdin { source, .. }) => Err(CniError::io(
             format!(
                 "failed to write the configuration to plugin {}",
                 bin.display()
             ),
-            format!("{command}: {e}"),
+            format!("{command}: {source}"),
         )),
-        Err(_) => Err(CniError::internal(
-            "stdin writer thread panicked",
-            format!("{command} on {}", bin.display()),
+        Err(e) => Err(CniError::io(
+            format!("failed to collect the output of plugin {}", bin.display()),
+            format!("{command}: {e}"),
         )),
     }
 }
@@ -251,6 +226,7 @@ mod tests {
     use super::*;
     use crate::testutil::TempDir;
     use crate::CniArgs;
+    use std::io::Write;
 
     const ADD_RESULT: &str = r#"{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.0.0.2/24","gateway":"10.0.0.1"}]}"#;
 

@@ -5,7 +5,8 @@
 //! can then be used from any thread. Every operation sends one request,
 //! waits for the kernel's ack and reports failures as [`NetlinkError`]
 //! naming the operation and the link, address or route involved;
-//! [`Handle::pipeline`] sends several [`Request`]s in one datagram.
+//! [`Handle::pipeline`] sends several [`Request`]s in one datagram;
+//! a [`Monitor`] receives the kernel's notifications (multicast groups).
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ mod ext_ack;
 mod handle;
 mod link;
 mod link_ops;
+mod monitor;
 mod neigh;
 mod pipeline;
 mod route;
@@ -29,6 +31,7 @@ pub use error::NetlinkError;
 pub use handle::Handle;
 pub use link::{LinkInfo, LinkRef, OperState, MAX_IFNAME_LEN};
 pub use link_ops::VethSpec;
+pub use monitor::{Change, Group, Monitor, Notification};
 pub use neigh::NeighEntry;
 pub use pipeline::{Reply, Request};
 pub use route::{

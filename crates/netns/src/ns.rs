@@ -156,13 +156,10 @@ mod tests {
 
     #[test]
     fn plain_file_is_not_netns() {
-        let dir = std::env::temp_dir().join(format!("netns-unit-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("plain");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plain");
         std::fs::write(&p, b"").unwrap();
         let r = NetNs::open(&p);
-        std::fs::remove_file(&p).unwrap();
-        let _ = std::fs::remove_dir(&dir);
         match r {
             Err(e @ NetnsError::NotNetns { .. }) => {
                 let msg = e.to_string();

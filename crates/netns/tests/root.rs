@@ -41,18 +41,17 @@ impl Drop for NsGuard {
     }
 }
 
-/// A scratch directory removed on drop (after unbinding anything left in it).
-struct TempDir(PathBuf);
+/// A scratch directory (`tempfile`) removed on drop, after unbinding anything left in it (a
+/// bind-mounted namespace file would make the removal fail).
+struct TempDir(PathBuf, Option<tempfile::TempDir>);
 
 impl TempDir {
     fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "netnstest-dir-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        ));
-        fs::create_dir_all(&p).unwrap();
-        TempDir(p)
+        let dir = tempfile::Builder::new()
+            .prefix("netnstest-dir-")
+            .tempdir()
+            .unwrap();
+        TempDir(dir.path().to_path_buf(), Some(dir))
     }
 }
 
@@ -65,7 +64,8 @@ impl Drop for TempDir {
                 let _ = fs::remove_dir_all(e.path());
             }
         }
-        let _ = fs::remove_dir(&self.0);
+        // The tempfile handle removes the (now unbound) directory.
+        drop(self.1.take());
     }
 }
 
@@ -327,13 +327,11 @@ fn run_in_returns_value_and_propagates_panics() {
 
 #[test]
 fn a_fifo_is_refused_without_blocking() {
-    let dir = std::env::temp_dir().join(format!("netns-fifo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    let fifo = dir.join("fifo");
+    let dir = tempfile::tempdir().expect("tmp dir");
+    let fifo = dir.path().join("fifo");
     let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
     // SAFETY: mkfifo(3) with a valid NUL-terminated path; no memory is shared.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
     let err = netns::NetNs::open(&fifo).expect_err("a FIFO is not a namespace");
     assert!(matches!(err, netns::NetnsError::NotNetns { .. }), "{err:?}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -96,4 +96,7 @@ pub enum NftError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// No state is kept for the namespace, so nothing can be restored from it.
+    #[error("{0}")]
+    NoState(String),
 }

@@ -1,12 +1,12 @@
-//! Running the nft binary: one process per batch, argv only (no shell), bounded wait (stdin is
-//! fed from a separate thread, so the limit holds even when the child never reads).
+//! Running the nft binary: one process per batch, argv only (no shell), bounded wait (through
+//! `cnm-exec`, the workspace's one exec-with-timeout: stdin fed from its own thread, so the
+//! limit holds even when the child never reads).
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::process::Command;
 use std::time::Duration;
+
+use cnm_exec::{Exec, ExecError};
 
 use crate::error::NftError;
 
@@ -49,64 +49,34 @@ impl NftCommand {
     /// Run `nft <args>` feeding `stdin`; a non-zero exit becomes [`NftError::Failed`].
     pub fn run(&self, operation: &str, args: &[&str], stdin: &str) -> Result<Output, NftError> {
         let mut cmd = Command::new(&self.program);
-        cmd.args(&self.prefix)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|source| NftError::Spawn {
-            program: self.program_display(),
-            source,
-        })?;
-        let pipe_err = |source| NftError::Pipe {
-            operation: operation.to_string(),
-            source,
-        };
-        let out_reader = child.stdout.take().map(spawn_reader);
-        let err_reader = child.stderr.take().map(spawn_reader);
-        if let Some(mut input) = child.stdin.take() {
-            // Written on its own thread so a child that never reads cannot stall the deadline
-            // below; the thread ends when the pipe closes (the child exits or is killed). A write
-            // error (EPIPE) means nft exited early; its status and stderr tell why.
-            let data = stdin.as_bytes().to_vec();
-            thread::spawn(move || {
-                let _ = input.write_all(&data);
-            });
-        }
-        // Block on the child's exit on a waiter thread (no polling, so an ADD
-        // or DEL pays nft's own time only) and bound it with the deadline.
-        let pid = child.id();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        let status = match rx.recv_timeout(self.timeout) {
-            Ok(status) => status.map_err(pipe_err)?,
-            Err(_) => {
-                // The waiter has not reaped the child yet, so the pid is still ours.
-                if let Ok(pid) = i32::try_from(pid) {
-                    // SAFETY: kill(2) on the pid of our own unreaped child.
-                    unsafe {
-                        libc::kill(pid, libc::SIGKILL);
-                    }
-                }
-                let _ = rx.recv_timeout(Duration::from_secs(5));
-                return Err(NftError::Timeout {
+        cmd.args(&self.prefix).args(args);
+        let done = cnm_exec::run(&mut cmd, stdin.as_bytes(), &Exec::bounded(self.timeout))
+            .map_err(|e| match e {
+                ExecError::Spawn { source, .. } => NftError::Spawn {
+                    program: self.program_display(),
+                    source,
+                },
+                ExecError::Timeout { .. } => NftError::Timeout {
                     operation: operation.to_string(),
                     secs: self.timeout.as_secs(),
-                });
-            }
-        };
-        let stdout = join_reader(out_reader);
-        let stderr = join_reader(err_reader);
-        if !status.success() {
+                },
+                ExecError::Wait { source, .. } | ExecError::Stdin { source, .. } => {
+                    NftError::Pipe {
+                        operation: operation.to_string(),
+                        source,
+                    }
+                }
+            })?;
+        if !done.status.success() {
             return Err(NftError::Failed {
                 operation: operation.to_string(),
-                status: status.code().unwrap_or(-1),
-                stderr: stderr.trim().to_string(),
+                status: done.status.code().unwrap_or(-1),
+                stderr: done.stderr_text(),
             });
         }
-        Ok(Output { stdout })
+        Ok(Output {
+            stdout: done.stdout_text(),
+        })
     }
 
     /// Apply a script atomically (`nft -f -`).
@@ -118,18 +88,6 @@ impl NftCommand {
     pub fn check_script(&self, operation: &str, script: &str) -> Result<(), NftError> {
         self.run(operation, &["-c", "-f", "-"], script).map(|_| ())
     }
-}
-
-fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
-fn join_reader(h: Option<thread::JoinHandle<String>>) -> String {
-    h.and_then(|h| h.join().ok()).unwrap_or_default()
 }
 
 #[cfg(test)]

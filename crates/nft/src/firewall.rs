@@ -19,14 +19,15 @@ use crate::elem_delete;
 use crate::error::NftError;
 use crate::exec::NftCommand;
 use crate::masq::{self, MasqNet};
-use crate::masq_state::{self, Subnets};
+use crate::masq_state::{self, MasqRecord, Subnets};
 use crate::name::{masq_chain, validate_network};
 use crate::netns_key;
-use crate::pm_state::{self, PmState};
+use crate::pm_state::{self, PmElem, PmState};
 use crate::portmap::{self, Entry, Owner, PortMapping};
 use crate::probe;
 use crate::script::{skeleton, TABLE};
 use crate::spoof;
+use crate::spoof_state::{self, SpoofRecord};
 use crate::state::{read_named_table, read_table, TableState};
 
 /// Default base directory of the state (`<dir>/<netns inode>-<netns cookie>/masq-<hash>` and
@@ -34,7 +35,13 @@ use crate::state::{read_named_table, read_table, TableState};
 pub const DEFAULT_STATE_DIR: &str = "/run/cnm/nft";
 
 /// Name of the lock (`masq.lock`) every masquerade change of a namespace holds.
-const MASQ_LOCK: &str = "masq";
+pub(crate) const MASQ_LOCK: &str = "masq";
+
+/// Name of the lock (`fw.lock`) every port-mapping and spoof-check change of a namespace holds
+/// shared (they run in parallel) and a restore holds exclusively: a restore never sees a
+/// change half done (rules changed, state not yet), so it never puts back the rules of an
+/// attachment whose DEL is running.
+pub(crate) const FW_LOCK: &str = "fw";
 
 /// What an idempotent ensure did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +56,7 @@ pub enum Applied {
 /// The project's firewall, confined to table `inet cnm`.
 #[derive(Debug, Clone)]
 pub struct Firewall {
-    nft: NftCommand,
+    pub(crate) nft: NftCommand,
     state_dir: Option<PathBuf>,
 }
 
@@ -120,23 +127,39 @@ impl Firewall {
             self.apply_masquerade(net, &want, union)?;
             return Ok(Applied::Written);
         };
-        if in_place(&dir, &chain, &want) {
+        if in_place(&dir, net, &chain, &want) {
             return Ok(Applied::Unchanged);
         }
         // One lock for every network of the namespace: a takeover touches two networks.
         let _lock = masq_state::lock(&dir, MASQ_LOCK)?;
         // A parallel ensure may have done the work while we waited for the lock.
-        if in_place(&dir, &chain, &want) {
+        if in_place(&dir, net, &chain, &want) {
             return Ok(Applied::Unchanged);
         }
         let mut union = masq_state::read(&dir, &chain)?.unwrap_or_default();
         union.extend(want.iter().copied());
         let (union, displaced) = self.apply_masquerade(net, &want, union)?;
-        masq_state::write(&dir, &chain, &union)?;
-        // The networks that lost a subnet no longer own what their state says: their next
-        // ensure takes the slow path (and takes the subnet back if it asks for it).
+        let record = MasqRecord {
+            network: Some(net.network.to_string()),
+            bridge: Some(net.bridge.to_string()),
+            subnets: union,
+        };
+        masq_state::write_record(&dir, &chain, &record)?;
+        // The networks that lost a subnet no longer own it: their record keeps the rest (so a
+        // firewall reload restores those), and their next ensure that asks for the subnet takes
+        // the slow path and takes it back. A record of an older layout is removed.
         for other in displaced {
-            masq_state::remove(&dir, &other)?;
+            match masq_state::read_record(&dir, &other) {
+                Ok(Some(mut rec)) if rec.network.is_some() && rec.bridge.is_some() => {
+                    rec.subnets
+                        .retain(|s| !want.iter().any(|w| masq::overlaps(w, s)));
+                    match rec.subnets.is_empty() {
+                        true => masq_state::remove(&dir, &other)?,
+                        false => masq_state::write_record(&dir, &other, &rec)?,
+                    }
+                }
+                _ => masq_state::remove(&dir, &other)?,
+            }
         }
         Ok(Applied::Written)
     }
@@ -192,16 +215,17 @@ impl Firewall {
             Some(d) => Some(masq_state::lock(d, MASQ_LOCK)?),
             None => None,
         };
+        // The record goes first: a firewall reload must never bring back a network whose
+        // removal was interrupted (its rules then stay until the next removal or GC).
+        if let Some(d) = &dir {
+            masq_state::remove(d, &chain)?;
+        }
         let op = format!("remove masquerade for network {network}");
         self.remove_with_retry(
             &op,
             || self.read_state(),
             |t| masq::remove_script(network, t),
-        )?;
-        match &dir {
-            Some(d) => masq_state::remove(d, &chain),
-            None => Ok(()),
-        }
+        )
     }
 
     /// List with `read`, plan a removal batch with `plan` (None: nothing to do) and apply it.
@@ -251,6 +275,8 @@ impl Firewall {
         if entries.is_empty() {
             return Ok(());
         }
+        let dir = self.ns_dir();
+        let _lock = change_lock(dir.as_deref(), true)?;
         let op = format!("add port mappings of {tag}");
         let first = match self
             .nft
@@ -258,7 +284,7 @@ impl Firewall {
         {
             // `create` succeeded, so none of the owner's earlier DNAT keys was among these:
             // the owner now holds its earlier recorded elements plus these.
-            Ok(()) => return self.record_port_state(&tag, &entries, true),
+            Ok(()) => return record_port_state(dir.as_deref(), &tag, &entries, true),
             Err(e) => e,
         };
         // Slow path: find out why (conflict, or our own earlier add being repeated).
@@ -275,13 +301,13 @@ impl Firewall {
         self.nft
             .apply(&op, &portmap::add_script(&tag, &entries, &mine))?;
         // Every element the owner held was replaced: it now holds exactly `entries`.
-        self.record_port_state(&tag, &entries, false)
+        record_port_state(dir.as_deref(), &tag, &entries, false)
     }
 
     /// The state directory of the calling thread's namespace (`<base>/<inode>-<cookie>`, see
     /// `netns_key`), if state is kept and the namespace has a cookie. When it does not exist
     /// yet, directories left by dead namespaces that held the same inode are removed first.
-    fn ns_dir(&self) -> Option<PathBuf> {
+    pub(crate) fn ns_dir(&self) -> Option<PathBuf> {
         let base = self.state_dir.as_deref()?;
         let (dir, key) = netns_key::netns_dir(base).ok()?;
         if !dir.exists() {
@@ -297,41 +323,6 @@ impl Firewall {
         netns_key::netns_dir(base).ok().map(|(d, _)| d)
     }
 
-    /// After a successful ADD batch: record what the owner holds (`entries`, plus with `merge`
-    /// what its earlier record listed for the same table) with the table's kernel handle. When
-    /// no trustworthy record can be written, any older record is removed so DEL lists instead.
-    fn record_port_state(&self, tag: &str, entries: &[Entry], merge: bool) -> Result<(), NftError> {
-        let Some(dir) = self.ns_dir() else {
-            return Ok(());
-        };
-        let written = match probe::table_handle(TABLE) {
-            Ok(Some(table)) => {
-                let mut elems = match pm_state::read(&dir, tag) {
-                    Ok(Some(old)) if merge && old.table == table => old.elems,
-                    _ => Vec::new(),
-                };
-                for e in entries {
-                    let item = (e.set.to_string(), e.key.clone());
-                    if !elems.contains(&item) {
-                        elems.push(item);
-                    }
-                }
-                let state = PmState {
-                    tag: tag.to_string(),
-                    table,
-                    elems,
-                };
-                pm_state::write(&dir, &state).is_ok()
-            }
-            _ => false,
-        };
-        if written {
-            Ok(())
-        } else {
-            pm_state::remove(&dir, tag)
-        }
-    }
-
     /// Remove exactly this owner's elements (idempotent). With a record of the owner's ADD in
     /// the state directory, and table `inet cnm` still the one it was recorded for, this is one
     /// nfnetlink delete batch and no nft exec; otherwise (or when that batch fails, e.g. the elements are already gone) the
@@ -340,10 +331,16 @@ impl Firewall {
         let tag = owner.tag()?;
         let op = format!("remove port mappings of {tag}");
         let dir = self.ns_dir();
+        let _lock = change_lock(dir.as_deref(), false)?;
         if let Some(dir) = &dir {
-            if let Ok(Some(state)) = pm_state::read(dir, &tag) {
+            // The record goes first (read, then removed): a firewall reload never puts back
+            // the elements of an owner being removed, even when this DEL runs while the table
+            // is gone (then there is nothing to delete below) or is interrupted.
+            let recorded = pm_state::read(dir, &tag).ok().flatten();
+            pm_state::remove(dir, &tag)?;
+            if let Some(state) = recorded {
                 if self.remove_recorded(&state) {
-                    return pm_state::remove(dir, &tag);
+                    return Ok(());
                 }
             }
         }
@@ -351,11 +348,7 @@ impl Firewall {
             &op,
             || self.read_state(),
             |t| Ok(portmap::remove_script(&portmap::owned(&tag, t)?)),
-        )?;
-        match &dir {
-            Some(d) => pm_state::remove(d, &tag),
-            None => Ok(()),
-        }
+        )
     }
 
     /// Delete the recorded elements in one nfnetlink batch when the table is still the recorded
@@ -363,7 +356,7 @@ impl Firewall {
     /// work (nothing was deleted: the batch is one transaction).
     fn remove_recorded(&self, state: &PmState) -> bool {
         matches!(probe::table_handle(TABLE), Ok(Some(h)) if h == state.table)
-            && elem_delete::delete_elements(TABLE, &state.elems).is_ok()
+            && elem_delete::delete_elements(TABLE, &state.keys()).is_ok()
     }
 
     /// For GC: forget the port-mapping records of `network`'s owners that are not in `live`
@@ -419,10 +412,23 @@ impl Firewall {
     /// Drop frames entering the bridge from host veth `port` whose source MAC is not `mac`
     /// (reference `macspoofchk`). One atomic batch; repeating it (even with another MAC)
     /// replaces the port's check.
+    /// With state kept, the check is recorded (port, its interface index, the MAC) so a
+    /// firewall reload can put it back.
     pub fn ensure_mac_spoof_check(&self, port: &str, mac: &[u8; 6]) -> Result<(), NftError> {
         let script = spoof::ensure_script(port, mac)?;
         let op = format!("ensure MAC spoof check on port {port}");
-        self.nft.apply(&op, &script)
+        let dir = self.ns_dir();
+        let _lock = change_lock(dir.as_deref(), true)?;
+        self.nft.apply(&op, &script)?;
+        if let Some(dir) = &dir {
+            let record = SpoofRecord {
+                port: port.to_string(),
+                ifindex: crate::link::index(port).unwrap_or(0),
+                mac: *mac,
+            };
+            spoof_state::write(dir, &record)?;
+        }
+        Ok(())
     }
 
     /// Verify against the live ruleset that the port's check is in place with exactly `mac`.
@@ -434,6 +440,11 @@ impl Firewall {
     /// Remove the port's check (idempotent; Ok when already gone). Other ports untouched.
     pub fn remove_mac_spoof_check(&self, port: &str) -> Result<(), NftError> {
         spoof::validate_port(port)?;
+        let dir = self.ns_dir().filter(|d| d.is_dir());
+        let _lock = change_lock(dir.as_deref(), false)?;
+        if let Some(dir) = &dir {
+            spoof_state::remove(dir, port)?;
+        }
         let op = format!("remove MAC spoof check on port {port}");
         self.remove_with_retry(
             &op,
@@ -446,8 +457,18 @@ impl Firewall {
     /// for the calling thread's namespace, one netlink probe for the port's
     /// chain answers "none" without running nft, so callers may use this on
     /// every teardown, whatever their config says now.
+    /// The port's record goes in every case, also when the table is gone: a firewall reload
+    /// never puts back the check of a port removed while the rules were missing.
     pub fn remove_mac_spoof_check_if_present(&self, port: &str) -> Result<(), NftError> {
         spoof::validate_port(port)?;
+        // Most DELs have no spoof check: a record's absence costs one stat, no lock.
+        let dir = self
+            .ns_dir()
+            .filter(|d| d.join(spoof_state::file_name(port)).exists());
+        let lock = change_lock(dir.as_deref(), false)?;
+        if let Some(dir) = &dir {
+            spoof_state::remove(dir, port)?;
+        }
         if self.state_dir.is_some()
             && matches!(
                 probe::chain_exists_in(
@@ -460,6 +481,7 @@ impl Firewall {
         {
             return Ok(());
         }
+        drop(lock);
         self.remove_mac_spoof_check(port)
     }
 
@@ -472,9 +494,67 @@ impl Firewall {
     }
 }
 
-/// Fast path of `ensure_masquerade`: the state records every wanted subnet and the chain is in
-/// the live kernel. Any failure (unreadable state, netlink error) answers false, so nft runs.
-fn in_place(dir: &Path, chain: &str, want: &Subnets) -> bool {
-    matches!(masq_state::read(dir, chain), Ok(Some(have)) if want.is_subset(&have))
+/// The shared lock of a port-mapping or spoof-check change (see [`FW_LOCK`]) in `dir`, None
+/// when no state is kept. With `create` false and no state directory yet, nothing is locked
+/// (there is no record a restore could act on).
+fn change_lock(dir: Option<&Path>, create: bool) -> Result<Option<std::fs::File>, NftError> {
+    match dir {
+        Some(dir) if create || dir.is_dir() => masq_state::lock_shared(dir, FW_LOCK).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// After a successful ADD batch: record what the owner holds (`entries`, plus with `merge`
+/// what its earlier record listed for the same table) with the table's kernel handle. When
+/// no trustworthy record can be written, any older record is removed so DEL lists instead.
+fn record_port_state(
+    dir: Option<&Path>,
+    tag: &str,
+    entries: &[Entry],
+    merge: bool,
+) -> Result<(), NftError> {
+    let Some(dir) = dir else {
+        return Ok(());
+    };
+    let written = match probe::table_handle(TABLE) {
+        Ok(Some(table)) => {
+            let mut elems = match pm_state::read(dir, tag) {
+                Ok(Some(old)) if merge && old.table == table => old.elems,
+                _ => Vec::new(),
+            };
+            for e in entries {
+                let item = PmElem {
+                    set: e.set.to_string(),
+                    key: e.key.clone(),
+                    value: e.value.clone(),
+                };
+                // A key is held once: a repeated key takes the new value.
+                elems.retain(|x| (&x.set, &x.key) != (&item.set, &item.key));
+                elems.push(item);
+            }
+            let state = PmState {
+                tag: tag.to_string(),
+                table,
+                elems,
+            };
+            pm_state::write(dir, &state).is_ok()
+        }
+        _ => false,
+    };
+    if written {
+        Ok(())
+    } else {
+        pm_state::remove(dir, tag)
+    }
+}
+
+/// Fast path of `ensure_masquerade`: the state records this network and bridge and every
+/// wanted subnet, and the chain is in the live kernel. Any failure (unreadable state, a record
+/// of an older layout, netlink error) answers false, so nft runs (and rewrites the record).
+fn in_place(dir: &Path, net: &MasqNet<'_>, chain: &str, want: &Subnets) -> bool {
+    matches!(masq_state::read_record(dir, chain), Ok(Some(have))
+        if have.network.as_deref() == Some(net.network)
+            && have.bridge.as_deref() == Some(net.bridge)
+            && want.is_subset(&have.subnets))
         && matches!(probe::chain_exists(TABLE, chain), Ok(true))
 }

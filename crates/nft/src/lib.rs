@@ -24,29 +24,47 @@
 //! - State is read back with `nft -j list table inet cnm`. `ensure_masquerade` also keeps, per
 //!   network namespace and network, the union of the network's subnets in a state file and skips
 //!   nft when that file covers the request and a NETLINK_NETFILTER probe sees the chain.
-//! - MAC spoof checks live in a second table, `bridge cnm` (see the `spoof` module).
+//! - MAC spoof checks live in a second table, `bridge cnm` (see the `spoof` module); each is
+//!   recorded (`spoof-<hash>`: veth, its index, MAC).
+//! - After a firewall reload removed our tables, [`Firewall::restore`] rebuilds every recorded
+//!   masquerade, port mapping and spoof check that is missing (records checked against the
+//!   kernel first; ADD/DEL hold `fw.lock` shared, a restore exclusively, and DEL removes its
+//!   record before its rules, so nothing deleted comes back). [`Monitor`]/[`Tracker`] read
+//!   nf_tables change notifications and tell a loss from our own changes; [`NatKeepalive`]
+//!   holds an owned table that keeps established NAT connections flowing through a flush.
+//!   `cnm-firewall` (services/firewall) is the command and service over them (ADR 0016).
 
 mod elem_delete;
 mod elem_key;
 mod error;
 mod exec;
 mod firewall;
+mod keepalive;
+mod link;
 mod masq;
 mod masq_state;
+mod monitor;
 mod name;
 mod netns_key;
 mod nfnl;
 mod pm_state;
 mod portmap;
 mod probe;
+mod restore;
 mod script;
 mod spoof;
+mod spoof_state;
 mod state;
 
 pub use error::NftError;
 pub use exec::NftCommand;
 pub use firewall::{Applied, Firewall, DEFAULT_STATE_DIR};
+pub use keepalive::{NatKeepalive, KEEP_TABLE};
 pub use masq::MasqNet;
+pub use monitor::{Monitor, Received, Suspect, Tracker};
 pub use name::{fnv1a64, masq_chain, validate_network};
 pub use portmap::{Owner, PortMapping, Protocol};
+pub use restore::{
+    Alive, Item, Kind, Liveness, Mode, Outcome, RestoreReport, Trigger, TrustRecords,
+};
 pub use state::{ChainState, ElemState, RuleState, TableState};

@@ -67,7 +67,7 @@ pub fn chain_rules(net: &MasqNet<'_>, subnets: &[IpNet]) -> Vec<(String, String)
     rules
 }
 
-fn map_for(n: &IpNet) -> &'static str {
+pub(crate) fn map_for(n: &IpNet) -> &'static str {
     match n {
         IpNet::V4(_) => "masq4",
         IpNet::V6(_) => "masq6",
@@ -92,14 +92,24 @@ pub fn takeover_script(
     let subnets: Vec<IpNet> = subnets.iter().copied().collect();
     let chain = masq_chain(net.network);
     let mut s = skeleton(&[&chain]);
-    let _ = writeln!(s, "flush chain inet cnm {chain}");
-    for (text, _) in chain_rules(net, &subnets) {
-        let _ = writeln!(s, "add rule inet cnm {chain} {text}");
-    }
     for d in displaced {
         let _ = writeln!(s, "delete element inet cnm {} {{ {} }}", d.map, d.key);
     }
-    for n in &subnets {
+    s.push_str(&chain_body(net, &subnets, &subnets));
+    Ok(s)
+}
+
+/// The network chain rebuilt from `subnets` (flushed, then its rules), and one map element per
+/// subnet of `elems`: the part of a batch after the skeleton, which must declare the chain.
+/// `net` must be validated.
+pub fn chain_body(net: &MasqNet<'_>, subnets: &[IpNet], elems: &[IpNet]) -> String {
+    let chain = masq_chain(net.network);
+    let mut s = String::new();
+    let _ = writeln!(s, "flush chain inet cnm {chain}");
+    for (text, _) in chain_rules(net, subnets) {
+        let _ = writeln!(s, "add rule inet cnm {chain} {text}");
+    }
+    for n in elems {
         let _ = writeln!(
             s,
             "add element inet cnm {} {{ {} : jump {chain} }}",
@@ -107,7 +117,7 @@ pub fn takeover_script(
             net_text(n)
         );
     }
-    Ok(s)
+    s
 }
 
 /// A masquerade map element that jumps to another network's chain.
@@ -146,7 +156,7 @@ fn is_masq_chain(name: &str) -> bool {
     })
 }
 
-fn overlaps(a: &IpNet, b: &IpNet) -> bool {
+pub(crate) fn overlaps(a: &IpNet, b: &IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 

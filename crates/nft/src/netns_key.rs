@@ -142,20 +142,20 @@ mod tests {
 
     #[test]
     fn stale_dirs_are_same_inode_other_cookie() {
-        let base = std::env::temp_dir().join(format!("cnm-nft-key-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path();
         let key = NetnsKey { ino: 42, cookie: 7 };
         for d in ["42-7", "42-8", "42", "420-8", "43-7", "42-x", "42-"] {
             fs::create_dir_all(base.join(d)).unwrap();
         }
-        let mut got: Vec<String> = stale_dirs(&base, &key)
+        let mut got: Vec<String> = stale_dirs(base, &key)
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         got.sort();
         assert_eq!(got, ["42", "42-8"]);
-        remove_stale(&base, &key);
+        remove_stale(base, &key);
         assert!(base.join("42-7").is_dir() && base.join("420-8").is_dir());
         assert!(!base.join("42-8").exists() && !base.join("42").exists());
-        fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -1,14 +1,16 @@
-//! Per-owner port-mapping state: the exact elements an owner's ADD installed, kept in
-//! `<state_dir>/<netns inode>-<netns cookie>/pm-<fnv1a64(owner tag) as 16 hex>` together with the kernel handle
-//! of table `inet cnm` at that time, so DEL can delete exactly those elements in one batch
-//! without listing the table first. The content ends up in an nft script, so every line is
-//! re-validated on read and every key is parsed and re-rendered from typed values.
+//! Per-owner port-mapping state: the exact elements an owner's ADD installed (keys and map
+//! values), kept in `<state_dir>/<netns inode>-<netns cookie>/pm-<fnv1a64(owner tag) as 16 hex>`
+//! together with the kernel handle of table `inet cnm` at that time, so DEL can delete exactly
+//! those elements in one batch without listing the table first, and a firewall reload can put
+//! them back (`restore`). The content ends up in an nft script, so every line is re-validated
+//! on read and every key and value is parsed and re-rendered from typed values.
 //!
-//! Format (one item per line):
+//! Format (one item per line; files of older versions have no ` : <value>`, and their owners
+//! are not restored):
 //! ```text
 //! owner <network,container id,ifname>
 //! table <handle>
-//! elem <set> <key>
+//! elem <set> <key>[ : <value>]
 //! ```
 
 use std::fmt::Write as _;
@@ -26,6 +28,18 @@ use crate::portmap::{Owner, Protocol};
 /// Prefix of every port-mapping state file name.
 const PREFIX: &str = "pm-";
 
+/// One recorded element.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PmElem {
+    /// Set or map name.
+    pub set: String,
+    /// The key in canonical form.
+    pub key: String,
+    /// The map value in canonical form (`addr . port`); None for set elements, and for map
+    /// elements recorded by older versions.
+    pub value: Option<String>,
+}
+
 /// What an owner's last ADD installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PmState {
@@ -33,8 +47,30 @@ pub struct PmState {
     pub tag: String,
     /// Kernel handle of table `inet cnm` right after the ADD.
     pub table: u64,
-    /// (set, key) of every element the owner installed, keys in canonical form.
-    pub elems: Vec<(String, String)>,
+    /// Every element the owner installed.
+    pub elems: Vec<PmElem>,
+}
+
+impl PmState {
+    /// (set, key) of every element, for the delete batch.
+    pub fn keys(&self) -> Vec<(String, String)> {
+        self.elems
+            .iter()
+            .map(|e| (e.set.clone(), e.key.clone()))
+            .collect()
+    }
+
+    /// True when every map element carries its value (so the owner can be restored).
+    pub fn complete(&self) -> bool {
+        self.elems
+            .iter()
+            .all(|e| is_map(&e.set) == e.value.is_some())
+    }
+}
+
+/// True for the sets that are maps (their elements have values).
+pub fn is_map(set: &str) -> bool {
+    matches!(set, "pm4" | "pm4any" | "pm6" | "pm6any")
 }
 
 /// The state file name of an owner tag.
@@ -96,11 +132,29 @@ pub fn canonical_key(set: &str, key: &str) -> Option<String> {
     Some(rendered.join(" . "))
 }
 
+/// The value re-rendered from typed values when it fits map `set`'s type; None otherwise.
+pub fn canonical_value(set: &str, value: &str) -> Option<String> {
+    let parts: Vec<&str> = value.split(" . ").collect();
+    let rendered = match (set, parts.as_slice()) {
+        ("pm4" | "pm4any", [addr, p]) => [v4(addr)?, port(p)?],
+        ("pm6" | "pm6any", [addr, p]) => [v6(addr)?, port(p)?],
+        _ => return None,
+    };
+    Some(rendered.join(" . "))
+}
+
 /// The file text of a state.
 pub fn render(state: &PmState) -> String {
     let mut s = format!("owner {}\ntable {}\n", state.tag, state.table);
-    for (set, key) in &state.elems {
-        let _ = writeln!(s, "elem {set} {key}");
+    for e in &state.elems {
+        match &e.value {
+            Some(v) => {
+                let _ = writeln!(s, "elem {} {} : {v}", e.set, e.key);
+            }
+            None => {
+                let _ = writeln!(s, "elem {} {}", e.set, e.key);
+            }
+        }
     }
     s
 }
@@ -127,9 +181,18 @@ pub fn parse(text: &str) -> Result<PmState, String> {
     for (i, line) in lines {
         let bad = || format!("line {}: {line:?} is not `elem <set> <key>`", i + 1);
         let rest = line.strip_prefix("elem ").ok_or_else(bad)?;
-        let (set, key) = rest.split_once(' ').ok_or_else(bad)?;
+        let (set, rest) = rest.split_once(' ').ok_or_else(bad)?;
+        let (key, value) = match rest.split_once(" : ") {
+            Some((k, v)) if is_map(set) => (k, Some(canonical_value(set, v).ok_or_else(bad)?)),
+            Some(_) => return Err(bad()),
+            None => (rest, None),
+        };
         let key = canonical_key(set, key).ok_or_else(bad)?;
-        elems.push((set.to_string(), key));
+        elems.push(PmElem {
+            set: set.to_string(),
+            key,
+            value,
+        });
     }
     Ok(PmState {
         tag: tag.to_string(),
@@ -153,12 +216,19 @@ pub fn read(dir: &Path, tag: &str) -> Result<Option<PmState>, NftError> {
 /// canonical (as [`canonical_key`] renders it), else nothing is written.
 pub fn write(dir: &Path, state: &PmState) -> Result<(), NftError> {
     let name = file_name(&state.tag);
-    for (set, key) in &state.elems {
-        if canonical_key(set, key).as_deref() != Some(key.as_str()) {
+    for e in &state.elems {
+        let value_ok = match &e.value {
+            Some(v) => canonical_value(&e.set, v).as_deref() == Some(v.as_str()),
+            None => !is_map(&e.set),
+        };
+        if canonical_key(&e.set, &e.key).as_deref() != Some(e.key.as_str()) || !value_ok {
             return Err(invalid(
                 dir,
                 &name,
-                format!("refusing to record element {set} {{ {key} }}"),
+                format!(
+                    "refusing to record element {} {{ {} }} : {:?}",
+                    e.set, e.key, e.value
+                ),
             ));
         }
     }
@@ -205,15 +275,12 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    struct Tmp(PathBuf);
-    impl Drop for Tmp {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
+    fn elem(set: &str, key: &str, value: Option<&str>) -> PmElem {
+        PmElem {
+            set: set.into(),
+            key: key.into(),
+            value: value.map(str::to_string),
         }
-    }
-
-    fn tmp(tag: &str) -> Tmp {
-        Tmp(std::env::temp_dir().join(format!("cnm-nft-pm-{tag}-{}", std::process::id())))
     }
 
     fn state(tag: &str) -> PmState {
@@ -221,21 +288,21 @@ mod tests {
             tag: tag.into(),
             table: 7,
             elems: vec![
-                ("pm4any".into(), "tcp . 8080".into()),
-                ("pm4".into(), "192.168.1.1 . udp . 53".into()),
-                ("pm6".into(), "fd00::1 . sctp . 9".into()),
-                ("pm6any".into(), "udp . 1".into()),
-                ("pmsnat4".into(), "10.1.0.0/24 . 10.1.0.5".into()),
-                ("pmsnat4".into(), "127.0.0.0/8 . 10.1.0.5".into()),
-                ("pmsnat6".into(), "fd00::/64 . fd00::5".into()),
+                elem("pm4any", "tcp . 8080", Some("10.1.0.5 . 80")),
+                elem("pm4", "192.168.1.1 . udp . 53", Some("10.1.0.5 . 53")),
+                elem("pm6", "fd00::1 . sctp . 9", Some("fd00::5 . 9")),
+                elem("pm6any", "udp . 1", Some("fd00::5 . 1")),
+                elem("pmsnat4", "10.1.0.0/24 . 10.1.0.5", None),
+                elem("pmsnat4", "127.0.0.0/8 . 10.1.0.5", None),
+                elem("pmsnat6", "fd00::/64 . fd00::5", None),
             ],
         }
     }
 
     #[test]
     fn write_read_remove_with_modes() {
-        let t = tmp("rw");
-        let dir = t.0.join("4026531840");
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("4026531840");
         assert_eq!(read(&dir, "n,c,eth0").unwrap(), None);
         let s = state("n,c,eth0");
         write(&dir, &s).unwrap();
@@ -290,8 +357,8 @@ mod tests {
 
     #[test]
     fn rejects_symlink_garbage_and_bad_writes() {
-        let t = tmp("bad");
-        fs::create_dir_all(&t.0).unwrap();
+        let t = tempfile::tempdir().unwrap();
+        let t = (t.path().to_path_buf(), t);
         let name = file_name("n,c,eth0");
         std::os::unix::fs::symlink("/etc/hostname", t.0.join(&name)).unwrap();
         let e = read(&t.0, "n,c,eth0").unwrap_err().to_string();
@@ -313,8 +380,20 @@ mod tests {
             assert!(e.contains(&name) && e.contains(want), "{text:?}: {e}");
         }
         let mut s = state("n,c,eth0");
-        s.elems.push(("pm4any".into(), "tcp . 080".into()));
+        s.elems
+            .push(elem("pm4any", "tcp . 080", Some("10.1.0.5 . 80")));
         assert!(write(&t.0, &s).is_err(), "non-canonical keys are refused");
+        let mut s = state("n,c,eth0");
+        s.elems
+            .push(elem("pm4any", "tcp . 81", Some("10.1.0.5 . 080")));
+        assert!(write(&t.0, &s).is_err(), "non-canonical values are refused");
+        let mut s = state("n,c,eth0");
+        s.elems.push(elem(
+            "pmsnat4",
+            "10.1.0.0/24 . 10.1.0.5",
+            Some("10.1.0.5 . 1"),
+        ));
+        assert!(write(&t.0, &s).is_err(), "set elements have no value");
         let owners: Vec<_> = list(&t.0).unwrap().into_iter().map(|x| x.1).collect();
         assert_eq!(owners, [None], "an invalid file is listed without owner");
     }
@@ -323,7 +402,28 @@ mod tests {
     fn render_parse_roundtrip() {
         let s = state("n,c,eth0");
         let text = render(&s);
-        assert!(text.starts_with("owner n,c,eth0\ntable 7\nelem pm4any tcp . 8080\n"));
+        assert!(
+            text.starts_with("owner n,c,eth0\ntable 7\nelem pm4any tcp . 8080 : 10.1.0.5 . 80\n")
+        );
         assert_eq!(parse(&text).unwrap(), s);
+        assert!(s.complete());
+    }
+
+    #[test]
+    fn older_records_without_values_parse_but_are_incomplete() {
+        let s = parse("owner n,c,eth0\ntable 3\nelem pm4any tcp . 8080\nelem pmsnat4 10.1.0.0/24 . 10.1.0.5\n").unwrap();
+        assert_eq!(s.elems[0], elem("pm4any", "tcp . 8080", None));
+        assert!(!s.complete());
+        assert_eq!(
+            s.keys()[1],
+            ("pmsnat4".to_string(), "10.1.0.0/24 . 10.1.0.5".to_string())
+        );
+        for bad in [
+            "owner n,c,eth0\ntable 3\nelem pm4any tcp . 8080 : fd00::1 . 80\n",
+            "owner n,c,eth0\ntable 3\nelem pm4any tcp . 8080 : 10.0.0.1 . 80 }; flush ruleset\n",
+            "owner n,c,eth0\ntable 3\nelem pmsnat4 10.1.0.0/24 . 10.1.0.5 : 10.0.0.1 . 1\n",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -44,7 +44,8 @@ pub fn validate_port(port: &str) -> Result<(), NftError> {
     validate_ifname("bridge port (host veth)", port)
 }
 
-fn skeleton() -> String {
+/// The idempotent skeleton of table `bridge cnm` (every batch starts with it).
+pub fn skeleton() -> String {
     let mut s = String::new();
     s.push_str("add table bridge cnm\n");
     s.push_str("add chain bridge cnm prerouting { type filter hook prerouting priority -300; policy accept; }\n");
@@ -56,9 +57,17 @@ fn skeleton() -> String {
 
 /// The batch installing (or replacing) the check for `port`.
 pub fn ensure_script(port: &str, mac: &[u8; 6]) -> Result<String, NftError> {
+    let mut s = skeleton();
+    s.push_str(&port_body(port, mac)?);
+    Ok(s)
+}
+
+/// The port's chain (flushed and refilled) and its map element: the part of a batch after
+/// [`skeleton`].
+pub fn port_body(port: &str, mac: &[u8; 6]) -> Result<String, NftError> {
     validate_port(port)?;
     let chain = port_chain(port);
-    let mut s = skeleton();
+    let mut s = String::new();
     let _ = writeln!(s, "add chain bridge cnm {chain}");
     let _ = writeln!(s, "flush chain bridge cnm {chain}");
     let _ = writeln!(

@@ -1,64 +1,14 @@
 //! Root tests against the real kernel: every nft call runs inside a throwaway network namespace
 //! (`ip netns exec cnmnft-<pid>-<n> nft`); the root namespace's ruleset is never touched.
 
-use std::ffi::OsString;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
 use cnm_nft::{Applied, Firewall, MasqNet, NftError, Owner, PortMapping, Protocol};
+use common::Fixture;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A named namespace, removed on drop.
-struct Ns {
-    name: String,
-}
-
-impl Ns {
-    fn new() -> Ns {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let name = format!("cnmnft-{}-{n}", std::process::id());
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(st.success(), "ip netns add {name}");
-        Ns { name }
-    }
-
-    fn fw(&self) -> Firewall {
-        let prefix: Vec<OsString> = ["netns", "exec", &self.name, "nft"]
-            .iter()
-            .map(OsString::from)
-            .collect();
-        Firewall::with_program("ip", prefix).with_state_dir(None)
-    }
-
-    fn nft(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.name, "nft"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "nft {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Ns {
-    fn drop(&mut self) {
-        cnm_test_support::forget_nft_state(std::path::Path::new(&format!(
-            "/run/netns/{}",
-            self.name
-        )));
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
+/// One throwaway namespace; nft runs in it through `ip netns exec`, no state kept.
+fn ns() -> Fixture {
+    Fixture::new("cnmnft", 1)
 }
 
 fn net<'a>(name: &'a str, bridge: &'a str, subnets: &[&str]) -> MasqNet<'a> {
@@ -69,8 +19,8 @@ fn net<'a>(name: &'a str, bridge: &'a str, subnets: &[&str]) -> MasqNet<'a> {
     }
 }
 
-fn masq_rules(ns: &Ns, network: &str) -> usize {
-    let state = ns.fw().read_state().unwrap().unwrap();
+fn masq_rules(ns: &Fixture, network: &str) -> usize {
+    let state = ns.fw_exec(0).read_state().unwrap().unwrap();
     state
         .chains
         .values()
@@ -82,8 +32,8 @@ fn masq_rules(ns: &Ns, network: &str) -> usize {
 #[test]
 fn masquerade_lifecycle() {
     cnm_test_support::require_root!("cnm-nft netns_nft::masquerade_lifecycle");
-    let ns = Ns::new();
-    let fw = ns.fw();
+    let ns = ns();
+    let fw = ns.fw_exec(0);
     let n1 = net("net1", "cnm0", &["10.88.0.1/16", "fd88::/64"]);
     fw.available().unwrap();
     assert_eq!(fw.ensure_masquerade(&n1).unwrap(), Applied::Written);
@@ -92,9 +42,9 @@ fn masquerade_lifecycle() {
         masq_rules(&ns, "net1"),
         1,
         "{}",
-        ns.nft(&["list", "ruleset"])
+        ns.nft(0, &["list", "ruleset"])
     );
-    let elems = ns.nft(&["list", "map", "inet", "cnm", "masq4"]);
+    let elems = ns.nft(0, &["list", "map", "inet", "cnm", "masq4"]);
     assert_eq!(elems.matches("10.88.0.0/16").count(), 1, "{elems}");
     fw.check_masquerade(&n1).unwrap();
     assert_eq!(fw.list_masquerade_networks().unwrap(), ["net1"]);
@@ -119,8 +69,8 @@ fn masquerade_lifecycle() {
 #[test]
 fn remove_on_empty_namespace_is_ok() {
     cnm_test_support::require_root!("cnm-nft netns_nft::remove_on_empty_namespace_is_ok");
-    let ns = Ns::new();
-    let fw = ns.fw();
+    let ns = ns();
+    let fw = ns.fw_exec(0);
     fw.remove_masquerade("never").unwrap();
     fw.remove_port_mappings(&owner("c1")).unwrap();
     assert!(fw.list_owners().unwrap().is_empty());
@@ -132,8 +82,8 @@ fn remove_on_empty_namespace_is_ok() {
 #[test]
 fn two_networks_are_independent() {
     cnm_test_support::require_root!("cnm-nft netns_nft::two_networks_are_independent");
-    let ns = Ns::new();
-    let fw = ns.fw();
+    let ns = ns();
+    let fw = ns.fw_exec(0);
     let a = net("neta", "bra", &["10.10.0.0/24"]);
     let b = net("netb", "brb", &["10.20.0.0/24", "fd20::/64"]);
     fw.ensure_masquerade(&a).unwrap();
@@ -166,8 +116,8 @@ fn two_networks_are_independent() {
 #[test]
 fn stateless_ensure_keeps_earlier_subnets() {
     cnm_test_support::require_root!("cnm-nft netns_nft::stateless_ensure_keeps_earlier_subnets");
-    let ns = Ns::new();
-    let fw = ns.fw();
+    let ns = ns();
+    let fw = ns.fw_exec(0);
     let a = net("multi", "brx", &["10.41.0.0/24"]);
     let b = net("multi", "brx", &["10.41.1.0/24"]);
     assert_eq!(fw.ensure_masquerade(&a).unwrap(), Applied::Written);
@@ -206,8 +156,8 @@ fn addrs(a: &[&str]) -> Vec<ipnet::IpNet> {
 #[test]
 fn port_mappings_per_owner() {
     cnm_test_support::require_root!("cnm-nft netns_nft::port_mappings_per_owner");
-    let ns = Ns::new();
-    let fw = ns.fw();
+    let ns = ns();
+    let fw = ns.fw_exec(0);
     let (o1, o2) = (owner("c1"), owner("c2"));
     let a1 = addrs(&["10.50.0.2/24", "fd50::2/64"]);
     let a2 = addrs(&["10.50.0.3/24"]);
@@ -235,15 +185,15 @@ fn port_mappings_per_owner() {
     fw.remove_port_mappings(&o1).unwrap();
     fw.remove_port_mappings(&o2).unwrap();
     assert!(fw.list_owners().unwrap().is_empty());
-    let listing = ns.nft(&["list", "table", "inet", "cnm"]);
+    let listing = ns.nft(0, &["list", "table", "inet", "cnm"]);
     assert!(!listing.contains("pnet,"), "{listing}");
 }
 
 #[test]
 fn port_conflict_is_atomic() {
     cnm_test_support::require_root!("cnm-nft netns_nft::port_conflict_is_atomic");
-    let ns = Ns::new();
-    let fw = ns.fw();
+    let ns = ns();
+    let fw = ns.fw_exec(0);
     let (o1, o2) = (owner("c1"), owner("c2"));
     let a1 = addrs(&["10.60.0.2/24"]);
     let a2 = addrs(&["10.60.0.3/24"]);
@@ -265,7 +215,9 @@ fn port_conflict_is_atomic() {
     }
     // Nothing of o2 was installed, not even the free port 9000 or its SNAT elements.
     assert_eq!(fw.list_owners().unwrap(), vec![o1.clone()]);
-    assert!(!ns.nft(&["list", "table", "inet", "cnm"]).contains("9000"));
+    assert!(!ns
+        .nft(0, &["list", "table", "inet", "cnm"])
+        .contains("9000"));
     // Same port on another protocol is not a conflict.
     fw.add_port_mappings(&o2, &a2, &[pm(8080, 80, Protocol::Udp, None)], false)
         .unwrap();
@@ -278,7 +230,9 @@ fn port_conflict_is_atomic() {
         fw.add_port_mappings(&owner("c3"), &a2, &bad, true),
         Err(NftError::InvalidMapping { .. })
     ));
-    assert!(!ns.nft(&["list", "table", "inet", "cnm"]).contains("7000"));
+    assert!(!ns
+        .nft(0, &["list", "table", "inet", "cnm"])
+        .contains("7000"));
     fw.check_port_mappings(&o1, &a1, &[pm(8080, 80, Protocol::Tcp, None)], true)
         .unwrap();
 }
@@ -286,8 +240,8 @@ fn port_conflict_is_atomic() {
 #[test]
 fn masquerade_and_portmap_coexist() {
     cnm_test_support::require_root!("cnm-nft netns_nft::masquerade_and_portmap_coexist");
-    let ns = Ns::new();
-    let fw = ns.fw();
+    let ns = ns();
+    let fw = ns.fw_exec(0);
     let n = net("pnet", "cnm1", &["10.70.0.0/24"]);
     let a = addrs(&["10.70.0.2/24"]);
     let m = [pm(8080, 80, Protocol::Tcp, None)];

@@ -5,108 +5,23 @@
 //! all see that namespace; nft is wrapped by a shell script that logs every run (the exec
 //! count). The root namespace is never touched.
 
-use std::fs::File;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::io::AsRawFd;
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-use cnm_nft::{fnv1a64, Firewall, Owner, PortMapping, Protocol};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use cnm_nft::{fnv1a64, Owner, PortMapping, Protocol};
+use common::Fixture;
 use ipnet::IpNet;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// One throwaway namespace plus a private directory (state base, nft logger), removed on drop.
-struct Fixture {
-    name: String,
-    dir: PathBuf,
+fn fixture() -> Fixture {
+    Fixture::new("cnmpms", 1)
 }
 
-impl Fixture {
-    fn new() -> Fixture {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let name = format!("cnmpms-{}-{n}", std::process::id());
-        let dir = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(st.success(), "ip netns add {name}");
-        let fx = Fixture { name, dir };
-        let script = format!(
-            "echo \"$*\" >> {}/nft.log\nexec nft \"$@\"\n",
-            fx.dir.display()
-        );
-        std::fs::write(fx.dir.join("nft-logger.sh"), script).unwrap();
-        fx
-    }
-
-    /// nft through the logger, state under our private base (only valid inside `in_ns`).
-    fn fw(&self) -> Firewall {
-        Firewall::with_program("sh", vec![self.dir.join("nft-logger.sh").into()])
-            .with_state_dir(Some(self.dir.join("state")))
-    }
-
-    fn execs(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("nft.log"))
-            .map(|s| s.lines().map(str::to_string).collect())
-            .unwrap_or_default()
-    }
-
-    /// `nft <args>` in the namespace, not counted.
-    fn nft(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.name, "nft"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "nft {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Run `f` on a thread that has entered the namespace (network namespace only).
-    fn in_ns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/run/netns/{}", self.name);
-        std::thread::scope(|s| {
-            let h = s.spawn(|| {
-                let file = File::open(&path).unwrap();
-                // SAFETY: setns on a valid namespace fd; it only changes this thread's netns.
-                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-                f()
-            });
-            match h.join() {
-                Ok(v) => v,
-                Err(p) => std::panic::resume_unwind(p),
-            }
-        })
-    }
-
-    /// The namespace's state directory (computed from inside it).
-    fn ns_dir(&self) -> PathBuf {
-        self.in_ns(|| self.fw().netns_state_dir().expect("namespace cookie"))
-    }
-
-    fn state_file(&self, o: &Owner) -> PathBuf {
-        let tag = o.tag().unwrap();
-        self.ns_dir()
-            .join(format!("pm-{:016x}", fnv1a64(&[tag.as_bytes()])))
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+fn state_file(fx: &Fixture, o: &Owner) -> PathBuf {
+    let tag = o.tag().unwrap();
+    fx.ns_dir(0)
+        .join(format!("pm-{:016x}", fnv1a64(&[tag.as_bytes()])))
 }
 
 fn owner(network: &str, cid: &str) -> Owner {
@@ -167,19 +82,19 @@ fn del_after_add_runs_no_nft_and_state_is_private() {
     cnm_test_support::require_root!(
         "cnm-nft netns_pm_state::del_after_add_runs_no_nft_and_state_is_private"
     );
-    let fx = Fixture::new();
+    let fx = fixture();
     let (o1, o2) = (owner("pnet", "c1"), owner("pnet", "c2"));
     let a1 = addrs(&["10.90.0.2/24", "fd90::2/64"]);
     let a2 = addrs(&["10.90.0.3/24", "fd90::3/64"]);
-    fx.in_ns(|| fx.fw().add_port_mappings(&o1, &a1, &mixed(), true))
+    fx.in_ns(0, || fx.fw().add_port_mappings(&o1, &a1, &mixed(), true))
         .unwrap();
     assert_eq!(fx.execs().len(), 1, "ADD is one batch: {:?}", fx.execs());
-    fx.in_ns(|| fx.fw().add_port_mappings(&o2, &a2, &others(), true))
+    fx.in_ns(0, || fx.fw().add_port_mappings(&o2, &a2, &others(), true))
         .unwrap();
-    let file = fx.state_file(&o1);
+    let file = state_file(&fx, &o1);
     let mode = |p: &PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&file), 0o600);
-    assert_eq!(mode(&fx.ns_dir()), 0o700);
+    assert_eq!(mode(&fx.ns_dir(0)), 0o700);
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(text.starts_with("owner pnet,c1,eth0\ntable "), "{text}");
     // 3 mappings x 2 families + 2 with a host IP + 2 SNAT v4 + 1 SNAT v6.
@@ -189,60 +104,61 @@ fn del_after_add_runs_no_nft_and_state_is_private() {
     }
 
     let before = fx.execs();
-    fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
+    fx.in_ns(0, || fx.fw().remove_port_mappings(&o1)).unwrap();
     assert_eq!(fx.execs(), before, "DEL runs no nft process");
     assert!(!file.exists(), "the record is removed");
-    let listing = fx.nft(&["list", "table", "inet", "cnm"]);
+    let listing = fx.nft(0, &["list", "table", "inet", "cnm"]);
     assert!(!listing.contains("pnet,c1"), "{listing}");
     for gone in ["192.168.50.1", "fd50::1", "10.90.0.2", "fd90::2", "7000"] {
         assert!(!listing.contains(gone), "{gone} left: {listing}");
     }
     // The other owner keeps all of its elements (SNAT included).
-    fx.in_ns(|| fx.fw().check_port_mappings(&o2, &a2, &others(), true))
+    fx.in_ns(0, || fx.fw().check_port_mappings(&o2, &a2, &others(), true))
         .unwrap();
-    assert!(fx.state_file(&o2).exists());
+    assert!(state_file(&fx, &o2).exists());
     // A second DEL (no record) is still fine: one listing, nothing to delete.
     let before = fx.execs().len();
-    fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
+    fx.in_ns(0, || fx.fw().remove_port_mappings(&o1)).unwrap();
     assert_eq!(fx.execs().len(), before + 1, "{:?}", fx.execs());
     // And o2's DEL is netlink only too, leaving the maps and sets empty.
     let before = fx.execs();
-    fx.in_ns(|| fx.fw().remove_port_mappings(&o2)).unwrap();
+    fx.in_ns(0, || fx.fw().remove_port_mappings(&o2)).unwrap();
     assert_eq!(fx.execs(), before);
-    let listing = fx.nft(&["list", "table", "inet", "cnm"]);
+    let listing = fx.nft(0, &["list", "table", "inet", "cnm"]);
     assert!(!listing.contains("elements"), "{listing}");
 }
 
 #[test]
 fn repeated_add_is_recorded_in_full() {
     cnm_test_support::require_root!("cnm-nft netns_pm_state::repeated_add_is_recorded_in_full");
-    let fx = Fixture::new();
+    let fx = fixture();
     let o = owner("pnet", "c1");
     let a = addrs(&["10.91.0.2/24"]);
     let fw = || fx.fw();
     // A new port on the fast path adds to the record; the same ports again (slow path,
     // replacing) record exactly what is installed.
-    fx.in_ns(|| fw().add_port_mappings(&o, &a, &[tcp(8080, 80)], true))
+    fx.in_ns(0, || fw().add_port_mappings(&o, &a, &[tcp(8080, 80)], true))
         .unwrap();
-    fx.in_ns(|| fw().add_port_mappings(&o, &a, &[tcp(9090, 90)], true))
+    fx.in_ns(0, || fw().add_port_mappings(&o, &a, &[tcp(9090, 90)], true))
         .unwrap();
-    let text = std::fs::read_to_string(fx.state_file(&o)).unwrap();
+    let text = std::fs::read_to_string(state_file(&fx, &o)).unwrap();
     assert!(
-        text.contains("elem pm4any tcp . 8080\n") && text.contains("elem pm4any tcp . 9090\n"),
+        text.contains("elem pm4any tcp . 8080 : 10.91.0.2 . 80\n")
+            && text.contains("elem pm4any tcp . 9090 : 10.91.0.2 . 90\n"),
         "{text}"
     );
-    fx.in_ns(|| fw().add_port_mappings(&o, &a, &[tcp(9090, 90)], true))
+    fx.in_ns(0, || fw().add_port_mappings(&o, &a, &[tcp(9090, 90)], true))
         .unwrap();
-    let text = std::fs::read_to_string(fx.state_file(&o)).unwrap();
+    let text = std::fs::read_to_string(state_file(&fx, &o)).unwrap();
     assert!(
         !text.contains("8080") && text.contains("tcp . 9090"),
         "{text}"
     );
     let before = fx.execs().len();
-    fx.in_ns(|| fw().remove_port_mappings(&o)).unwrap();
+    fx.in_ns(0, || fw().remove_port_mappings(&o)).unwrap();
     assert_eq!(fx.execs().len(), before, "no nft: {:?}", fx.execs());
     assert!(!fx
-        .nft(&["list", "table", "inet", "cnm"])
+        .nft(0, &["list", "table", "inet", "cnm"])
         .contains("pnet,c1"));
 }
 
@@ -251,38 +167,38 @@ fn del_after_flush_ruleset_succeeds_and_spares_the_new_holder() {
     cnm_test_support::require_root!(
         "cnm-nft netns_pm_state::del_after_flush_ruleset_succeeds_and_spares_the_new_holder"
     );
-    let fx = Fixture::new();
+    let fx = fixture();
     let (o1, o2) = (owner("pnet", "c1"), owner("pnet", "c2"));
     let a1 = addrs(&["10.92.0.2/24"]);
     let a2 = addrs(&["10.92.0.3/24"]);
-    fx.in_ns(|| fx.fw().add_port_mappings(&o1, &a1, &five(), true))
+    fx.in_ns(0, || fx.fw().add_port_mappings(&o1, &a1, &five(), true))
         .unwrap();
-    fx.nft(&["flush", "ruleset"]);
+    fx.nft(0, &["flush", "ruleset"]);
     // Plain DEL after the flush: the record is stale (no table), DEL falls back to a listing
     // (which finds no table), still succeeds and forgets the record.
     let before = fx.execs().len();
-    fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
+    fx.in_ns(0, || fx.fw().remove_port_mappings(&o1)).unwrap();
     assert_eq!(
         fx.execs().len(),
         before + 1,
         "one listing: {:?}",
         fx.execs()
     );
-    assert!(!fx.state_file(&o1).exists());
+    assert!(!state_file(&fx, &o1).exists());
 
     // Again, but another owner takes the same host ports in the recreated table before o1's
     // DEL: o1's record has exactly o2's keys (no SNAT elements, which would differ), and must
     // not delete them (the table handle changed).
-    fx.in_ns(|| fx.fw().add_port_mappings(&o1, &a1, &five(), false))
+    fx.in_ns(0, || fx.fw().add_port_mappings(&o1, &a1, &five(), false))
         .unwrap();
-    fx.nft(&["flush", "ruleset"]);
-    fx.in_ns(|| fx.fw().add_port_mappings(&o2, &a2, &five(), false))
+    fx.nft(0, &["flush", "ruleset"]);
+    fx.in_ns(0, || fx.fw().add_port_mappings(&o2, &a2, &five(), false))
         .unwrap();
-    fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
-    fx.in_ns(|| fx.fw().check_port_mappings(&o2, &a2, &five(), false))
+    fx.in_ns(0, || fx.fw().remove_port_mappings(&o1)).unwrap();
+    fx.in_ns(0, || fx.fw().check_port_mappings(&o2, &a2, &five(), false))
         .unwrap();
-    assert!(!fx.state_file(&o1).exists());
-    assert!(fx.state_file(&o2).exists());
+    assert!(!state_file(&fx, &o1).exists());
+    assert!(state_file(&fx, &o2).exists());
 }
 
 #[test]
@@ -290,41 +206,46 @@ fn elements_deleted_behind_our_back_fall_back_to_listing() {
     cnm_test_support::require_root!(
         "cnm-nft netns_pm_state::elements_deleted_behind_our_back_fall_back_to_listing"
     );
-    let fx = Fixture::new();
+    let fx = fixture();
     let (o1, o2) = (owner("pnet", "c1"), owner("pnet", "c2"));
     let a1 = addrs(&["10.93.0.2/24"]);
     let a2 = addrs(&["10.93.0.3/24"]);
-    fx.in_ns(|| {
+    fx.in_ns(0, || {
         fx.fw()
             .add_port_mappings(&o1, &a1, &[tcp(8080, 80), tcp(8081, 81)], true)
     })
     .unwrap();
-    fx.in_ns(|| fx.fw().add_port_mappings(&o2, &a2, &[tcp(9090, 90)], true))
-        .unwrap();
+    fx.in_ns(0, || {
+        fx.fw().add_port_mappings(&o2, &a2, &[tcp(9090, 90)], true)
+    })
+    .unwrap();
     // Someone removes one of o1's elements by hand (same table): the recorded netlink batch fails
     // as a whole (nothing deleted), DEL lists and removes what is left of o1 with nft, o2 is
     // untouched.
-    fx.nft(&[
-        "delete",
-        "element",
-        "inet",
-        "cnm",
-        "pm4any",
-        "{ tcp . 8080 }",
-    ]);
+    fx.nft(
+        0,
+        &[
+            "delete",
+            "element",
+            "inet",
+            "cnm",
+            "pm4any",
+            "{ tcp . 8080 }",
+        ],
+    );
     let before = fx.execs().len();
-    fx.in_ns(|| fx.fw().remove_port_mappings(&o1)).unwrap();
+    fx.in_ns(0, || fx.fw().remove_port_mappings(&o1)).unwrap();
     let execs = fx.execs();
     assert_eq!(execs.len(), before + 2, "listing, batch: {execs:?}");
     assert_eq!(execs[before + 1], "-f -", "{execs:?}");
-    let listing = fx.nft(&["list", "table", "inet", "cnm"]);
+    let listing = fx.nft(0, &["list", "table", "inet", "cnm"]);
     assert!(!listing.contains("pnet,c1"), "{listing}");
-    fx.in_ns(|| {
+    fx.in_ns(0, || {
         fx.fw()
             .check_port_mappings(&o2, &a2, &[tcp(9090, 90)], true)
     })
     .unwrap();
-    assert!(!fx.state_file(&o1).exists());
+    assert!(!state_file(&fx, &o1).exists());
 }
 
 #[test]
@@ -332,14 +253,14 @@ fn gc_prunes_records_of_owners_without_elements() {
     cnm_test_support::require_root!(
         "cnm-nft netns_pm_state::gc_prunes_records_of_owners_without_elements"
     );
-    let fx = Fixture::new();
+    let fx = fixture();
     let (o1, o2, other) = (
         owner("pnet", "c1"),
         owner("pnet", "c2"),
         owner("qnet", "c3"),
     );
     let a = addrs(&["10.94.0.2/24"]);
-    fx.in_ns(|| {
+    fx.in_ns(0, || {
         let fw = fx.fw();
         fw.add_port_mappings(&o1, &a, &[tcp(8080, 80)], false)?;
         fw.add_port_mappings(&o2, &a, &[tcp(8081, 80)], false)?;
@@ -347,34 +268,40 @@ fn gc_prunes_records_of_owners_without_elements() {
     })
     .unwrap();
     // o1's element disappears behind our back; qnet's record is another network's business.
-    fx.nft(&[
-        "delete",
-        "element",
-        "inet",
-        "cnm",
-        "pm4any",
-        "{ tcp . 8080 }",
-    ]);
-    fx.nft(&[
-        "delete",
-        "element",
-        "inet",
-        "cnm",
-        "pm4any",
-        "{ tcp . 8082 }",
-    ]);
-    let garbage = fx.ns_dir().join("pm-0000000000000000");
+    fx.nft(
+        0,
+        &[
+            "delete",
+            "element",
+            "inet",
+            "cnm",
+            "pm4any",
+            "{ tcp . 8080 }",
+        ],
+    );
+    fx.nft(
+        0,
+        &[
+            "delete",
+            "element",
+            "inet",
+            "cnm",
+            "pm4any",
+            "{ tcp . 8082 }",
+        ],
+    );
+    let garbage = fx.ns_dir(0).join("pm-0000000000000000");
     std::fs::write(&garbage, "not a record\n").unwrap();
-    fx.in_ns(|| {
+    fx.in_ns(0, || {
         let fw = fx.fw();
         let live = fw.list_owners()?;
         fw.prune_port_mapping_state("pnet", &live)
     })
     .unwrap();
-    assert!(!fx.state_file(&o1).exists(), "o1 has no elements left");
-    assert!(fx.state_file(&o2).exists(), "o2 still holds 8081");
+    assert!(!state_file(&fx, &o1).exists(), "o1 has no elements left");
+    assert!(state_file(&fx, &o2).exists(), "o2 still holds 8081");
     assert!(
-        fx.state_file(&other).exists(),
+        state_file(&fx, &other).exists(),
         "other networks are left alone"
     );
     assert!(!garbage.exists(), "unreadable records are removed");

@@ -4,27 +4,12 @@
 //! zombie. The test thread enters a throwaway namespace with setns(2); the root namespace is
 //! never touched.
 
-use std::fs::File;
-use std::os::unix::io::AsRawFd;
-use std::process::Command;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use cnm_nft::{Firewall, Owner, PortMapping, Protocol};
-
-/// Namespace and directory removed on drop (also when an assertion fails).
-struct Guard {
-    name: String,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use cnm_nft::{Owner, PortMapping, Protocol};
+use common::Fixture;
 
 /// Pids of zombie processes whose parent is this process.
 fn zombie_children() -> Vec<u32> {
@@ -53,56 +38,28 @@ fn zombie_children() -> Vec<u32> {
 #[test]
 fn netlink_del_leaves_no_zombie() {
     cnm_test_support::require_root!("cnm-nft netns_reap::netlink_del_leaves_no_zombie");
-    let name = format!("cnmreap-{}", std::process::id());
-    let guard = Guard {
-        dir: std::env::temp_dir().join(&name),
-        name,
-    };
-    let st = Command::new("ip")
-        .args(["netns", "add", &guard.name])
-        .status()
-        .unwrap();
-    assert!(st.success(), "ip netns add {}", guard.name);
-    let log = guard.dir.join("nft.log");
-    std::fs::create_dir_all(&guard.dir).unwrap();
-    let logger = guard.dir.join("nft-logger.sh");
-    let script = format!("echo \"$*\" >> {}\nexec nft \"$@\"\n", log.display());
-    std::fs::write(&logger, script).unwrap();
-    let execs = || {
-        std::fs::read_to_string(&log)
-            .map(|s| s.lines().count())
-            .unwrap_or(0)
-    };
-    let path = format!("/run/netns/{}", guard.name);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let file = File::open(&path).unwrap();
-            // SAFETY: setns on a valid namespace fd; it only changes this thread's netns.
-            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-            let fw = Firewall::with_program("sh", vec![logger.clone().into()])
-                .with_state_dir(Some(guard.dir.join("state")));
-            let owner = Owner {
-                network: "reap".into(),
-                container_id: "c1".into(),
-                ifname: "eth0".into(),
-            };
-            let addrs = ["10.77.0.5/24".parse().unwrap()];
-            let map = [PortMapping {
-                host_port: 8080,
-                container_port: 80,
-                protocol: Protocol::Tcp,
-                host_ip: None,
-            }];
-            for _ in 0..3 {
-                fw.add_port_mappings(&owner, &addrs, &map, true).unwrap();
-                let before = execs();
-                fw.remove_port_mappings(&owner).unwrap();
-                assert_eq!(execs(), before, "DEL must take the nfnetlink path");
-            }
-        })
-        .join()
-        .unwrap();
+    let fx = Fixture::new("cnmreap", 1);
+    let execs = || fx.execs().len();
+    fx.in_ns(0, || {
+        let fw = fx.fw();
+        let owner = Owner {
+            network: "reap".into(),
+            container_id: "c1".into(),
+            ifname: "eth0".into(),
+        };
+        let addrs = ["10.77.0.5/24".parse().unwrap()];
+        let map = [PortMapping {
+            host_port: 8080,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+            host_ip: None,
+        }];
+        for _ in 0..3 {
+            fw.add_port_mappings(&owner, &addrs, &map, true).unwrap();
+            let before = execs();
+            fw.remove_port_mappings(&owner).unwrap();
+            assert_eq!(execs(), before, "DEL must take the nfnetlink path");
+        }
     });
     // The children close their socket after an RCU grace period (milliseconds): give them
     // time, bounded.

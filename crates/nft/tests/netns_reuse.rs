@@ -4,155 +4,85 @@
 //! none of the dead one's state. Each test thread enters a throwaway namespace with setns(2);
 //! the root namespace is never touched.
 
-use std::fs::File;
-use std::os::unix::io::AsRawFd;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cnm_nft::{fnv1a64, masq_chain, Applied, Firewall, MasqNet, Owner, PortMapping, Protocol};
+use common::Fixture;
 use ipnet::IpNet;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// One throwaway namespace plus a private directory (state base), removed on drop.
-struct Fixture {
-    name: String,
-    dir: PathBuf,
+fn fixture() -> Fixture {
+    Fixture::new("cnmreuse", 1)
 }
 
-impl Fixture {
-    fn new() -> Fixture {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let name = format!("cnmreuse-{}-{n}", std::process::id());
-        let dir = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
+/// (inode, cookie) of the namespace, read from inside it.
+fn ino_cookie(fx: &Fixture) -> (u64, u64) {
+    fx.in_ns(0, || {
+        let ino = std::fs::metadata("/proc/thread-self/ns/net")
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
             .unwrap();
-        assert!(st.success(), "ip netns add {name}");
-        Fixture { name, dir }
-    }
-
-    fn base(&self) -> PathBuf {
-        self.dir.join("state")
-    }
-
-    /// nft from PATH, state under our private base (only valid inside `in_ns`).
-    fn fw(&self) -> Firewall {
-        Firewall::with_program("nft", Vec::new()).with_state_dir(Some(self.base()))
-    }
-
-    /// `nft <args>` in the namespace.
-    fn nft(&self, args: &[&str]) -> String {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.name, "nft"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "nft {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        // SAFETY: socket(2) with constant arguments; the fd is closed below.
+        let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, 0) };
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let mut cookie: u64 = 0;
+        let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+        // SAFETY: getsockopt(2) writing at most `len` bytes into a live u64.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                71, // SO_NETNS_COOKIE
+                (&mut cookie as *mut u64).cast(),
+                &mut len,
+            )
+        };
+        // SAFETY: closing the fd opened above.
+        unsafe { libc::close(fd) };
+        assert_eq!(
+            rc,
+            0,
+            "SO_NETNS_COOKIE: {}",
+            std::io::Error::last_os_error()
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Run `f` on a thread that has entered the namespace (network namespace only).
-    fn in_ns<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/run/netns/{}", self.name);
-        std::thread::scope(|s| {
-            let h = s.spawn(|| {
-                let file = File::open(&path).unwrap();
-                // SAFETY: setns on a valid namespace fd; it only changes this thread's netns.
-                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-                f()
-            });
-            match h.join() {
-                Ok(v) => v,
-                Err(p) => std::panic::resume_unwind(p),
-            }
-        })
-    }
-
-    /// (inode, cookie) of the namespace, read from inside it.
-    fn ino_cookie(&self) -> (u64, u64) {
-        self.in_ns(|| {
-            let ino = std::fs::metadata("/proc/thread-self/ns/net")
-                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-                .unwrap();
-            // SAFETY: socket(2) with constant arguments; the fd is closed below.
-            let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW, 0) };
-            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
-            let mut cookie: u64 = 0;
-            let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-            // SAFETY: getsockopt(2) writing at most `len` bytes into a live u64.
-            let rc = unsafe {
-                libc::getsockopt(
-                    fd,
-                    libc::SOL_SOCKET,
-                    71, // SO_NETNS_COOKIE
-                    (&mut cookie as *mut u64).cast(),
-                    &mut len,
-                )
-            };
-            // SAFETY: closing the fd opened above.
-            unsafe { libc::close(fd) };
-            assert_eq!(
-                rc,
-                0,
-                "SO_NETNS_COOKIE: {}",
-                std::io::Error::last_os_error()
-            );
-            (ino, cookie)
-        })
-    }
-
-    /// The directories a dead namespace that held this namespace's inode would have left:
-    /// the pre-cookie layout (`<ino>`) and the keyed one with another cookie.
-    fn dead_dirs(&self) -> Vec<PathBuf> {
-        let (ino, cookie) = self.ino_cookie();
-        vec![
-            self.base().join(ino.to_string()),
-            self.base().join(format!("{ino}-{}", cookie ^ (1 << 62))),
-        ]
-    }
-
-    /// This namespace's own state directory.
-    fn own_dir(&self) -> PathBuf {
-        let (ino, cookie) = self.ino_cookie();
-        self.base().join(format!("{ino}-{cookie}"))
-    }
-
-    /// `inet cnm`'s kernel handle (`nft -a list table`).
-    fn table_handle(&self) -> u64 {
-        let out = self.nft(&["-a", "list", "table", "inet", "cnm"]);
-        let line = out.lines().next().unwrap();
-        line.rsplit("# handle ")
-            .next()
-            .and_then(|h| h.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no handle in {line:?}"))
-    }
-
-    /// (key, verdict) of every element of masq4.
-    fn masq4(&self) -> Vec<(String, String)> {
-        let t = self.in_ns(|| self.fw().read_state()).unwrap().unwrap();
-        t.sets["masq4"]
-            .iter()
-            .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
-            .collect()
-    }
+        (ino, cookie)
+    })
 }
 
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The directories a dead namespace that held this namespace's inode would have left:
+/// the pre-cookie layout (`<ino>`) and the keyed one with another cookie.
+fn dead_dirs(fx: &Fixture) -> Vec<PathBuf> {
+    let (ino, cookie) = ino_cookie(fx);
+    vec![
+        fx.state_base().join(ino.to_string()),
+        fx.state_base()
+            .join(format!("{ino}-{}", cookie ^ (1 << 62))),
+    ]
+}
+
+/// This namespace's own state directory.
+fn own_dir(fx: &Fixture) -> PathBuf {
+    let (ino, cookie) = ino_cookie(fx);
+    fx.state_base().join(format!("{ino}-{cookie}"))
+}
+
+/// `inet cnm`'s kernel handle (`nft -a list table`).
+fn table_handle(fx: &Fixture) -> u64 {
+    let out = fx.nft(0, &["-a", "list", "table", "inet", "cnm"]);
+    let line = out.lines().next().unwrap();
+    line.rsplit("# handle ")
+        .next()
+        .and_then(|h| h.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no handle in {line:?}"))
+}
+
+/// (key, verdict) of every element of masq4.
+fn masq4(fx: &Fixture) -> Vec<(String, String)> {
+    let t = fx.in_ns(0, || fx.fw_plain().read_state()).unwrap().unwrap();
+    t.sets["masq4"]
+        .iter()
+        .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+        .collect()
 }
 
 fn net<'a>(name: &'a str, bridge: &'a str, subnets: &[&str]) -> MasqNet<'a> {
@@ -206,40 +136,42 @@ fn subnet_reused_under_another_network_name() {
     cnm_test_support::require_root!(
         "cnm-nft netns_reuse::subnet_reused_under_another_network_name"
     );
-    let fx = Fixture::new();
+    let fx = fixture();
     let a = net("reuse-a", "cnmra0", &["10.71.0.0/16"]);
     let b = net("reuse-b", "cnmrb0", &["10.71.0.0/16"]);
     assert_eq!(
-        fx.in_ns(|| fx.fw().ensure_masquerade(&a)).unwrap(),
+        fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&a)).unwrap(),
         Applied::Written
     );
-    assert_eq!(fx.masq4(), elems(&[("10.71.0.0/16", "reuse-a")]));
+    assert_eq!(masq4(&fx), elems(&[("10.71.0.0/16", "reuse-a")]));
     // Before the fix: nft "File exists" (the subnet is keyed to reuse-a's chain).
-    let r = fx.in_ns(|| fx.fw().ensure_masquerade(&b));
+    let r = fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&b));
     assert_eq!(r.unwrap(), Applied::Written);
-    assert_eq!(fx.masq4(), elems(&[("10.71.0.0/16", "reuse-b")]));
-    fx.in_ns(|| fx.fw().check_masquerade(&b)).unwrap();
+    assert_eq!(masq4(&fx), elems(&[("10.71.0.0/16", "reuse-b")]));
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&b)).unwrap();
     // CHECK of the old network still passes: the new owner's chain masquerades the subnet.
-    fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&a)).unwrap();
     // reuse-a's chain is still there (only GC removes it); its state no longer claims the
     // subnet, so its next ensure is not skipped but takes the subnet back.
-    let own = fx.own_dir();
+    let own = own_dir(&fx);
     assert!(!own.join(masq_chain("reuse-a")).exists());
     assert!(own.join(masq_chain("reuse-b")).exists());
     // The same with a state-less firewall, back and forth.
     let stateless = || Firewall::with_program("nft", Vec::new()).with_state_dir(None);
-    fx.in_ns(|| stateless().ensure_masquerade(&a)).unwrap();
-    assert_eq!(fx.masq4(), elems(&[("10.71.0.0/16", "reuse-a")]));
-    fx.in_ns(|| stateless().ensure_masquerade(&b)).unwrap();
-    assert_eq!(fx.masq4(), elems(&[("10.71.0.0/16", "reuse-b")]));
+    fx.in_ns(0, || stateless().ensure_masquerade(&a)).unwrap();
+    assert_eq!(masq4(&fx), elems(&[("10.71.0.0/16", "reuse-a")]));
+    fx.in_ns(0, || stateless().ensure_masquerade(&b)).unwrap();
+    assert_eq!(masq4(&fx), elems(&[("10.71.0.0/16", "reuse-b")]));
     // GC of the old network leaves the new one alone.
-    fx.in_ns(|| fx.fw().remove_masquerade("reuse-a")).unwrap();
-    assert_eq!(fx.masq4(), elems(&[("10.71.0.0/16", "reuse-b")]));
+    fx.in_ns(0, || fx.fw_plain().remove_masquerade("reuse-a"))
+        .unwrap();
+    assert_eq!(masq4(&fx), elems(&[("10.71.0.0/16", "reuse-b")]));
     assert_eq!(
-        fx.in_ns(|| fx.fw().list_masquerade_networks()).unwrap(),
+        fx.in_ns(0, || fx.fw_plain().list_masquerade_networks())
+            .unwrap(),
         ["reuse-b"]
     );
-    fx.in_ns(|| fx.fw().check_masquerade(&b)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&b)).unwrap();
 }
 
 /// The other direction: a network name comes back with another subnet and another bridge
@@ -248,27 +180,32 @@ fn subnet_reused_under_another_network_name() {
 #[test]
 fn network_name_reused_with_another_subnet() {
     cnm_test_support::require_root!("cnm-nft netns_reuse::network_name_reused_with_another_subnet");
-    let fx = Fixture::new();
+    let fx = fixture();
     let old = net("rename", "cnmnb1", &["10.79.1.0/24"]);
     let new = net("rename", "cnmnb2", &["10.79.2.0/24"]);
     let other = net("rename-other", "cnmnb3", &["10.79.1.0/24"]);
-    fx.in_ns(|| fx.fw().ensure_masquerade(&old)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&old))
+        .unwrap();
     assert_eq!(
-        fx.in_ns(|| fx.fw().ensure_masquerade(&new)).unwrap(),
+        fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&new))
+            .unwrap(),
         Applied::Written
     );
-    fx.in_ns(|| fx.fw().check_masquerade(&new)).unwrap();
-    let t = fx.in_ns(|| fx.fw().read_state()).unwrap().unwrap();
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&new))
+        .unwrap();
+    let t = fx.in_ns(0, || fx.fw_plain().read_state()).unwrap().unwrap();
     let first = &t.chains[&masq_chain("rename")].rules[0].text;
     assert_eq!(first, "meta oifname cnmnb2 return");
-    fx.in_ns(|| fx.fw().ensure_masquerade(&other)).unwrap();
-    let mut got = fx.masq4();
+    fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&other))
+        .unwrap();
+    let mut got = masq4(&fx);
     got.sort();
     assert_eq!(
         got,
         elems(&[("10.79.1.0/24", "rename-other"), ("10.79.2.0/24", "rename")])
     );
-    fx.in_ns(|| fx.fw().check_masquerade(&new)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&new))
+        .unwrap();
 }
 
 /// Two live networks with one subnet (each on its own bridge): the subnet's map element can
@@ -279,49 +216,54 @@ fn network_name_reused_with_another_subnet() {
 #[test]
 fn two_live_networks_sharing_a_subnet() {
     cnm_test_support::require_root!("cnm-nft netns_reuse::two_live_networks_sharing_a_subnet");
-    let fx = Fixture::new();
+    let fx = fixture();
     let a = net("share-a", "cnmsa0", &["10.72.0.0/16", "fd72::/64"]);
     let b = net("share-b", "cnmsb0", &["10.72.0.0/16"]);
     let c = net("share-c", "cnmsc0", &["10.72.5.0/24"]);
-    fx.in_ns(|| fx.fw().ensure_masquerade(&a)).unwrap();
-    fx.in_ns(|| fx.fw().ensure_masquerade(&b)).unwrap();
-    assert_eq!(fx.masq4(), elems(&[("10.72.0.0/16", "share-b")]));
+    fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&a)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&b)).unwrap();
+    assert_eq!(masq4(&fx), elems(&[("10.72.0.0/16", "share-b")]));
     // Both networks pass CHECK: B's chain masquerades A's containers too.
-    fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap();
-    fx.in_ns(|| fx.fw().check_masquerade(&b)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&a)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&b)).unwrap();
     // A's next ADD takes it back (A's state was dropped by B's takeover: no stale fast path).
     assert_eq!(
-        fx.in_ns(|| fx.fw().ensure_masquerade(&a)).unwrap(),
+        fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&a)).unwrap(),
         Applied::Written
     );
-    assert_eq!(fx.masq4(), elems(&[("10.72.0.0/16", "share-a")]));
-    fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap();
+    assert_eq!(masq4(&fx), elems(&[("10.72.0.0/16", "share-a")]));
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&a)).unwrap();
     // And B's: ping-pong, each ADD leaves masquerade in place for both.
     assert_eq!(
-        fx.in_ns(|| fx.fw().ensure_masquerade(&b)).unwrap(),
+        fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&b)).unwrap(),
         Applied::Written
     );
-    assert_eq!(fx.masq4(), elems(&[("10.72.0.0/16", "share-b")]));
+    assert_eq!(masq4(&fx), elems(&[("10.72.0.0/16", "share-b")]));
     // A's v6 subnet never moved.
-    let t = fx.in_ns(|| fx.fw().read_state()).unwrap().unwrap();
+    let t = fx.in_ns(0, || fx.fw_plain().read_state()).unwrap().unwrap();
     let v6: Vec<_> = t.sets["masq6"].iter().map(|e| e.key.clone()).collect();
     assert_eq!(v6, ["fd72::/64"]);
     // Removing the owner hands the subnet back to A in the same batch.
-    fx.in_ns(|| fx.fw().remove_masquerade("share-b")).unwrap();
-    assert_eq!(fx.masq4(), elems(&[("10.72.0.0/16", "share-a")]));
-    fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().remove_masquerade("share-b"))
+        .unwrap();
+    assert_eq!(masq4(&fx), elems(&[("10.72.0.0/16", "share-a")]));
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&a)).unwrap();
     // Overlap: C's /24 inside A's /16 (interval maps cannot hold both).
-    fx.in_ns(|| fx.fw().ensure_masquerade(&c)).unwrap();
-    assert_eq!(fx.masq4(), elems(&[("10.72.5.0/24", "share-c")]));
+    fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&c)).unwrap();
+    assert_eq!(masq4(&fx), elems(&[("10.72.5.0/24", "share-c")]));
     // A's /16 is only partly covered now: its CHECK says so.
-    let e = fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap_err();
+    let e = fx
+        .in_ns(0, || fx.fw_plain().check_masquerade(&a))
+        .unwrap_err();
     assert!(e.to_string().contains("no element 10.72.0.0/16"), "{e}");
-    fx.in_ns(|| fx.fw().remove_masquerade("share-c")).unwrap();
-    assert_eq!(fx.masq4(), elems(&[("10.72.0.0/16", "share-a")]));
-    fx.in_ns(|| fx.fw().remove_masquerade("share-a")).unwrap();
-    assert!(fx.masq4().is_empty());
+    fx.in_ns(0, || fx.fw_plain().remove_masquerade("share-c"))
+        .unwrap();
+    assert_eq!(masq4(&fx), elems(&[("10.72.0.0/16", "share-a")]));
+    fx.in_ns(0, || fx.fw_plain().remove_masquerade("share-a"))
+        .unwrap();
+    assert!(masq4(&fx).is_empty());
     assert!(fx
-        .in_ns(|| fx.fw().list_masquerade_networks())
+        .in_ns(0, || fx.fw_plain().list_masquerade_networks())
         .unwrap()
         .is_empty());
 }
@@ -332,7 +274,7 @@ fn two_live_networks_sharing_a_subnet() {
 #[test]
 fn parallel_takeovers_are_serialised() {
     cnm_test_support::require_root!("cnm-nft netns_reuse::parallel_takeovers_are_serialised");
-    let fx = Fixture::new();
+    let fx = fixture();
     let a = net("race-a", "cnmqa0", &["10.78.0.0/16"]);
     let b = net("race-b", "cnmqb0", &["10.78.0.0/16"]);
     std::thread::scope(|s| {
@@ -341,7 +283,7 @@ fn parallel_takeovers_are_serialised() {
                 let (fx, n) = (&fx, if i % 2 == 0 { &a } else { &b });
                 s.spawn(move || {
                     for _ in 0..3 {
-                        fx.in_ns(|| fx.fw().ensure_masquerade(n)).unwrap();
+                        fx.in_ns(0, || fx.fw_plain().ensure_masquerade(n)).unwrap();
                     }
                 })
             })
@@ -350,15 +292,15 @@ fn parallel_takeovers_are_serialised() {
             h.join().unwrap();
         }
     });
-    let got = fx.masq4();
+    let got = masq4(&fx);
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].0, "10.78.0.0/16");
     assert!(
         got[0].1 == jump("race-a") || got[0].1 == jump("race-b"),
         "{got:?}"
     );
-    fx.in_ns(|| fx.fw().check_masquerade(&a)).unwrap();
-    fx.in_ns(|| fx.fw().check_masquerade(&b)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&a)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().check_masquerade(&b)).unwrap();
 }
 
 /// A remembered subnet another network took over is given up (not stolen back) when the
@@ -366,14 +308,16 @@ fn parallel_takeovers_are_serialised() {
 #[test]
 fn only_requested_subnets_are_taken_over() {
     cnm_test_support::require_root!("cnm-nft netns_reuse::only_requested_subnets_are_taken_over");
-    let fx = Fixture::new();
+    let fx = fixture();
     let a1 = net("give-a", "cnmga0", &["10.73.1.0/24"]);
     let a2 = net("give-a", "cnmga0", &["10.73.2.0/24"]);
     let b = net("give-b", "cnmgb0", &["10.73.1.0/24"]);
-    fx.in_ns(|| fx.fw().ensure_masquerade(&a1)).unwrap();
-    fx.in_ns(|| fx.fw().ensure_masquerade(&b)).unwrap();
-    fx.in_ns(|| fx.fw().ensure_masquerade(&a2)).unwrap();
-    let mut got = fx.masq4();
+    fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&a1))
+        .unwrap();
+    fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&b)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&a2))
+        .unwrap();
+    let mut got = masq4(&fx);
     got.sort();
     assert_eq!(
         got,
@@ -387,30 +331,42 @@ fn only_requested_subnets_are_taken_over() {
 #[test]
 fn port_mappings_survive_subnet_reuse() {
     cnm_test_support::require_root!("cnm-nft netns_reuse::port_mappings_survive_subnet_reuse");
-    let fx = Fixture::new();
+    let fx = fixture();
     let old = owner("pm-reuse-a", "c1");
     let new = owner("pm-reuse-b", "c1");
     let ad = addrs(&["10.74.0.5/16"]);
-    fx.in_ns(|| fx.fw().add_port_mappings(&old, &ad, &[tcp(8080, 80)], true))
+    fx.in_ns(0, || {
+        fx.fw_plain()
+            .add_port_mappings(&old, &ad, &[tcp(8080, 80)], true)
+    })
+    .unwrap();
+    fx.in_ns(0, || fx.fw_plain().remove_port_mappings(&old))
         .unwrap();
-    fx.in_ns(|| fx.fw().remove_port_mappings(&old)).unwrap();
-    fx.in_ns(|| fx.fw().add_port_mappings(&new, &ad, &[tcp(8080, 80)], true))
-        .unwrap();
-    fx.in_ns(|| {
-        fx.fw()
+    fx.in_ns(0, || {
+        fx.fw_plain()
+            .add_port_mappings(&new, &ad, &[tcp(8080, 80)], true)
+    })
+    .unwrap();
+    fx.in_ns(0, || {
+        fx.fw_plain()
             .check_port_mappings(&new, &ad, &[tcp(8080, 80)], true)
     })
     .unwrap();
-    fx.in_ns(|| fx.fw().remove_port_mappings(&old)).unwrap();
-    fx.in_ns(|| {
-        fx.fw()
+    fx.in_ns(0, || fx.fw_plain().remove_port_mappings(&old))
+        .unwrap();
+    fx.in_ns(0, || {
+        fx.fw_plain()
             .check_port_mappings(&new, &ad, &[tcp(8080, 80)], true)
     })
     .unwrap();
-    let owners = fx.in_ns(|| fx.fw().list_owners()).unwrap();
+    let owners = fx.in_ns(0, || fx.fw_plain().list_owners()).unwrap();
     assert_eq!(owners, std::slice::from_ref(&new));
-    fx.in_ns(|| fx.fw().remove_port_mappings(&new)).unwrap();
-    assert!(fx.in_ns(|| fx.fw().list_owners()).unwrap().is_empty());
+    fx.in_ns(0, || fx.fw_plain().remove_port_mappings(&new))
+        .unwrap();
+    assert!(fx
+        .in_ns(0, || fx.fw_plain().list_owners())
+        .unwrap()
+        .is_empty());
 }
 
 /// A fresh namespace whose inode a dead namespace held: the dead one's masquerade state (in
@@ -421,19 +377,19 @@ fn fresh_namespace_gets_no_masquerade_state_of_a_dead_one() {
     cnm_test_support::require_root!(
         "cnm-nft netns_reuse::fresh_namespace_gets_no_masquerade_state_of_a_dead_one"
     );
-    let fx = Fixture::new();
+    let fx = fixture();
     let chain = masq_chain("ghost");
-    for d in fx.dead_dirs() {
+    for d in dead_dirs(&fx) {
         plant(&d, &chain, "10.75.9.0/24\n");
     }
     let n = net("ghost", "cnmgh0", &["10.75.1.0/24"]);
     assert_eq!(
-        fx.in_ns(|| fx.fw().ensure_masquerade(&n)).unwrap(),
+        fx.in_ns(0, || fx.fw_plain().ensure_masquerade(&n)).unwrap(),
         Applied::Written
     );
     // Before the fix: 10.75.9.0/24 from the dead namespace was masqueraded here too.
-    assert_eq!(fx.masq4(), elems(&[("10.75.1.0/24", "ghost")]));
-    let t = fx.in_ns(|| fx.fw().read_state()).unwrap().unwrap();
+    assert_eq!(masq4(&fx), elems(&[("10.75.1.0/24", "ghost")]));
+    let t = fx.in_ns(0, || fx.fw_plain().read_state()).unwrap().unwrap();
     let rules: Vec<_> = t.chains[&chain]
         .rules
         .iter()
@@ -441,9 +397,9 @@ fn fresh_namespace_gets_no_masquerade_state_of_a_dead_one() {
         .collect();
     assert!(!rules.iter().any(|r| r.contains("10.75.9.0")), "{rules:?}");
     // Our own state is in our own directory; the dead namespace's is gone.
-    let own = std::fs::read_to_string(fx.own_dir().join(&chain)).unwrap();
-    assert_eq!(own, "10.75.1.0/24\n");
-    for d in fx.dead_dirs() {
+    let own = std::fs::read_to_string(own_dir(&fx).join(&chain)).unwrap();
+    assert_eq!(own, "network ghost\nbridge cnmgh0\n10.75.1.0/24\n");
+    for d in dead_dirs(&fx) {
         assert!(!d.exists(), "{d:?} should have been cleaned");
     }
 }
@@ -456,19 +412,19 @@ fn fresh_namespace_gets_no_port_mapping_state_of_a_dead_one() {
     cnm_test_support::require_root!(
         "cnm-nft netns_reuse::fresh_namespace_gets_no_port_mapping_state_of_a_dead_one"
     );
-    let fx = Fixture::new();
+    let fx = fixture();
     let holder = owner("live-net", "holder");
     let ghost = owner("dead-net", "ghost");
     let ad = addrs(&["10.76.0.5/24"]);
-    fx.in_ns(|| {
-        fx.fw()
+    fx.in_ns(0, || {
+        fx.fw_plain()
             .add_port_mappings(&holder, &ad, &[tcp(8080, 80)], false)
     })
     .unwrap();
-    let handle = fx.table_handle();
+    let handle = table_handle(&fx);
     let tag = ghost.tag().unwrap();
     let file = format!("pm-{:016x}", fnv1a64(&[tag.as_bytes()]));
-    for d in fx.dead_dirs() {
+    for d in dead_dirs(&fx) {
         plant(
             &d,
             &file,
@@ -476,12 +432,16 @@ fn fresh_namespace_gets_no_port_mapping_state_of_a_dead_one() {
         );
     }
     // The runtime repeats the dead container's DEL here (DEL is idempotent).
-    fx.in_ns(|| fx.fw().remove_port_mappings(&ghost)).unwrap();
+    fx.in_ns(0, || fx.fw_plain().remove_port_mappings(&ghost))
+        .unwrap();
     // Before the fix: the record was trusted and the holder's element deleted.
-    fx.in_ns(|| {
-        fx.fw()
+    fx.in_ns(0, || {
+        fx.fw_plain()
             .check_port_mappings(&holder, &ad, &[tcp(8080, 80)], false)
     })
     .unwrap();
-    assert_eq!(fx.in_ns(|| fx.fw().list_owners()).unwrap(), [holder]);
+    assert_eq!(
+        fx.in_ns(0, || fx.fw_plain().list_owners()).unwrap(),
+        [holder]
+    );
 }

@@ -2,59 +2,10 @@
 //! network namespaces: lifecycle (ensure/check/remove, idempotence, other ports untouched) and
 //! traffic (a container whose MAC changes is cut off, and reachable again when it changes back).
 
-use std::ffi::OsString;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-use cnm_nft::{Firewall, NftError};
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// Named namespaces, removed on drop (also when an assertion fails).
-struct Namespaces(Vec<String>);
-
-impl Namespaces {
-    fn new(tags: &[&str]) -> Namespaces {
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let names: Vec<String> = tags
-            .iter()
-            .map(|t| format!("cnmsp-{}-{n}{t}", std::process::id()))
-            .collect();
-        let guard = Namespaces(names.clone());
-        for ns in &names {
-            run(&["ip", "netns", "add", ns]);
-            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        }
-        guard
-    }
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            cnm_test_support::forget_nft_state(std::path::Path::new(&format!("/run/netns/{ns}")));
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-fn run(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fw(ns: &str) -> Firewall {
-    let prefix: Vec<OsString> = ["netns", "exec", ns, "nft"]
-        .iter()
-        .map(OsString::from)
-        .collect();
-    Firewall::with_program("ip", prefix).with_state_dir(None)
-}
+use cnm_nft::NftError;
+use common::{run, run_ok, Fixture};
 
 const MAC1: [u8; 6] = [0x02, 0x42, 0x0a, 0x00, 0x00, 0x02];
 const MAC2: [u8; 6] = [0x02, 0x42, 0x0a, 0x00, 0x00, 0x03];
@@ -62,9 +13,9 @@ const MAC2: [u8; 6] = [0x02, 0x42, 0x0a, 0x00, 0x00, 0x03];
 #[test]
 fn spoof_check_lifecycle() {
     cnm_test_support::require_root!("cnm-nft netns_spoof::spoof_check_lifecycle");
-    let nss = Namespaces::new(&["h"]);
-    let ns = &nss.0[0];
-    let fw = fw(ns);
+    let nss = Fixture::new("cnmsp", 1);
+    let ns = nss.name(0);
+    let fw = nss.fw_exec(0);
     // Nothing there yet: check fails, remove is a no-op.
     assert!(matches!(
         fw.check_mac_spoof_check("veth1", &MAC1),
@@ -117,18 +68,14 @@ fn spoof_check_lifecycle() {
 }
 
 fn ping_ok(ns: &str, dst: &str) -> bool {
-    Command::new("ip")
-        .args(["netns", "exec", ns, "ping", "-c1", "-W1", "-q", dst])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    run_ok(&["ip", "netns", "exec", ns, "ping", "-c1", "-W1", "-q", dst])
 }
 
 #[test]
 fn spoofed_frames_are_dropped() {
     cnm_test_support::require_root!("cnm-nft netns_spoof::spoofed_frames_are_dropped");
-    let nss = Namespaces::new(&["h", "c"]);
-    let (host, ctr) = (&nss.0[0], &nss.0[1]);
+    let nss = Fixture::new("cnmsp", 2);
+    let (host, ctr) = (nss.name(0), nss.name(1));
     run(&["ip", "-n", host, "link", "add", "br0", "type", "bridge"]);
     run(&[
         "ip",
@@ -169,7 +116,7 @@ fn spoofed_frames_are_dropped() {
         "eth0",
     ]);
     run(&["ip", "-n", ctr, "link", "set", "eth0", "up"]);
-    let fw = fw(host);
+    let fw = nss.fw_exec(0);
     fw.ensure_mac_spoof_check("vethc", &MAC1).unwrap();
     assert!(ping_ok(ctr, "10.77.0.1"), "genuine MAC must pass");
 

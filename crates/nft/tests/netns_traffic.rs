@@ -2,54 +2,25 @@
 //! router masquerades the container subnet with our rules. The external side has no route back
 //! to the container subnet, so a ping only succeeds when the source is really rewritten.
 
-use std::ffi::OsString;
-use std::process::Command;
+mod common;
 
-use cnm_nft::{Firewall, MasqNet};
-
-/// Namespaces removed on drop (also when an assertion fails).
-struct Namespaces(Vec<String>);
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            cnm_test_support::forget_nft_state(std::path::Path::new(&format!("/run/netns/{ns}")));
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-fn run(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use cnm_nft::MasqNet;
+use common::{run, run_ok, Fixture};
 
 fn ping_ok(ns: &str, dst: &str) -> bool {
-    Command::new("ip")
-        .args(["netns", "exec", ns, "ping", "-c1", "-W1", "-q", dst])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    run_ok(&["ip", "netns", "exec", ns, "ping", "-c1", "-W1", "-q", dst])
 }
 
 #[test]
 fn masquerade_rewrites_source() {
     cnm_test_support::require_root!("cnm-nft netns_traffic::masquerade_rewrites_source");
-    let pid = std::process::id();
+    // Container, router, external.
+    let fx = Fixture::new("cnmtr", 3);
     let (ctr, rtr, ext) = (
-        format!("cnmnft-{pid}-tc"),
-        format!("cnmnft-{pid}-tr"),
-        format!("cnmnft-{pid}-te"),
+        fx.name(0).to_string(),
+        fx.name(1).to_string(),
+        fx.name(2).to_string(),
     );
-    let _guard = Namespaces(vec![ctr.clone(), rtr.clone(), ext.clone()]);
-    for ns in [&ctr, &rtr, &ext] {
-        run(&["ip", "netns", "add", ns]);
-        run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-    }
     // Links are created inside the router namespace, never in the root one.
     run(&[
         "ip", "-n", &rtr, "link", "add", "h0", "type", "veth", "peer", "name", "c0", "netns", &ctr,
@@ -90,11 +61,7 @@ fn masquerade_rewrites_source() {
         "no masquerade yet: the reply has no route back"
     );
 
-    let prefix: Vec<OsString> = ["netns", "exec", rtr.as_str(), "nft"]
-        .iter()
-        .map(OsString::from)
-        .collect();
-    let fw = Firewall::with_program("ip", prefix).with_state_dir(None);
+    let fw = fx.fw_exec(1);
     let net = MasqNet {
         network: "traffic",
         bridge: "h0",

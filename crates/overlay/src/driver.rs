@@ -59,7 +59,7 @@ impl<S: System + 'static> OverlayDriver<S> {
         MasqSpec {
             network: net.cfg.network.clone(),
             bridge: net.state.bridge.clone(),
-            subnets: vec![net.state.network.subnet],
+            subnets: net.state.network.subnets(),
         }
     }
 

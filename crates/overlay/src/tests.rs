@@ -1,9 +1,10 @@
 //! The overlay driver on the fake system (no root): the agent's state is a
 //! file in a temp directory; the network takes its bridge, MTU and gateway
-//! from it, masquerades the cluster subnet (not the block), refuses configs
+//! from it, masquerades the cluster subnet(s) (not the block), refuses configs
 //! that contradict the cluster before creating anything, and never deletes
 //! the agent's bridge. Its IPAM driver allocates in the held blocks, from
-//! the state `create_network` read (one read per ADD).
+//! the state `create_network` read (one read per ADD), one address per
+//! family on a dual-stack network.
 
 use std::sync::Arc;
 
@@ -47,6 +48,8 @@ fn world(with_state: bool) -> World {
                 subnet: "10.214.0.0/16".parse().expect("net"),
                 vni: 42,
                 block_prefix: 26,
+                subnet6: None,
+                block_prefix6: None,
             },
             host: "h1".into(),
             blocks: vec!["10.214.0.64/26".parse().expect("net")],
@@ -262,4 +265,63 @@ fn an_add_reads_the_agents_state_once() {
         )
         .expect_err("no state left");
     assert_eq!(e.kind, ErrorKind::TryAgainLater, "{e}");
+}
+
+#[test]
+fn a_dual_stack_network_gives_an_address_of_each_family_and_masquerades_both_subnets() {
+    let w = world(false);
+    HostState {
+        version: STATE_VERSION,
+        network: ClusterNet {
+            name: "ov1".into(),
+            subnet: "10.214.0.0/16".parse().expect("net"),
+            vni: 42,
+            block_prefix: 26,
+            subnet6: Some("fd00:214::/48".parse().expect("net")),
+            block_prefix6: Some(64),
+        },
+        host: "h1".into(),
+        blocks: vec![
+            "10.214.0.64/26".parse().expect("net"),
+            "fd00:214:0:1::/64".parse().expect("net"),
+        ],
+        mtu: 1450,
+        data_dir: w.dir.path().join("store"),
+        bridge: "cnmb42".into(),
+        vxlan: "cnmx42".into(),
+    }
+    .store(w.dir.path())
+    .expect("state");
+    let n = w
+        .controller
+        .new_network(spec(&w, json!({})))
+        .expect("network");
+    {
+        let st = w.state.borrow();
+        let masq: Vec<String> = st.masquerade["ov1"].iter().map(|n| n.to_string()).collect();
+        assert_eq!(masq, vec!["10.214.0.0/16", "fd00:214::/48"]);
+    }
+    let ep = n
+        .create_endpoint("c1/eth0", EndpointSpec::default())
+        .expect("endpoint");
+    let got: Vec<(String, Option<String>)> = ep
+        .interface()
+        .addresses
+        .iter()
+        .map(|a| (a.address.to_string(), a.gateway.map(|g| g.to_string())))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "10.214.0.66/26".to_string(),
+                Some("10.214.0.65".to_string())
+            ),
+            (
+                "fd00:214:0:1::2/64".to_string(),
+                Some("fd00:214:0:1::1".to_string())
+            ),
+        ]
+    );
+    ep.delete().expect("delete");
 }

@@ -4,30 +4,21 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::{json, Value};
 
 const OURS: &str = env!("CARGO_BIN_EXE_ipam-host-local");
 const REF: &str = "/usr/lib/cni/host-local";
 
-static N: AtomicU32 = AtomicU32::new(0);
-
-struct TempDir(PathBuf);
+/// A temp dir (`tempfile`) removed on drop; `.0` is its path.
+struct TempDir(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 impl TempDir {
     fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "cnm-hl-bin-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let d = tempfile::Builder::new()
+            .prefix("cnm-hl-bin-")
+            .tempdir()
+            .unwrap();
+        TempDir(d.path().to_path_buf(), d)
     }
 }
 

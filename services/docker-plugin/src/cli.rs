@@ -1,4 +1,4 @@
-//! The command line: `cnm-docker-plugin [--socket PATH] [--state-dir DIR]`.
+//! The command line: `cnm-docker-plugin [--socket PATH] [--state-dir DIR] [--writable-proc-sys]`.
 //! Parsed into a typed [`Config`]; printing and exiting are main()'s.
 
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/cnm/docker";
 
 /// Usage text.
 pub const USAGE: &str = "\
-Usage: cnm-docker-plugin [--socket PATH] [--state-dir DIR]
+Usage: cnm-docker-plugin [--socket PATH] [--state-dir DIR] [--writable-proc-sys]
 
 Serves Docker's remote network driver and IPAM driver protocols on a unix socket.
 
@@ -19,6 +19,10 @@ Serves Docker's remote network driver and IPAM driver protocols on a unix socket
                     Docker names the driver after the file: -d cnm --ipam-driver cnm)
   --state-dir DIR   where networks, endpoints and address pools are kept
                     (default /var/lib/cnm/docker)
+  --writable-proc-sys
+                    first remount /proc/sys read-write in the plugin's own mount
+                    namespace (for the Docker managed plugin, whose /proc/sys Docker
+                    mounts read-only; docs/adr/0017-docker-managed-plugin.md)
   -h, --help        this text
   -V, --version     the version
 ";
@@ -41,12 +45,15 @@ pub struct Config {
     pub socket: PathBuf,
     /// The state dir.
     pub state_dir: PathBuf,
+    /// Remount /proc/sys read-write before anything else (managed plugin).
+    pub writable_proc_sys: bool,
 }
 
 /// Parse the arguments (without the program name).
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String> {
     let mut socket = PathBuf::from(DEFAULT_SOCKET);
     let mut state_dir = PathBuf::from(DEFAULT_STATE_DIR);
+    let mut writable_proc_sys = false;
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -66,6 +73,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
         match name.as_str() {
             "--socket" => socket = value("--socket")?,
             "--state-dir" => state_dir = value("--state-dir")?,
+            "--writable-proc-sys" if inline.is_none() => writable_proc_sys = true,
+            "--writable-proc-sys" => return Err("--writable-proc-sys takes no value".into()),
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
             other => return Err(format!("unknown argument {other:?}")),
@@ -74,7 +83,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
     if !socket.is_absolute() || !state_dir.is_absolute() {
         return Err("--socket and --state-dir must be absolute paths".into());
     }
-    Ok(Command::Run(Config { socket, state_dir }))
+    Ok(Command::Run(Config {
+        socket,
+        state_dir,
+        writable_proc_sys,
+    }))
 }
 
 #[cfg(test)]
@@ -91,14 +104,24 @@ mod tests {
             p(&[]).unwrap(),
             Command::Run(Config {
                 socket: DEFAULT_SOCKET.into(),
-                state_dir: DEFAULT_STATE_DIR.into()
+                state_dir: DEFAULT_STATE_DIR.into(),
+                writable_proc_sys: false,
             })
         );
         assert_eq!(
             p(&["--socket", "/tmp/x.sock", "--state-dir=/tmp/s"]).unwrap(),
             Command::Run(Config {
                 socket: "/tmp/x.sock".into(),
-                state_dir: "/tmp/s".into()
+                state_dir: "/tmp/s".into(),
+                writable_proc_sys: false,
+            })
+        );
+        assert_eq!(
+            p(&["--writable-proc-sys"]).unwrap(),
+            Command::Run(Config {
+                socket: DEFAULT_SOCKET.into(),
+                state_dir: DEFAULT_STATE_DIR.into(),
+                writable_proc_sys: true,
             })
         );
         assert_eq!(p(&["-h"]).unwrap(), Command::Help);
@@ -108,6 +131,7 @@ mod tests {
             &["--nope"],
             &["--socket", "rel.sock"],
             &["--state-dir="],
+            &["--writable-proc-sys=yes"],
         ] {
             assert!(p(bad).is_err(), "{bad:?}");
         }

@@ -1,40 +1,43 @@
-//! The agent's loop. A *session* is one connection to etcd with a lease:
-//! the networks are defined (or checked), blocks claimed as needed, the host
-//! record put under the lease, and a watch on the host records started.
-//! Every change of the records, every tick and every new session
-//! reconciles the kernel with the live records. When etcd fails the
-//! session is dropped and retried; the kernel state and the local state
-//! files stay as they are, so containers keep talking and the CNI plugin
-//! keeps allocating from the held blocks.
+//! The agent's loop. A *session* is one lease in the cluster store: the
+//! networks are defined (or checked), blocks claimed as needed, the host
+//! record put under the lease, the host records read into a [`View`] and
+//! then followed by a watch. The lease keep-alive and the watch move
+//! between etcd members on their own (`etcd.rs`); a session ends only when
+//! the store says the lease is gone. Every change of the view and every
+//! tick reconciles the kernel with the view, without waiting on etcd; what
+//! the kernel should hold is shared ([`Targets`]) with the kernel monitor,
+//! which heals changes made behind our back on its own thread and tells
+//! this loop when a VXLAN device came back with another MAC (to publish). When etcd is unreachable the kernel
+//! state and the local state files stay as they are, so containers keep
+//! talking and the CNI plugin keeps allocating from the held blocks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use cnm_cluster_ipam::claim::{define_network, gc_blocks, Claimed};
+use cnm_cluster_ipam::plan::BlockPlan;
 use cnm_cluster_ipam::state::STATE_VERSION;
-use cnm_cluster_ipam::{keys, local, Claimer, ClusterIpamError, HostState, Kv, NetworkSpec};
-use etcd_client::{EventType, WatchOptions};
+use cnm_cluster_ipam::{keys, local, Claimer, ClusterIpamError, HostState, NetworkSpec};
 use ipnet::IpNet;
-use tokio::runtime::Runtime;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
-use tokio::task::JoinHandle;
 
+use crate::cluster::{Cluster, Event, SessionTasks, SharedView};
 use crate::config::{device_names, Command, Config};
-use crate::dataplane::{desired, reconcile, Dataplane, LocalNet};
-use crate::etcd::{connect, tls_options, EtcdKv};
+use crate::dataplane::{desired, reconcile, Dataplane, LocalNet, Target, Targets};
 use crate::record::{format_mac, HostNetwork, HostRecord};
 use crate::{info, warn};
 
 /// At most this many claims per tick (a burst larger than that waits a tick).
 const MAX_CLAIMS_PER_TICK: usize = 64;
-/// Every this many ticks: full reconcile and device repair even without events.
+/// Every this many ticks: the view re-read, devices checked, everything
+/// reconciled even without events (a safety net under the notifications).
 const RESYNC_TICKS: u32 = 10;
+/// Kernel notifications arriving within this window are healed together.
+const KERNEL_COALESCE: Duration = Duration::from_millis(15);
 
-enum Event {
-    Changed,
-    Lost(String),
-    Stop,
-}
+/// Per address family of a network: its plan, the free addresses in the
+/// held blocks and the usage per block.
+type FreeByPlan = Vec<(BlockPlan, u128, BTreeMap<IpNet, u64>)>;
 
 /// A fatal error: the agent stops (bad config, kernel refusal at start).
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +49,7 @@ struct Net {
     local: LocalNet,
     mac: Option<[u8; 6]>,
     blocks: Vec<Claimed>,
-    /// Usage last reported to etcd, per block.
+    /// Usage last reported to the store, per block.
     reported: BTreeMap<IpNet, u64>,
     short_logged: bool,
 }
@@ -58,42 +61,52 @@ impl Net {
 }
 
 struct Session {
-    kv: EtcdKv,
     lease: i64,
-    tasks: Vec<JoinHandle<()>>,
+    _tasks: Box<dyn SessionTasks>,
 }
 
-impl Drop for Session {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
+/// What one batch of events asks for.
+#[derive(Default)]
+struct Batch {
+    stop: bool,
+    lost: Option<String>,
+    changed: bool,
+    /// Networks whose kernel state changed behind our back (None: all).
+    kernel: BTreeSet<Option<String>>,
+}
+
+impl Batch {
+    fn add(&mut self, ev: Event) {
+        match ev {
+            Event::Stop => self.stop = true,
+            Event::Lost(why) => self.lost = Some(why),
+            Event::Changed => self.changed = true,
+            Event::Kernel(n) => {
+                self.kernel.insert(n);
+            }
         }
     }
 }
 
-/// The running agent.
-pub struct Agent<D: Dataplane> {
+/// The running agent over a cluster store `C` and a kernel `D`.
+pub struct Agent<C: Cluster, D: Dataplane> {
     cfg: Config,
+    kv: C,
     dp: D,
     nets: Vec<Net>,
-    rt: Runtime,
-    tx: UnboundedSender<Event>,
-    rx: UnboundedReceiver<Event>,
-    tls: Option<etcd_client::TlsOptions>,
+    tx: Sender<Event>,
+    rx: Receiver<Event>,
+    view: SharedView,
+    session: Option<Session>,
     last_gc: Instant,
+    /// What the kernel should hold, shared with the kernel monitor.
+    targets: Targets,
 }
 
-fn runtime() -> Result<Runtime, Fatal> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(|e| Fatal(format!("starting the async runtime: {e}")))
-}
-
-impl<D: Dataplane> Agent<D> {
-    /// An agent for `cfg` on `dp`; `underlay` is the underlay link's index and MTU.
-    pub fn new(cfg: Config, dp: D, underlay: (u32, u32)) -> Result<Self, Fatal> {
+impl<C: Cluster, D: Dataplane> Agent<C, D> {
+    /// An agent for `cfg` on `kv` and `dp`; `underlay` is the underlay
+    /// link's index and MTU.
+    pub fn new(cfg: Config, kv: C, dp: D, underlay: (u32, u32)) -> Result<Self, Fatal> {
         let overhead = if cfg.underlay_ip.is_ipv4() { 50 } else { 70 };
         let mtu = underlay
             .1
@@ -106,7 +119,7 @@ impl<D: Dataplane> Agent<D> {
                     1280 + overhead
                 ))
             })?;
-        let nets = cfg
+        let nets: Vec<Net> = cfg
             .networks
             .iter()
             .map(|spec| {
@@ -115,7 +128,7 @@ impl<D: Dataplane> Agent<D> {
                     spec: spec.clone(),
                     local: LocalNet {
                         name: spec.name.clone(),
-                        subnet: spec.subnet,
+                        subnets: spec.subnets(),
                         vni: spec.vni,
                         bridge,
                         vxlan,
@@ -130,38 +143,54 @@ impl<D: Dataplane> Agent<D> {
                 }
             })
             .collect();
-        let tls = cfg
-            .tls
-            .as_ref()
-            .map(tls_options)
-            .transpose()
-            .map_err(Fatal)?;
-        let (tx, rx) = unbounded_channel();
+        let (tx, rx) = channel();
+        let targets = Targets::new(
+            nets.iter()
+                .map(|n: &Net| Target {
+                    local: n.local.clone(),
+                    mac: None,
+                    blocks: Vec::new(),
+                    want: None,
+                })
+                .collect(),
+        );
         Ok(Agent {
             cfg,
+            kv,
             dp,
             nets,
-            rt: runtime()?,
             tx,
             rx,
-            tls,
+            view: SharedView::default(),
+            session: None,
             last_gc: Instant::now(),
+            targets,
         })
     }
 
-    fn kv(&self) -> Result<EtcdKv, ClusterIpamError> {
-        let client = self
-            .rt
-            .block_on(connect(&self.cfg.endpoints, self.tls.as_ref()))?;
-        Ok(EtcdKv {
-            client,
-            rt: self.rt.handle().clone(),
-        })
+    /// What the kernel should hold, for the kernel monitor.
+    pub fn targets(&self) -> Targets {
+        self.targets.clone()
+    }
+
+    /// Sets network `i`'s VTEP MAC (and the monitor's copy).
+    fn set_mac(&mut self, i: usize, mac: [u8; 6]) {
+        self.nets[i].mac = Some(mac);
+        self.targets.update(i, |t| t.mac = Some(mac));
+    }
+
+    /// The cluster store.
+    pub fn cluster(&self) -> &C {
+        &self.kv
+    }
+
+    /// Where helpers (signals, the kernel monitor) send their events.
+    pub fn sender(&self) -> Sender<Event> {
+        self.tx.clone()
     }
 
     /// Runs the one-shot commands (release-block, gc-blocks).
     pub fn command(&mut self) -> Result<String, Fatal> {
-        let mut kv = self.kv().map_err(|e| Fatal(e.to_string()))?;
         match self.cfg.command.clone() {
             Command::Run => Err(Fatal("not a one-shot command".into())),
             Command::ReleaseBlock { network, block } => {
@@ -171,7 +200,12 @@ impl<D: Dataplane> Agent<D> {
                     .find(|n| n.spec.name == network)
                     .map(|n| n.spec.clone())
                     .ok_or_else(|| Fatal(format!("network {network:?} is not configured")))?;
-                let plan = spec.validate().map_err(|e| Fatal(e.to_string()))?;
+                let plan = spec
+                    .plans()
+                    .map_err(|e| Fatal(e.to_string()))?
+                    .into_iter()
+                    .find(|p| p.subnet().contains(&block))
+                    .ok_or_else(|| Fatal(format!("{block} is not in network {network:?}")))?;
                 // First take the block out of the state file, so no ADD
                 // allocates in it any more; then look at its usage; put it
                 // back when the release is refused.
@@ -194,14 +228,14 @@ impl<D: Dataplane> Agent<D> {
                 let usage = local::usage(&self.cfg.data_dir, &network, &plan)
                     .map_err(|e| restore(e.to_string()))?;
                 let used = usage.get(&block).copied().unwrap_or(0);
-                let mut c = Claimer::new(&mut kv, &self.cfg.prefix, spec, &self.cfg.host)
+                let mut c = Claimer::new(&mut self.kv, &self.cfg.prefix, spec, &self.cfg.host)
                     .map_err(|e| restore(e.to_string()))?;
                 c.release(&block, used)
                     .map_err(|e| restore(e.to_string()))?;
                 Ok(format!("released block {block} of network {network:?}"))
             }
             Command::GcBlocks { network } => {
-                let released = gc_blocks(&mut kv, &self.cfg.prefix, &network)
+                let released = gc_blocks(&mut self.kv, &self.cfg.prefix, &network)
                     .map_err(|e| Fatal(e.to_string()))?;
                 Ok(format!(
                     "released {} block(s) of network {network:?}: {released:?}",
@@ -211,83 +245,43 @@ impl<D: Dataplane> Agent<D> {
         }
     }
 
-    /// Runs until SIGTERM/SIGINT.
+    /// Runs until [`Event::Stop`].
     pub fn run(&mut self) -> Result<(), Fatal> {
-        let tx = self.tx.clone();
-        self.rt.spawn(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            let _ = tx.send(Event::Stop);
-        });
         self.adopt_local_state()?;
-        let mut session: Option<Session> = None;
         let mut ticks: u32 = 0;
         let mut last_attempt: Option<Instant> = None;
+        let mut next_tick = Instant::now() + self.cfg.tick;
         loop {
-            if session.is_none() && last_attempt.is_none_or(|t| t.elapsed() >= self.cfg.tick) {
+            if self.session.is_none() && last_attempt.is_none_or(|t| t.elapsed() >= self.cfg.tick) {
                 last_attempt = Some(Instant::now());
-                match self.start_session() {
-                    Ok(s) => {
-                        info!(
-                            "connected to etcd; host {:?} registered (lease {:x})",
-                            self.cfg.host, s.lease
-                        );
-                        session = Some(s);
-                    }
-                    Err(SessionError::Fatal(f)) => return Err(f),
-                    Err(SessionError::Retry(e)) => warn!("etcd: {e}; retrying"),
-                }
+                self.connect()?;
             }
-            let tick = self.cfg.tick;
-            let ev = self.rt.block_on(async {
-                tokio::select! {
-                    ev = self.rx.recv() => ev,
-                    _ = tokio::time::sleep(tick) => None,
-                }
-            });
-            match ev {
-                Some(Event::Stop) => {
-                    if let Some(mut s) = session.take() {
-                        // Leave at once: the others drop our routes now, not at lease expiry.
-                        if let Err(e) = s.kv.revoke(s.lease) {
-                            warn!("revoking the lease: {e}");
-                        }
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            let first = match self.rx.recv_timeout(wait) {
+                Ok(ev) => Some(ev),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            };
+            match first {
+                Some(ev) => {
+                    let mut batch = Batch::default();
+                    if matches!(ev, Event::Kernel(_)) {
+                        // A deletion by hand comes as several notifications.
+                        std::thread::sleep(KERNEL_COALESCE);
                     }
-                    info!("stopped");
-                    return Ok(());
-                }
-                Some(Event::Changed) => {
-                    // Coalesce a burst of changes into one reconcile.
+                    batch.add(ev);
                     while let Ok(ev) = self.rx.try_recv() {
-                        if let Event::Stop = ev {
-                            let _ = self.tx.send(Event::Stop);
-                            break;
-                        }
+                        batch.add(ev);
                     }
-                    if let Some(s) = session.as_mut() {
-                        if let Err(e) = self.resync(&mut s.kv) {
-                            warn!("resync: {e}");
-                        }
-                    }
-                }
-                Some(Event::Lost(why)) => {
-                    if session.take().is_some() {
-                        warn!("etcd session lost: {why}; keeping the kernel state, reconnecting");
+                    if self.handle(batch) {
+                        return Ok(());
                     }
                 }
                 None => {
+                    next_tick = Instant::now() + self.cfg.tick;
                     ticks = ticks.wrapping_add(1);
                     let full = ticks.is_multiple_of(RESYNC_TICKS);
-                    if let Err(e) = self.tick(session.as_mut(), full) {
+                    if let Err(e) = self.tick(full) {
                         warn!("{e}");
                     }
                 }
@@ -295,10 +289,59 @@ impl<D: Dataplane> Agent<D> {
         }
     }
 
+    /// One session attempt; a refusal by the cluster is fatal.
+    pub fn connect(&mut self) -> Result<(), Fatal> {
+        match self.start_session() {
+            Ok(s) => {
+                info!(
+                    "connected to etcd; host {:?} registered (lease {:x})",
+                    self.cfg.host, s.lease
+                );
+                self.session = Some(s);
+                Ok(())
+            }
+            Err(SessionError::Fatal(f)) => Err(f),
+            Err(SessionError::Retry(e)) => {
+                warn!("etcd: {e}; retrying");
+                Ok(())
+            }
+        }
+    }
+
+    /// Handles one batch of events; true when the agent must stop.
+    fn handle(&mut self, batch: Batch) -> bool {
+        if batch.stop {
+            if let Some(s) = self.session.take() {
+                // Leave at once: the others drop our routes now, not at lease expiry.
+                if let Err(e) = self.kv.revoke(s.lease) {
+                    warn!("revoking the lease: {e}");
+                }
+            }
+            info!("stopped");
+            return true;
+        }
+        if let Some(why) = batch.lost {
+            if self.session.take().is_some() {
+                warn!("etcd session lost: {why}; keeping the kernel state, registering again");
+            }
+        }
+        let all = batch.kernel.contains(&None);
+        let records = if batch.changed { self.records() } else { None };
+        for i in 0..self.nets.len() {
+            if all || batch.kernel.contains(&Some(self.nets[i].spec.name.clone())) {
+                // Devices, gateways, then the routes from the view.
+                self.heal(i);
+            } else if let Some(r) = &records {
+                self.reconcile_net(i, r);
+            }
+        }
+        false
+    }
+
     /// After a restart: networks with a state file get their devices and
     /// blocks back before etcd answers, so ADDs keep working without it.
     fn adopt_local_state(&mut self) -> Result<(), Fatal> {
-        for n in &mut self.nets {
+        for (i, n) in self.nets.iter_mut().enumerate() {
             let Ok(st) = HostState::load(&self.cfg.state_dir, &n.spec.name) else {
                 continue;
             };
@@ -310,6 +353,11 @@ impl<D: Dataplane> Agent<D> {
                 .ensure_local(&n.local)
                 .map_err(|e| Fatal(format!("network {:?}: {e}", n.spec.name)))?;
             n.mac = Some(mac);
+            let blocks = st.blocks.clone();
+            self.targets.update(i, |t| {
+                t.mac = Some(mac);
+                t.blocks = blocks;
+            });
             n.blocks = st
                 .blocks
                 .iter()
@@ -333,10 +381,9 @@ impl<D: Dataplane> Agent<D> {
     }
 
     fn start_session(&mut self) -> Result<Session, SessionError> {
-        let mut kv = self.kv()?;
         for i in 0..self.nets.len() {
             let spec = self.nets[i].spec.clone();
-            define_network(&mut kv, &self.cfg.prefix, &spec).map_err(|e| match e {
+            define_network(&mut self.kv, &self.cfg.prefix, &spec).map_err(|e| match e {
                 ClusterIpamError::Config { .. } => SessionError::Fatal(Fatal(e.to_string())),
                 other => SessionError::Retry(other.to_string()),
             })?;
@@ -353,91 +400,38 @@ impl<D: Dataplane> Agent<D> {
                     self.nets[i].local.mtu,
                     format_mac(&mac)
                 );
-                self.nets[i].mac = Some(mac);
+                self.set_mac(i, mac);
             }
             let held =
-                Claimer::new(&mut kv, &self.cfg.prefix, spec.clone(), &self.cfg.host)?.held()?;
+                Claimer::new(&mut self.kv, &self.cfg.prefix, spec, &self.cfg.host)?.held()?;
             self.nets[i].blocks = held;
             self.nets[i].reported = self.nets[i]
                 .blocks
                 .iter()
                 .map(|c| (c.block, c.record.used))
                 .collect();
-            self.claim_ahead(&mut kv, i)?;
+            self.claim_ahead(i)?;
         }
-        let lease = kv.grant(self.cfg.lease_ttl)?;
-        let mut s = Session {
-            kv,
-            lease,
-            tasks: Vec::new(),
-        };
-        self.put_record(&mut s)?;
-        s.tasks.push(self.spawn_keepalive(&s));
-        s.tasks.push(self.spawn_watch(&s));
-        self.resync(&mut s.kv)?;
-        Ok(s)
-    }
-
-    fn spawn_keepalive(&self, s: &Session) -> JoinHandle<()> {
-        let mut client = s.kv.client.clone();
-        let lease = s.lease;
-        let every = Duration::from_millis((self.cfg.lease_ttl as u64 * 1000 / 3).max(300));
-        let tx = self.tx.clone();
-        self.rt.spawn(async move {
-            let lost = |why: String| {
-                let _ = tx.send(Event::Lost(why));
-            };
-            let (mut keeper, mut stream) =
-                match crate::etcd::bounded(client.lease_keep_alive(lease)).await {
-                    Ok(k) => k,
-                    Err(e) => return lost(format!("lease keepalive: {e}")),
-                };
-            loop {
-                if let Err(e) = crate::etcd::bounded(keeper.keep_alive()).await {
-                    return lost(format!("lease keepalive: {e}"));
-                }
-                match crate::etcd::bounded(stream.message()).await {
-                    Ok(Some(r)) if r.ttl() > 0 => {}
-                    Ok(Some(_)) => return lost("the lease expired".into()),
-                    Ok(None) => return lost("keepalive stream closed".into()),
-                    Err(e) => return lost(format!("lease keepalive: {e}")),
-                }
-                tokio::time::sleep(every).await;
-            }
-        })
-    }
-
-    fn spawn_watch(&self, s: &Session) -> JoinHandle<()> {
-        let mut client = s.kv.client.clone();
+        let lease = self.kv.grant(self.cfg.lease_ttl)?;
+        self.put_record(lease)?;
         let prefix = keys::hosts(&self.cfg.prefix);
-        let tx = self.tx.clone();
-        self.rt.spawn(async move {
-            let lost = |why: String| {
-                let _ = tx.send(Event::Lost(why));
-            };
-            let opts = WatchOptions::new().with_prefix().with_progress_notify();
-            let mut stream = match crate::etcd::bounded(client.watch(prefix, Some(opts))).await {
-                Ok(w) => w,
-                Err(e) => return lost(format!("watch: {e}")),
-            };
-            loop {
-                match stream.message().await {
-                    Ok(Some(r)) => {
-                        if r.canceled() {
-                            return lost("watch canceled".into());
-                        }
-                        if r.events()
-                            .iter()
-                            .any(|e| matches!(e.event_type(), EventType::Put | EventType::Delete))
-                            && tx.send(Event::Changed).is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Ok(None) => return lost("watch stream closed".into()),
-                    Err(e) => return lost(format!("watch: {e}")),
-                }
-            }
+        let (kvs, rev) = self.kv.list_at(&prefix)?;
+        {
+            let mut v = self.view.lock();
+            v.loaded = false;
+            v.reset(rev, kvs);
+        }
+        let tasks = self.kv.start(
+            lease,
+            self.cfg.lease_ttl,
+            &prefix,
+            self.view.clone(),
+            self.tx.clone(),
+        );
+        self.reconcile_all();
+        Ok(Session {
+            lease,
+            _tasks: tasks,
         })
     }
 
@@ -461,46 +455,73 @@ impl<D: Dataplane> Agent<D> {
         }
     }
 
-    fn put_record(&self, s: &mut Session) -> Result<(), ClusterIpamError> {
+    fn put_record(&mut self, lease: i64) -> Result<(), ClusterIpamError> {
         let value =
             serde_json::to_vec(&self.record()).map_err(|e| ClusterIpamError::Malformed {
                 key: self.cfg.host.clone(),
                 msg: e.to_string(),
             })?;
-        s.kv.put_leased(
-            &keys::host(&self.cfg.prefix, &self.cfg.host),
-            &value,
-            s.lease,
-        )?;
+        self.kv
+            .put_leased(&keys::host(&self.cfg.prefix, &self.cfg.host), &value, lease)?;
         Ok(())
     }
 
+    /// Writes the host record again when there is a session (a new VTEP
+    /// MAC, other blocks).
+    fn republish(&mut self) -> Result<(), ClusterIpamError> {
+        match self.session.as_ref().map(|s| s.lease) {
+            Some(lease) => self.put_record(lease),
+            None => Ok(()),
+        }
+    }
+
+    /// Free addresses per plan of network `i` and the current usage.
+    fn free(&self, i: usize) -> Result<FreeByPlan, ClusterIpamError> {
+        let n = &self.nets[i];
+        let mut out = Vec::new();
+        for plan in n.spec.plans()? {
+            let usage = local::usage(&self.cfg.data_dir, &n.spec.name, &plan)?;
+            let mine: Vec<IpNet> = n
+                .block_nets()
+                .into_iter()
+                .filter(|b| plan.is_block(b))
+                .collect();
+            let free = local::free_in(&plan, &mine, &usage);
+            out.push((plan, free, usage));
+        }
+        Ok(out)
+    }
+
     /// Claims blocks until at least `min_free` addresses are free in the
-    /// held blocks; then gateways and the state file follow. Returns how
-    /// many blocks were claimed.
-    fn claim_ahead<K: Kv>(&mut self, kv: &mut K, i: usize) -> Result<usize, ClusterIpamError> {
-        let plan = self.nets[i].spec.validate()?;
-        let usage = local::usage(&self.cfg.data_dir, &self.nets[i].spec.name, &plan)?;
+    /// held blocks of every address family of the network; then gateways
+    /// and the state file follow. Returns how many blocks were claimed.
+    fn claim_ahead(&mut self, i: usize) -> Result<usize, ClusterIpamError> {
         let mut claimed = 0;
         let mut result = Ok(());
-        while local::free_in(&plan, &self.nets[i].block_nets(), &usage) < self.cfg.min_free
-            && claimed < MAX_CLAIMS_PER_TICK
-        {
-            let mut c = Claimer::new(
-                &mut *kv,
-                &self.cfg.prefix,
-                self.nets[i].spec.clone(),
-                &self.cfg.host,
-            )?;
-            match c.claim() {
-                Ok(b) => {
-                    info!("network {:?}: claimed block {b}", self.nets[i].spec.name);
-                    claimed += 1;
-                    self.nets[i].blocks = c.held()?;
-                }
-                Err(e) => {
-                    result = Err(e);
-                    break;
+        for (pi, (plan, mut free, usage)) in self.free(i)?.into_iter().enumerate() {
+            while free < self.cfg.min_free && claimed < MAX_CLAIMS_PER_TICK {
+                let mut c = Claimer::new(
+                    &mut self.kv,
+                    &self.cfg.prefix,
+                    self.nets[i].spec.clone(),
+                    &self.cfg.host,
+                )?;
+                match c.claim_in(pi) {
+                    Ok(b) => {
+                        info!("network {:?}: claimed block {b}", self.nets[i].spec.name);
+                        claimed += 1;
+                        self.nets[i].blocks = c.held()?;
+                        let mine: Vec<IpNet> = self.nets[i]
+                            .block_nets()
+                            .into_iter()
+                            .filter(|b| plan.is_block(b))
+                            .collect();
+                        free = local::free_in(&plan, &mine, &usage);
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
                 }
             }
         }
@@ -512,6 +533,8 @@ impl<D: Dataplane> Agent<D> {
     fn publish_local(&mut self, i: usize) -> Result<(), ClusterIpamError> {
         let n = &self.nets[i];
         let blocks = n.block_nets();
+        let b = blocks.clone();
+        self.targets.update(i, |t| t.blocks = b);
         if let Err(e) = self.dp.ensure_gateways(&n.local, &blocks) {
             warn!("network {:?}: gateways: {e}", n.spec.name);
         }
@@ -528,70 +551,120 @@ impl<D: Dataplane> Agent<D> {
         .store(&self.cfg.state_dir)
     }
 
-    /// Reconciles every network with the live host records.
-    fn resync(&mut self, kv: &mut EtcdKv) -> Result<(), ClusterIpamError> {
+    /// The live host records of the view (None before any was read).
+    fn records(&self) -> Option<Vec<HostRecord>> {
+        let v = self.view.lock();
+        if !v.loaded {
+            return None;
+        }
         let prefix = keys::hosts(&self.cfg.prefix);
-        let mut records = Vec::new();
-        for (k, v) in kv.list(&prefix)? {
-            match serde_json::from_slice::<HostRecord>(&v) {
-                Ok(r) if k[prefix.len()..] == r.host => records.push(r),
+        let mut out = Vec::new();
+        for (k, val) in &v.records {
+            match serde_json::from_slice::<HostRecord>(val) {
+                Ok(r) if k.get(prefix.len()..) == Some(r.host.as_str()) => out.push(r),
                 Ok(_) => warn!("{k}: record names another host; ignored"),
                 Err(e) => warn!("{k}: malformed host record ignored: {e}"),
             }
         }
-        for n in &self.nets {
-            if n.mac.is_none() {
-                continue;
-            }
-            let want = desired(&n.local, &self.cfg.host, &records);
-            match reconcile(&mut self.dp, &n.local, &want) {
-                Ok(0) => {}
-                Ok(changes) => info!(
-                    "network {:?}: {changes} kernel change(s); {} remote host(s), {} route(s)",
-                    n.spec.name,
-                    want.neighs.len(),
-                    want.routes.len()
-                ),
-                Err(e) => warn!("network {:?}: reconcile: {e}", n.spec.name),
-            }
+        Some(out)
+    }
+
+    /// Reconciles network `i`'s routes, neighbours and FDB entries with the
+    /// view (nothing is removed before the view was read once).
+    fn reconcile_net(&mut self, i: usize, records: &[HostRecord]) {
+        let n = &self.nets[i];
+        if n.mac.is_none() {
+            return;
         }
-        Ok(())
+        let want = desired(&n.local, &self.cfg.host, records);
+        let w = want.clone();
+        self.targets.update(i, |t| t.want = Some(w));
+        match reconcile(&mut self.dp, &n.local, &want) {
+            Ok(0) => {}
+            Ok(changes) => info!(
+                "network {:?}: {changes} kernel change(s); {} remote host(s), {} route(s)",
+                n.spec.name,
+                want.fdb.len(),
+                want.routes.len()
+            ),
+            Err(e) => warn!("network {:?}: reconcile: {e}", n.spec.name),
+        }
+    }
+
+    /// Reconciles every network with the view.
+    fn reconcile_all(&mut self) {
+        let Some(records) = self.records() else {
+            return;
+        };
+        for i in 0..self.nets.len() {
+            self.reconcile_net(i, &records);
+        }
+    }
+
+    /// Restores network `i`'s devices, gateways, routes, neighbours and FDB
+    /// entries after a change behind our back; a VXLAN device re-created
+    /// with another MAC is published at once.
+    fn heal(&mut self, i: usize) {
+        if self.nets[i].mac.is_none() {
+            return;
+        }
+        match self.dp.ensure_local(&self.nets[i].local) {
+            Ok(mac) if Some(mac) != self.nets[i].mac => {
+                info!(
+                    "network {:?}: vtep MAC now {}; publishing it",
+                    self.nets[i].spec.name,
+                    format_mac(&mac)
+                );
+                self.set_mac(i, mac);
+                if let Err(e) = self.republish() {
+                    warn!("publishing the new vtep MAC: {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => warn!("network {:?}: {e}", self.nets[i].spec.name),
+        }
+        let n = &self.nets[i];
+        if let Err(e) = self.dp.ensure_gateways(&n.local, &n.block_nets()) {
+            warn!("network {:?}: gateways: {e}", n.spec.name);
+        }
+        if let Some(records) = self.records() {
+            self.reconcile_net(i, &records);
+        }
     }
 
     /// One tick: claim ahead when the held blocks run low, report usage,
-    /// GC when due; with `full`, repair the devices and reconcile.
-    fn tick(
-        &mut self,
-        mut session: Option<&mut Session>,
-        full: bool,
-    ) -> Result<(), ClusterIpamError> {
+    /// GC when due; with `full`, re-read the view, repair the devices and
+    /// reconcile.
+    pub fn tick(&mut self, full: bool) -> Result<(), ClusterIpamError> {
+        if full {
+            for i in 0..self.nets.len() {
+                self.heal(i);
+            }
+        }
+        let lease = self.session.as_ref().map(|s| s.lease);
         for i in 0..self.nets.len() {
             if self.nets[i].mac.is_none() {
                 continue;
             }
-            if full {
-                if let Err(e) = self.dp.ensure_local(&self.nets[i].local) {
-                    warn!("network {:?}: {e}", self.nets[i].spec.name);
-                }
-            }
-            let plan = self.nets[i].spec.validate()?;
-            let usage = local::usage(&self.cfg.data_dir, &self.nets[i].spec.name, &plan)?;
-            let free = local::free_in(&plan, &self.nets[i].block_nets(), &usage);
-            let Some(s) = session.as_deref_mut() else {
-                if free < self.cfg.min_free && !self.nets[i].short_logged {
+            let free = self.free(i)?;
+            let short = free.iter().any(|(_, f, _)| *f < self.cfg.min_free);
+            let Some(lease) = lease else {
+                if short && !self.nets[i].short_logged {
                     warn!(
-                        "network {:?}: {free} free address(es) left in the held blocks and etcd is unreachable",
-                        self.nets[i].spec.name
+                        "network {:?}: fewer than {} free address(es) left in the held blocks and etcd is unreachable",
+                        self.nets[i].spec.name, self.cfg.min_free
                     );
                     self.nets[i].short_logged = true;
                 }
                 continue;
             };
-            self.nets[i].short_logged = false;
+            if !short {
+                self.nets[i].short_logged = false;
+            }
             if full {
                 // Blocks released explicitly (cnmd release-block) leave here too.
                 let held = Claimer::new(
-                    &mut s.kv,
+                    &mut self.kv,
                     &self.cfg.prefix,
                     self.nets[i].spec.clone(),
                     &self.cfg.host,
@@ -605,28 +678,41 @@ impl<D: Dataplane> Agent<D> {
                     );
                     self.nets[i].blocks = held;
                     self.publish_local(i)?;
-                    self.put_record(s)?;
+                    self.put_record(lease)?;
                 }
             }
-            if free < self.cfg.min_free {
-                let claimed = self.claim_ahead(&mut s.kv, i);
-                match claimed {
+            if short {
+                match self.claim_ahead(i) {
                     Ok(0) => {}
-                    Ok(_) => self.put_record(s)?,
+                    Ok(_) => self.put_record(lease)?,
+                    Err(ClusterIpamError::Kv(e)) => {
+                        if !self.nets[i].short_logged {
+                            warn!(
+                                "network {:?}: fewer than {} free address(es) left in the held blocks and etcd is unreachable ({e})",
+                                self.nets[i].spec.name, self.cfg.min_free
+                            );
+                            self.nets[i].short_logged = true;
+                        }
+                        return Err(ClusterIpamError::Kv(e));
+                    }
                     Err(e) => {
-                        self.put_record(s)?;
+                        self.put_record(lease)?;
                         return Err(e);
                     }
                 }
             }
             // Usage reports (for the GC of a dead host's empty blocks).
+            let usage: BTreeMap<IpNet, u64> = free
+                .into_iter()
+                .flat_map(|(_, _, u)| u.into_iter())
+                .collect();
             for c in self.nets[i].blocks.clone() {
                 let used = usage.get(&c.block).copied().unwrap_or(0);
                 if self.nets[i].reported.get(&c.block) == Some(&used) {
                     continue;
                 }
                 let mut cl = Claimer::new(
-                    &mut s.kv,
+                    &mut self.kv,
                     &self.cfg.prefix,
                     self.nets[i].spec.clone(),
                     &self.cfg.host,
@@ -641,7 +727,8 @@ impl<D: Dataplane> Agent<D> {
             if let Some(every) = self.cfg.gc_interval {
                 if self.last_gc.elapsed() >= every {
                     self.last_gc = Instant::now();
-                    let released = gc_blocks(&mut s.kv, &self.cfg.prefix, &self.nets[i].spec.name)?;
+                    let released =
+                        gc_blocks(&mut self.kv, &self.cfg.prefix, &self.nets[i].spec.name)?;
                     if !released.is_empty() {
                         info!(
                             "network {:?}: collected blocks of gone hosts: {released:?}",
@@ -652,16 +739,20 @@ impl<D: Dataplane> Agent<D> {
             }
         }
         if full {
-            if let Some(s) = session {
+            if let Some(lease) = lease {
                 // Rewrite the record only when it is not what it should be
                 // (every write wakes every agent's watch).
                 let key = keys::host(&self.cfg.prefix, &self.cfg.host);
                 let want = serde_json::to_vec(&self.record()).ok();
-                if s.kv.get(&key)? != want {
+                if self.kv.get(&key)? != want {
                     warn!("host record {key} missing or changed; writing it again");
-                    self.put_record(s)?;
+                    self.put_record(lease)?;
                 }
-                self.resync(&mut s.kv)?;
+                let (kvs, rev) = self.kv.list_at(&keys::hosts(&self.cfg.prefix))?;
+                let fresh = self.view.lock().reset(rev, kvs);
+                if fresh {
+                    self.reconcile_all();
+                }
             }
         }
         Ok(())
@@ -684,3 +775,7 @@ impl From<cnm_cluster_ipam::KvError> for SessionError {
         SessionError::Retry(e.to_string())
     }
 }
+
+#[cfg(test)]
+#[path = "agent_tests.rs"]
+mod tests;

@@ -52,20 +52,85 @@ pub struct Config {
 /// The host-local store's default folder (the reference's).
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
 
-pub const USAGE: &str = "usage: cnmd [run|release-block --block CIDR|gc-blocks] \
---host NAME --underlay-ip IP --etcd-endpoints URL[,URL...] \
-[--etcd-cacert PEM [--etcd-cert PEM --etcd-key PEM]] \
---network name=NAME,subnet=CIDR,vni=N,block=PREFIXLEN [--network ...] \
-[--state-dir DIR] [--data-dir DIR] [--prefix /cnm/v1] [--lease-ttl SECS] \
-[--min-free N] [--tick-ms MS] [--gc-interval SECS]";
+/// The command line as given (strings unparsed beyond clap's own checks);
+/// [`Config::from_cli`] validates it.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "cnmd",
+    version,
+    about = "The overlay's node agent: claims address blocks in etcd, registers this host and keeps the VXLAN routes, neighbours and FDB entries to the other hosts",
+    after_help = "Exit status: 0 done; 1 refused by the cluster or a kernel failure at start; 2 bad flags. Documentation: docs/overlay.md"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<CliCommand>,
+    /// The host's name in the cluster ([A-Za-z0-9._-]; default: the hostname).
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+    /// The address the VXLAN traffic leaves from; its link gives the underlay MTU.
+    #[arg(long, global = true)]
+    pub underlay_ip: Option<String>,
+    /// etcd client URLs, comma separated (all https:// exactly when --etcd-cacert is given).
+    #[arg(long, global = true)]
+    pub etcd_endpoints: Option<String>,
+    /// PEM file: the CA that signed etcd's certificate.
+    #[arg(long, global = true)]
+    pub etcd_cacert: Option<PathBuf>,
+    /// PEM file: the client certificate (with --etcd-key).
+    #[arg(long, global = true)]
+    pub etcd_cert: Option<PathBuf>,
+    /// PEM file: the client key (with --etcd-cert).
+    #[arg(long, global = true)]
+    pub etcd_key: Option<PathBuf>,
+    /// One overlay network: name=NAME,subnet=CIDR,vni=N,block=LEN[,subnet6=CIDR,block6=LEN] (repeatable).
+    #[arg(long, global = true)]
+    pub network: Vec<String>,
+    /// Where the state files go (the CNI config's stateDir).
+    #[arg(long, global = true)]
+    pub state_dir: Option<PathBuf>,
+    /// The host-local store.
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// The etcd key prefix.
+    #[arg(long, global = true)]
+    pub prefix: Option<String>,
+    /// Seconds a dead host stays routed (2..=3600; default 10).
+    #[arg(long, global = true)]
+    pub lease_ttl: Option<u64>,
+    /// Claim another block when fewer addresses are free (default 16).
+    #[arg(long, global = true)]
+    pub min_free: Option<u64>,
+    /// Local checks (claims, usage reports) every this many ms; full resync every 10 ticks (50..=60000; default 1000).
+    #[arg(long, global = true)]
+    pub tick_ms: Option<u64>,
+    /// Collect the empty blocks of hosts without a lease every this many seconds (0: off; default 300).
+    #[arg(long, global = true)]
+    pub gc_interval: Option<u64>,
+}
+
+/// The subcommands (none: `run`).
+#[derive(Debug, clap::Subcommand)]
+pub enum CliCommand {
+    /// Run the agent (the default).
+    Run,
+    /// Release one block of this host (refused while an address in it is in use).
+    ReleaseBlock {
+        /// The block, e.g. 10.214.1.64/26.
+        #[arg(long)]
+        block: String,
+    },
+    /// Release the empty blocks of hosts whose lease is gone.
+    GcBlocks,
+}
 
 fn bad(flag: &str, msg: impl std::fmt::Display) -> String {
     format!("{flag}: {msg}")
 }
 
-/// `name=ov1,subnet=10.214.0.0/16,vni=42,block=26`
+/// `name=ov1,subnet=10.214.0.0/16,vni=42,block=26[,subnet6=fd00:214::/48,block6=64]`
 pub fn parse_network(s: &str) -> Result<NetworkSpec, String> {
     let (mut name, mut subnet, mut vni, mut block) = (None, None, None, None);
+    let (mut subnet6, mut block6) = (None, None);
     for part in s.split(',') {
         let (k, v) = part
             .split_once('=')
@@ -91,6 +156,19 @@ pub fn parse_network(s: &str) -> Result<NetworkSpec, String> {
                         .map_err(|e| bad("--network", format!("block {v:?}: {e}")))?,
                 )
             }
+            "subnet6" => {
+                subnet6 = Some(
+                    v.parse::<IpNet>()
+                        .map_err(|e| bad("--network", format!("subnet6 {v:?}: {e}")))?,
+                )
+            }
+            "block6" => {
+                block6 = Some(
+                    v.trim_start_matches('/')
+                        .parse::<u8>()
+                        .map_err(|e| bad("--network", format!("block6 {v:?}: {e}")))?,
+                )
+            }
             other => return Err(bad("--network", format!("unknown key {other:?}"))),
         }
     }
@@ -99,65 +177,27 @@ pub fn parse_network(s: &str) -> Result<NetworkSpec, String> {
         subnet: subnet.ok_or_else(|| bad("--network", "subnet= is required"))?,
         vni: vni.ok_or_else(|| bad("--network", "vni= is required"))?,
         block_prefix: block.ok_or_else(|| bad("--network", "block= is required"))?,
+        subnet6,
+        block_prefix6: block6,
     };
-    spec.validate().map_err(|e| bad("--network", e))?;
+    spec.plans().map_err(|e| bad("--network", e))?;
     Ok(spec)
 }
 
 impl Config {
-    /// Parses and validates `args` (without the program name).
+    /// Parses (clap) and validates `args` (without the program name).
+    #[cfg(test)]
     pub fn parse(args: &[String]) -> Result<Config, String> {
-        let mut it = args.iter().peekable();
-        let command_word = match it.peek() {
-            Some(w) if !w.starts_with("--") => it.next().cloned(),
-            _ => None,
-        };
-        let mut flags: Vec<(String, String)> = Vec::new();
-        while let Some(flag) = it.next() {
-            if !flag.starts_with("--") {
-                return Err(format!("unexpected argument {flag:?}"));
-            }
-            let (k, v) = match flag.split_once('=') {
-                Some((k, v)) => (k.to_string(), v.to_string()),
-                None => (
-                    flag.clone(),
-                    it.next()
-                        .cloned()
-                        .ok_or_else(|| bad(flag, "needs a value"))?,
-                ),
-            };
-            flags.push((k, v));
-        }
-        let one = |name: &str| -> Result<Option<String>, String> {
-            let mut vals = flags.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
-            let first = vals.next().cloned();
-            if vals.next().is_some() {
-                return Err(bad(name, "given more than once"));
-            }
-            Ok(first)
-        };
-        const KNOWN: &[&str] = &[
-            "--host",
-            "--underlay-ip",
-            "--etcd-endpoints",
-            "--etcd-cacert",
-            "--etcd-cert",
-            "--etcd-key",
-            "--network",
-            "--state-dir",
-            "--data-dir",
-            "--prefix",
-            "--lease-ttl",
-            "--min-free",
-            "--tick-ms",
-            "--gc-interval",
-            "--block",
-        ];
-        if let Some((k, _)) = flags.iter().find(|(k, _)| !KNOWN.contains(&k.as_str())) {
-            return Err(format!("unknown flag {k}"));
-        }
+        use clap::Parser;
+        let cli =
+            Cli::try_parse_from(std::iter::once("cnmd".to_string()).chain(args.iter().cloned()))
+                .map_err(|e| e.to_string())?;
+        Config::from_cli(cli)
+    }
 
-        let host = match one("--host")? {
+    /// Validates the command line into a typed configuration.
+    pub fn from_cli(cli: Cli) -> Result<Config, String> {
+        let host = match cli.host {
             Some(h) => h,
             None => std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map(|s| s.trim().to_string())
@@ -170,11 +210,13 @@ impl Config {
         {
             return Err(bad("--host", format!("{host:?} is not a valid host name")));
         }
-        let underlay_ip: IpAddr = one("--underlay-ip")?
+        let underlay_ip: IpAddr = cli
+            .underlay_ip
             .ok_or_else(|| bad("--underlay-ip", "is required"))?
             .parse()
             .map_err(|e| bad("--underlay-ip", e))?;
-        let endpoints: Vec<String> = one("--etcd-endpoints")?
+        let endpoints: Vec<String> = cli
+            .etcd_endpoints
             .ok_or_else(|| bad("--etcd-endpoints", "is required"))?
             .split(',')
             .map(str::trim)
@@ -197,10 +239,7 @@ impl Config {
                 format!("{e:?} must start with http:// or https://"),
             ));
         }
-        let ca = one("--etcd-cacert")?.map(PathBuf::from);
-        let cert = one("--etcd-cert")?.map(PathBuf::from);
-        let key = one("--etcd-key")?.map(PathBuf::from);
-        let tls = match (ca, cert, key) {
+        let tls = match (cli.etcd_cacert, cli.etcd_cert, cli.etcd_key) {
             (None, None, None) => None,
             (Some(ca), None, None) => Some(Tls { ca, identity: None }),
             (Some(ca), Some(c), Some(k)) => Some(Tls {
@@ -222,7 +261,7 @@ impl Config {
             ));
         }
         let mut networks = Vec::new();
-        for (_, v) in flags.iter().filter(|(k, _)| k == "--network") {
+        for v in &cli.network {
             let n = parse_network(v)?;
             n.check_against(&networks)
                 .map_err(|e| bad("--network", e))?;
@@ -231,22 +270,16 @@ impl Config {
         if networks.is_empty() {
             return Err(bad("--network", "at least one is required"));
         }
-        let num = |name: &str, default: u64| -> Result<u64, String> {
-            one(name)?
-                .map(|v| v.parse::<u64>().map_err(|e| bad(name, e)))
-                .transpose()
-                .map(|v| v.unwrap_or(default))
-        };
-        let lease_ttl = num("--lease-ttl", 10)?;
+        let lease_ttl = cli.lease_ttl.unwrap_or(10);
         if !(2..=3600).contains(&lease_ttl) {
             return Err(bad("--lease-ttl", "must be 2..=3600 seconds"));
         }
-        let tick = num("--tick-ms", 1000)?;
+        let tick = cli.tick_ms.unwrap_or(1000);
         if !(50..=60_000).contains(&tick) {
             return Err(bad("--tick-ms", "must be 50..=60000"));
         }
-        let gc = num("--gc-interval", 300)?;
-        let prefix = one("--prefix")?.unwrap_or_else(|| keys::DEFAULT_ROOT.to_string());
+        let gc = cli.gc_interval.unwrap_or(300);
+        let prefix = cli.prefix.unwrap_or_else(|| keys::DEFAULT_ROOT.to_string());
         if !prefix.starts_with('/') || prefix.ends_with('/') {
             return Err(bad("--prefix", "must start with '/' and not end with one"));
         }
@@ -261,25 +294,21 @@ impl Config {
                 )),
             }
         };
-        let command = match command_word.as_deref() {
-            None | Some("run") => Command::Run,
-            Some("release-block") => {
-                let block: IpNet = one("--block")?
-                    .ok_or_else(|| bad("--block", "is required"))?
-                    .parse()
-                    .map_err(|e| bad("--block", e))?;
+        let command = match cli.command {
+            None | Some(CliCommand::Run) => Command::Run,
+            Some(CliCommand::ReleaseBlock { block }) => {
+                let block: IpNet = block.parse().map_err(|e| bad("--block", e))?;
                 let network = network_named(
                     networks
                         .iter()
-                        .find(|n| n.subnet.contains(&block))
+                        .find(|n| n.subnets().iter().any(|s| s.contains(&block)))
                         .map(|n| n.name.clone()),
                 )?;
                 Command::ReleaseBlock { network, block }
             }
-            Some("gc-blocks") => Command::GcBlocks {
+            Some(CliCommand::GcBlocks) => Command::GcBlocks {
                 network: network_named(None)?,
             },
-            Some(other) => return Err(format!("unknown command {other:?}")),
         };
         Ok(Config {
             command,
@@ -288,13 +317,15 @@ impl Config {
             endpoints,
             tls,
             networks,
-            state_dir: one("--state-dir")?
-                .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from),
-            data_dir: one("--data-dir")?
-                .map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from),
+            state_dir: cli
+                .state_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+            data_dir: cli
+                .data_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             prefix,
             lease_ttl: lease_ttl as i64,
-            min_free: u128::from(num("--min-free", 16)?),
+            min_free: u128::from(cli.min_free.unwrap_or(16)),
             tick: Duration::from_millis(tick),
             gc_interval: (gc != 0).then(|| Duration::from_secs(gc)),
         })
@@ -342,6 +373,26 @@ mod tests {
                 block: "10.214.0.64/26".parse().unwrap()
             }
         );
+        let d = Config::parse(&args(&format!(
+            "{BASE} --network name=ov1,subnet=10.214.0.0/16,vni=42,block=26,subnet6=fd00:214::/48,block6=64"
+        )))
+        .unwrap();
+        assert_eq!(d.networks[0].subnets().len(), 2);
+        let r6 = Config::parse(&args(&format!(
+            "release-block --block fd00:214:0:3::/64 {BASE} --network name=ov1,subnet=10.214.0.0/16,vni=42,block=26,subnet6=fd00:214::/48,block6=64"
+        )))
+        .unwrap();
+        assert!(matches!(r6.command, Command::ReleaseBlock { .. }));
+    }
+
+    #[test]
+    fn help_and_version_are_clap_s() {
+        use clap::Parser;
+        let e = Cli::try_parse_from(["cnmd", "--help"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(e.to_string().contains("--etcd-endpoints"), "{e}");
+        let v = Cli::try_parse_from(["cnmd", "--version"]).unwrap_err();
+        assert_eq!(v.kind(), clap::error::ErrorKind::DisplayVersion);
     }
 
     #[test]
@@ -356,7 +407,8 @@ mod tests {
             ("--network name=a,subnet=10.214.0.0/16,vni=1", "block= is required"),
             ("", "at least one is required"),
             ("--network name=a,subnet=10.214.0.0/16,vni=1,block=26 --lease-ttl 1", "--lease-ttl"),
-            ("--network name=a,subnet=10.214.0.0/16,vni=1,block=26 --bogus 1", "unknown flag"),
+            ("--network name=a,subnet=10.214.0.0/16,vni=1,block=26 --bogus 1", "unexpected argument '--bogus'"),
+            ("--network name=a,subnet=10.214.0.0/16,vni=1,block=26,subnet6=fd00::/48", "needs block6"),
             (
                 "--network name=a,subnet=10.214.0.0/16,vni=1,block=26 --etcd-cacert /x",
                 "https:// endpoints",

@@ -5,6 +5,12 @@
 //! ([`plan`]). Per remote host: one route per block via its underlay address
 //! (on-link, through the VXLAN device), one permanent neighbour (underlay
 //! address -> its VTEP MAC) and one FDB entry (VTEP MAC -> underlay address).
+//! IPv6 blocks over an IPv4 underlay: the kernel refuses an IPv6 route with
+//! an IPv4 next hop (RTA_VIA: "IPv6 does not support RTA_VIA attribute"),
+//! so their routes go via the IPv4-mapped address `::ffff:<underlay>`
+//! (accepted as an on-link IPv6 gateway), with a second permanent
+//! neighbour for that address and the same VTEP MAC
+//! (docs/adr/0018-etcd-failover.md, "IPv6 across hosts").
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -17,7 +23,8 @@ use crate::record::{parse_mac, HostRecord};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalNet {
     pub name: String,
-    pub subnet: IpNet,
+    /// The network's subnets (IPv4, and IPv6 for dual stack).
+    pub subnets: Vec<IpNet>,
     pub vni: u32,
     pub bridge: String,
     pub vxlan: String,
@@ -29,7 +36,8 @@ pub struct LocalNet {
 /// Routes, neighbours and FDB entries through one VXLAN device.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Programmed {
-    /// Block -> next hop (the remote host's underlay address).
+    /// Block -> next hop (the remote host's underlay address, or its
+    /// IPv4-mapped IPv6 form for IPv6 blocks over an IPv4 underlay).
     pub routes: BTreeMap<IpNet, IpAddr>,
     /// Next hop -> VTEP MAC.
     pub neighs: BTreeMap<IpAddr, [u8; 6]>,
@@ -67,6 +75,61 @@ pub trait Dataplane {
     fn apply(&mut self, net: &LocalNet, op: &Op) -> Result<(), DpError>;
 }
 
+/// What the kernel of one network should hold, as the agent last decided:
+/// shared with the kernel monitor, which heals from it without waiting on
+/// the agent's loop (that may be in an etcd call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub local: LocalNet,
+    /// The VTEP MAC the host record carries (None: not set up yet).
+    pub mac: Option<[u8; 6]>,
+    /// The held blocks (their gateways go on the bridge).
+    pub blocks: Vec<IpNet>,
+    /// Routes, neighbours and FDB entries (None: the records were never read).
+    pub want: Option<Programmed>,
+}
+
+/// The targets of every network, in the agent's order.
+#[derive(Debug, Clone, Default)]
+pub struct Targets(std::sync::Arc<std::sync::Mutex<Vec<Target>>>);
+
+impl Targets {
+    pub fn new(t: Vec<Target>) -> Targets {
+        Targets(std::sync::Arc::new(std::sync::Mutex::new(t)))
+    }
+
+    /// Changes network `i`'s target.
+    pub fn update(&self, i: usize, f: impl FnOnce(&mut Target)) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = g.get_mut(i) {
+            f(t);
+        }
+    }
+
+    /// Network `i`'s target.
+    pub fn get(&self, i: usize) -> Option<Target> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(i)
+            .cloned()
+    }
+}
+
+/// Restores network `t`'s kernel state after a change behind the agent's
+/// back: devices (re-created, attached, up), gateways, then routes,
+/// neighbours and FDB entries. Returns the VTEP MAC now (a re-created
+/// device has a new one) and how many route/neighbour/FDB changes were made.
+pub fn heal<D: Dataplane>(dp: &mut D, t: &Target) -> Result<([u8; 6], usize), DpError> {
+    let mac = dp.ensure_local(&t.local)?;
+    dp.ensure_gateways(&t.local, &t.blocks)?;
+    let changes = match &t.want {
+        Some(w) => reconcile(dp, &t.local, w)?,
+        None => 0,
+    };
+    Ok((mac, changes))
+}
+
 /// What `net`'s VXLAN device should carry given the live hosts' records
 /// (this host's own record and records without the network are skipped;
 /// blocks outside the network's subnet are ignored).
@@ -85,12 +148,31 @@ pub fn desired(net: &LocalNet, me: &str, records: &[HostRecord]) -> Programmed {
         p.neighs.insert(r.underlay, mac);
         p.fdb.insert((mac, r.underlay));
         for b in &n.blocks {
-            if net.subnet.contains(b) {
-                p.routes.insert(*b, r.underlay);
+            if !net.subnets.iter().any(|s| s.contains(b)) {
+                continue;
             }
+            let Some(hop) = next_hop(b, r.underlay) else {
+                continue;
+            };
+            if hop != r.underlay {
+                p.neighs.insert(hop, mac);
+            }
+            p.routes.insert(*b, hop);
         }
     }
     p
+}
+
+/// The gateway of a route to `block` through the VXLAN device towards the
+/// host at `underlay`: the underlay address itself when the families
+/// match; for an IPv6 block over an IPv4 underlay, its IPv4-mapped form;
+/// None for an IPv4 block over an IPv6 underlay (not supported).
+pub fn next_hop(block: &IpNet, underlay: IpAddr) -> Option<IpAddr> {
+    match (block, underlay) {
+        (IpNet::V4(_), IpAddr::V4(_)) | (IpNet::V6(_), IpAddr::V6(_)) => Some(underlay),
+        (IpNet::V6(_), IpAddr::V4(a)) => Some(IpAddr::V6(a.to_ipv6_mapped())),
+        (IpNet::V4(_), IpAddr::V6(_)) => None,
+    }
 }
 
 /// The changes that turn `actual` into `want`: additions first (FDB, then
@@ -157,54 +239,15 @@ mod tests {
     use super::*;
     use crate::record::{format_mac, HostNetwork};
 
-    /// An in-memory VXLAN device.
-    #[derive(Default)]
-    struct FakeDp {
-        state: Programmed,
-        applied: usize,
-    }
-
-    impl Dataplane for FakeDp {
-        fn ensure_local(&mut self, _: &LocalNet) -> Result<[u8; 6], DpError> {
-            Ok([2, 0, 0, 0, 0, 1])
-        }
-        fn ensure_gateways(&mut self, _: &LocalNet, _: &[IpNet]) -> Result<(), DpError> {
-            Ok(())
-        }
-        fn programmed(&mut self, _: &LocalNet) -> Result<Programmed, DpError> {
-            Ok(self.state.clone())
-        }
-        fn apply(&mut self, _: &LocalNet, op: &Op) -> Result<(), DpError> {
-            self.applied += 1;
-            let s = &mut self.state;
-            match *op {
-                Op::SetFdb(m, ip) => {
-                    s.fdb.insert((m, ip));
-                }
-                Op::SetNeigh(ip, m) => {
-                    s.neighs.insert(ip, m);
-                }
-                Op::SetRoute(d, g) => {
-                    s.routes.insert(d, g);
-                }
-                Op::DelRoute(d, _) => {
-                    s.routes.remove(&d);
-                }
-                Op::DelNeigh(ip) => {
-                    s.neighs.remove(&ip);
-                }
-                Op::DelFdb(m, ip) => {
-                    s.fdb.remove(&(m, ip));
-                }
-            }
-            Ok(())
-        }
-    }
+    use crate::fake::FakeDp;
 
     fn net() -> LocalNet {
         LocalNet {
             name: "ov1".into(),
-            subnet: "10.214.0.0/16".parse().unwrap(),
+            subnets: vec![
+                "10.214.0.0/16".parse().unwrap(),
+                "fd00:214::/48".parse().unwrap(),
+            ],
             vni: 42,
             bridge: "cnmb42".into(),
             vxlan: "cnmx42".into(),
@@ -257,8 +300,29 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_blocks_over_an_ipv4_underlay_go_via_the_mapped_address() {
+        let records = vec![rec(
+            "h2",
+            "10.213.0.12",
+            2,
+            &["10.214.0.64/26", "fd00:214:0:1::/64", "fd00:999::/64"],
+        )];
+        let want = desired(&net(), "h1", &records);
+        let mapped: IpAddr = "::ffff:10.213.0.12".parse().unwrap();
+        assert_eq!(want.routes[&"fd00:214:0:1::/64".parse().unwrap()], mapped);
+        assert_eq!(want.routes.len(), 2, "the foreign IPv6 block is skipped");
+        assert_eq!(want.neighs[&mapped], [2, 0, 0, 0, 0, 2]);
+        assert_eq!(want.neighs.len(), 2);
+        assert_eq!(want.fdb.len(), 1, "one FDB entry per host");
+        assert_eq!(
+            next_hop(&"10.0.0.0/24".parse().unwrap(), "fd00::1".parse().unwrap()),
+            None
+        );
+    }
+
+    #[test]
     fn reconcile_adds_missing_removes_stale_and_is_idempotent() {
-        let mut dp = FakeDp::default();
+        let mut dp = FakeDp::new(1);
         let n = net();
         let all = vec![
             rec("h2", "10.213.0.12", 2, &["10.214.0.64/26"]),
@@ -274,7 +338,7 @@ mod tests {
             &["10.214.0.64/26", "10.214.1.0/26"],
         )];
         let want = desired(&n, "h1", &now);
-        let ops = plan(&want, &dp.state);
+        let ops = plan(&want, &dp.state().programmed);
         assert!(ops.contains(&Op::DelRoute(
             "10.214.0.192/26".parse().unwrap(),
             "10.213.0.13".parse().unwrap()
@@ -292,9 +356,9 @@ mod tests {
             .rposition(|o| matches!(o, Op::SetRoute(..) | Op::SetNeigh(..) | Op::SetFdb(..)));
         assert!(last_set < first_del, "{ops:?}");
         reconcile(&mut dp, &n, &want).unwrap();
-        assert_eq!(dp.state, want);
+        assert_eq!(dp.state().programmed, want);
         // Nothing left after every host is gone.
         reconcile(&mut dp, &n, &desired(&n, "h1", &[])).unwrap();
-        assert_eq!(dp.state, Programmed::default());
+        assert_eq!(dp.state().programmed, Programmed::default());
     }
 }

@@ -1,53 +1,84 @@
-//! cnmd, the overlay's node agent: main() reads the arguments, runs the
-//! agent or a one-shot command, prints and exits.
+//! cnmd, the overlay's node agent: main() reads the arguments (clap), runs
+//! the agent or a one-shot command, prints and exits.
 
 #![forbid(unsafe_code)]
 
 mod agent;
+mod cluster;
 mod config;
 mod dataplane;
 mod etcd;
+#[cfg(test)]
+mod fake;
 mod linux;
 mod log;
 mod record;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use config::{Command, Config};
+use clap::Parser;
+use config::{Cli, Command, Config};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{}", config::USAGE);
-        return ExitCode::SUCCESS;
-    }
-    let cfg = match Config::parse(&args) {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        // --help and --version exit 0, bad flags 2 (clap's codes).
+        Err(e) => e.exit(),
+    };
+    let cfg = match Config::from_cli(cli) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("cnmd: {e}\n{}", config::USAGE);
+            eprintln!("cnmd: {e}\n(cnmd --help lists the flags)");
             return ExitCode::from(2);
         }
     };
-    let result = (|| {
-        let mut dp = linux::LinuxDataplane::new().map_err(|e| agent::Fatal(e.to_string()))?;
-        let underlay = dp
-            .underlay(cfg.underlay_ip)
-            .map_err(|e| agent::Fatal(e.to_string()))?;
-        let one_shot = cfg.command != Command::Run;
-        let mut a = agent::Agent::new(cfg, dp, underlay)?;
-        if one_shot {
-            let msg = a.command()?;
-            println!("{msg}");
-            Ok(())
-        } else {
-            a.run()
-        }
-    })();
-    match result {
+    match run(cfg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cnmd: error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(cfg: Config) -> Result<(), agent::Fatal> {
+    let fatal = |e: &dyn std::fmt::Display| agent::Fatal(e.to_string());
+    let mut dp = linux::LinuxDataplane::new().map_err(|e| fatal(&e))?;
+    let underlay = dp.underlay(cfg.underlay_ip).map_err(|e| fatal(&e))?;
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| agent::Fatal(format!("starting the async runtime: {e}")))?,
+    );
+    let tls = cfg
+        .tls
+        .as_ref()
+        .map(etcd::tls_options)
+        .transpose()
+        .map_err(agent::Fatal)?;
+    let kv = etcd::EtcdCluster::new(rt, &cfg.endpoints, tls).map_err(|e| fatal(&e))?;
+    let one_shot = cfg.command != Command::Run;
+    let devices: Vec<(String, String, String)> = cfg
+        .networks
+        .iter()
+        .map(|n| {
+            let (br, vx) = config::device_names(n);
+            (n.name.clone(), br, vx)
+        })
+        .collect();
+    let mut a = agent::Agent::new(cfg, kv, dp, underlay)?;
+    if one_shot {
+        let msg = a.command()?;
+        println!("{msg}");
+        return Ok(());
+    }
+    a.cluster().on_signals(a.sender());
+    if let Err(e) = linux::spawn_monitor(devices, a.targets(), a.sender()) {
+        // The periodic check (every 10 ticks) still repairs, only later.
+        warn!("kernel monitor not started: {e}; repairs wait for the periodic check");
+    }
+    a.run()
 }

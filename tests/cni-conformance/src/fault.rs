@@ -7,9 +7,9 @@ use crate::bins::workspace_root;
 use crate::exec::Env;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Environment variable naming the ADD step after which the test build dies.
 pub const FAULT_ENV: &str = "CNM_FAULT_POINT";
@@ -137,61 +137,13 @@ pub fn run_reporting_signal(bin: &Path, command: &str, env: &Env, stdin: &[u8]) 
     for (k, v) in &env.extra {
         cmd.env(k, v);
     }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", bin.display()));
-    let input = stdin.to_vec();
-    let mut sin = child.stdin.take();
-    let writer = std::thread::spawn(move || {
-        use std::io::Write;
-        if let Some(s) = sin.as_mut() {
-            let _ = s.write_all(&input);
-        }
-    });
-    let reader = |r: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out = reader(
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    );
-    let err = reader(
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    );
-    let deadline = Instant::now() + crate::proc::DEFAULT_TIMEOUT;
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st),
-            Ok(None) if Instant::now() >= deadline => {
-                timed_out = true;
-                let _ = child.kill();
-                break child.wait().ok();
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => panic!("wait for {} failed: {e}", bin.display()),
-        }
-    };
-    let _ = writer.join();
+    let ran = crate::proc::run_with_signal(&mut cmd, stdin, crate::proc::DEFAULT_TIMEOUT);
+    let (status, timed_out) = (ran.status, ran.timed_out);
     Ended {
         code: status.and_then(|s| s.code()),
         signal: status.and_then(|s| s.signal()),
-        stdout: out.join().unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
+        stdout: ran.stdout,
+        stderr: String::from_utf8_lossy(&ran.stderr).into_owned(),
         timed_out,
     }
 }

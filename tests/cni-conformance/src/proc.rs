@@ -1,8 +1,9 @@
 //! Bounded child processes: every wait in the suite has a deadline.
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use cnm_exec::{Exec, ExecError};
 
 /// Default deadline for one plugin or tool invocation.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -16,64 +17,43 @@ pub struct RawOutput {
     pub timed_out: bool,
 }
 
-/// Run `cmd` with `stdin`, killing it after `timeout`. Panics if it cannot be spawned.
+/// Run `cmd` with `stdin`, killing it after `timeout` (through `cnm-exec`, the workspace's one
+/// exec-with-timeout). Panics if it cannot be spawned.
 pub fn run_bounded(mut cmd: Command, stdin: &[u8], timeout: Duration) -> RawOutput {
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => panic!("cannot spawn {cmd:?}: {e}"),
-    };
-    let input = stdin.to_vec();
-    let mut sin = child.stdin.take();
-    let writer = std::thread::spawn(move || {
-        if let Some(s) = sin.as_mut() {
-            // A plugin may exit without reading stdin (EPIPE): that is fine.
-            let _ = s.write_all(&input);
-        }
-        drop(sin);
-    });
-    let mut sout = child.stdout.take();
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = sout.as_mut() {
-            let _ = s.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let mut serr = child.stderr.take();
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = serr.as_mut() {
-            let _ = s.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let deadline = Instant::now() + timeout;
-    let mut timed_out = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Some(st),
-            Ok(None) if Instant::now() >= deadline => {
-                timed_out = true;
-                let _ = child.kill();
-                break child.wait().ok();
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => panic!("wait for {cmd:?} failed: {e}"),
-        }
-    };
-    let _ = writer.join();
-    // Grandchildren holding the pipes open could block the readers: the
-    // readers are only joined after the child has exited or been killed.
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
+    let ended = run_with_signal(&mut cmd, stdin, timeout);
     RawOutput {
-        code: status.and_then(|s| s.code()).unwrap_or(-1),
-        stdout,
-        stderr,
-        timed_out,
+        code: ended.status.and_then(|s| s.code()).unwrap_or(-1),
+        stdout: ended.stdout,
+        stderr: ended.stderr,
+        timed_out: ended.timed_out,
+    }
+}
+
+/// What [`run_with_signal`] saw: the status (None after a timeout) and the output.
+#[derive(Debug, Clone)]
+pub struct Bounded {
+    pub status: Option<std::process::ExitStatus>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub timed_out: bool,
+}
+
+/// [`run_bounded`] keeping the whole exit status (a signal shows in it).
+pub fn run_with_signal(cmd: &mut Command, stdin: &[u8], timeout: Duration) -> Bounded {
+    match cnm_exec::run(cmd, stdin, &Exec::bounded(timeout)) {
+        Ok(done) => Bounded {
+            status: Some(done.status),
+            stdout: done.stdout,
+            stderr: done.stderr,
+            timed_out: false,
+        },
+        Err(ExecError::Timeout { .. }) => Bounded {
+            status: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            timed_out: true,
+        },
+        Err(e) => panic!("cannot run {cmd:?}: {e}"),
     }
 }
 

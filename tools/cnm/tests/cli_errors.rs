@@ -27,17 +27,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-struct Dir(std::path::PathBuf);
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+/// A temp dir (`tempfile`) removed on drop; `.0` is its path.
+struct Dir(std::path::PathBuf, #[allow(dead_code)] tempfile::TempDir);
 fn tempdir(tag: &str) -> Dir {
-    let p = std::env::temp_dir().join(format!("cnm-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    Dir(p)
+    let d = tempfile::Builder::new()
+        .prefix(&format!("cnm-cli-{tag}-"))
+        .tempdir()
+        .unwrap();
+    Dir(d.path().to_path_buf(), d)
 }
 
 #[test]

@@ -50,6 +50,8 @@ fn state(dir: &std::path::Path, blocks: &[&str]) -> HostState {
             subnet: "10.214.0.0/24".parse().expect("net"),
             vni: 42,
             block_prefix: 29,
+            subnet6: None,
+            block_prefix6: None,
         },
         host: "h1".into(),
         blocks: blocks.iter().map(|b| b.parse().expect("net")).collect(),

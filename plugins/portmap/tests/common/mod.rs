@@ -69,13 +69,19 @@ pub struct Topo {
     pub www: PathBuf,
     pub page: String,
     servers: Vec<Child>,
+    /// Removes the web root on drop.
+    _www_dir: tempfile::TempDir,
 }
 
 impl Topo {
     pub fn new() -> Topo {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let base = format!("cnmpm-{}-{n}", std::process::id());
-        let www = std::env::temp_dir().join(format!("{base}-www"));
+        let www_dir = tempfile::Builder::new()
+            .prefix(&format!("{base}-www-"))
+            .tempdir()
+            .unwrap();
+        let www = www_dir.path().to_path_buf();
         let t = Topo {
             host: format!("{base}-h"),
             c1: format!("{base}-c1"),
@@ -83,8 +89,8 @@ impl Topo {
             page: format!("hello from {base}"),
             www,
             servers: Vec::new(),
+            _www_dir: www_dir,
         };
-        std::fs::create_dir_all(&t.www).unwrap();
         std::fs::write(t.www.join("index.html"), &t.page).unwrap();
         for ns in [&t.host, &t.c1, &t.c2] {
             sh(&["ip", "netns", "add", ns]);
@@ -279,7 +285,6 @@ impl Drop for Topo {
             cnm_test_support::forget_nft_state(std::path::Path::new(&format!("/run/netns/{ns}")));
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
-        let _ = std::fs::remove_dir_all(&self.www);
     }
 }
 

@@ -274,7 +274,7 @@ impl Endpoint {
         let mut errors = ErrorList::new();
         errors.check(
             self.core
-                .release(&self.owner(), &format!("endpoint {:?}", self.record.id)),
+                .release(&self.owner(), || format!("endpoint {:?}", self.record.id)),
         );
         // Names go whether or not the endpoint was left first (idempotent).
         errors.check(self.unregister_names());

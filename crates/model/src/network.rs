@@ -186,7 +186,7 @@ impl Network {
             }
             Err(e) => {
                 let failures: Vec<String> =
-                    match self.core.release(&owner, &format!("endpoint {id:?}")) {
+                    match self.core.release(&owner, || format!("endpoint {id:?}")) {
                         Ok(()) => Vec::new(),
                         Err(ModelError::Ipam { source, .. }) => {
                             vec![format!("release IPAM: {source}")]
@@ -255,10 +255,9 @@ impl Network {
     /// Release every address `owner` holds in this network's IPAM
     /// (idempotent). A front-end undoing a failed allocation calls it.
     pub fn release_addresses(&self, owner: &OwnerKey) -> Result<(), ModelError> {
-        self.core.release(
-            owner,
-            &format!("{:?} ({})", owner.container_id, owner.ifname),
-        )
+        self.core.release(owner, || {
+            format!("{:?} ({})", owner.container_id, owner.ifname)
+        })
     }
 
     /// Remove what belongs to endpoints other than `valid` (CNI GC): IPAM

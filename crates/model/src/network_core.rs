@@ -65,12 +65,17 @@ impl NetworkCore {
         ))
     }
 
-    /// Release every address `owner` holds (nothing bound: nothing to do).
-    pub(crate) fn release(&self, owner: &OwnerKey, what: &str) -> Result<(), ModelError> {
+    /// Release every address `owner` holds (nothing bound: nothing to do);
+    /// `what` names the object for the error.
+    pub(crate) fn release(
+        &self,
+        owner: &OwnerKey,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), ModelError> {
         match self.ipam() {
             Some((driver, net)) => driver
                 .release(&net, owner)
-                .map_err(|e| ModelError::ipam(format!("release addresses of {what}"), e)),
+                .map_err(|e| ModelError::ipam(format!("release addresses of {}", what()), e)),
             None => Ok(()),
         }
     }

@@ -9,6 +9,7 @@
 //! | `static_ips`, `interface_name`, `static_mac` | `Network::create_endpoint` in the sandbox (the fast path) with the addresses as `requested` (the model reserves them, or allocates) for the owner (container id, interface name), then `Endpoint::join`, `Sandbox::apply` |
 //! | port mappings | [`Publisher`] (the driver's `program_external_connectivity` is not there yet, see below) |
 //! | teardown | `Endpoint::teardown` (release, leave, delete; every step runs), `Network::delete` after the last attachment |
+//! | `dns_enabled`, `container_name`, `aliases` | `Network::with_names` (the record store, `names.rs`), `Endpoint::join_with_names`; the DNS settings it returns as `dns_server_ips` / `dns_search_domains`; teardown unregisters |
 //!
 //! Port publishing: the bridge driver does not implement
 //! `program_external_connectivity` yet (issue 18 item 4), so the ports go

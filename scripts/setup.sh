@@ -26,7 +26,7 @@ for p in docker.io containerd etcd-server docker-registry; do was_installed "$p"
 apt-get install -y --no-install-recommends \
     iproute2 nftables iputils-ping util-linux procps kmod \
     containernetworking-plugins busybox-static strace ca-certificates podman runc containerd \
-    iptables curl python3 docker.io \
+    iptables curl python3 docker.io jq make \
     etcd-server etcd-client protobuf-compiler libprotobuf-dev openssl iperf3 \
     docker-registry
 # Names (issue 20): the original dnsname plugin + dnsmasq (the baseline of
@@ -58,5 +58,9 @@ fi
 NETAVARK_BIN="${CARGO_HOME:-$HOME/.cargo}/bin/netavark"
 if [ "$("$NETAVARK_BIN" --version 2>/dev/null)" != "netavark 2.1.0" ]; then
     cargo install netavark --version 2.1.0 --locked
+fi
+# cargo-fuzz for scripts/fuzz.sh (the bounded fuzzing run of the test command).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
 fi
 echo "setup.sh: done"

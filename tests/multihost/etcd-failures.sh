@@ -61,16 +61,7 @@ LEASES0="$(leases)"
 REG0="$(registrations)"
 
 # The leader's host number.
-leader() {
-    local n
-    for n in 1 2 3; do
-        MH_ENDPOINTS="$(mh_etcd_endpoints "$n")" mh_etcdctl "$n" endpoint status -w json 2>/dev/null |
-            python3 -c 'import json,sys
-d=json.load(sys.stdin)[0]["Status"]
-print("yes" if d["header"]["member_id"]==d["leader"] else "no")' | grep -q yes && { echo "$n"; return 0; }
-    done
-    return 1
-}
+leader() { mh_etcd_leader; }
 
 # Background sampler: every 0.5 s, each of hosts 1-4 must route to every
 # block of the three others; misses are appended to $MH_DIR/misses.

@@ -88,6 +88,34 @@ mh_stop() {
     wait "$pid" 2>/dev/null || true
 }
 
+# mh_kill_in_ns NS: TERM, then KILL, every process in our namespace NS (bounded).
+mh_kill_in_ns() {
+    local pids i
+    pids="$(ip netns pids "$1" 2>/dev/null)"
+    [ -n "$pids" ] || return 0
+    # shellcheck disable=SC2086
+    kill $pids 2>/dev/null
+    for i in $(seq 1 20); do
+        [ -z "$(ip netns pids "$1" 2>/dev/null)" ] && return 0
+        sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $(ip netns pids "$1" 2>/dev/null) 2>/dev/null
+    return 0
+}
+
+# mh_etcd_leader: the number of the host whose etcd member leads (hosts 1-3).
+mh_etcd_leader() {
+    local n
+    for n in 1 2 3; do
+        MH_ENDPOINTS="$(mh_etcd_endpoints "$n")" mh_etcdctl "$n" endpoint status -w json 2>/dev/null |
+            python3 -c 'import json,sys
+d=json.load(sys.stdin)[0]["Status"]
+print("yes" if d["header"]["member_id"]==d["leader"] else "no")' | grep -q yes && { echo "$n"; return 0; }
+    done
+    return 1
+}
+
 # Client URLs of the etcd members on hosts "$@".
 mh_etcd_endpoints() {
     local n out=""
@@ -181,8 +209,13 @@ mh_cleanup() {
     local rc=$? pid ns ino
     for pid in "${MH_PIDS[@]}"; do mh_stop "$pid"; done
     for ns in "${MH_NS[@]}"; do
-        # The masquerade state of cnm-nft is keyed by the namespace's inode.
-        ino="$(stat -L -c %i "/run/netns/$ns" 2>/dev/null)" && rm -rf "/run/cnm/nft/$ino" "/run/cnm/nft/$ino"-*
+        # What is still running in our namespaces is ours (a name resolver
+        # the dnsname plugin started): stopped before the namespace goes.
+        mh_kill_in_ns "$ns"
+        # The masquerade state of cnm-nft and the name record store are
+        # keyed by the namespace's inode.
+        ino="$(stat -L -c %i "/run/netns/$ns" 2>/dev/null)" &&
+            rm -rf "/run/cnm/nft/$ino" "/run/cnm/nft/$ino"-* "/run/cnm/dns/$ino" "/run/cnm/dns/$ino"-*
         ip netns del "$ns" 2>/dev/null || true
     done
     if [ -n "${MH_DIR:-}" ] && [ -d "$MH_DIR" ]; then

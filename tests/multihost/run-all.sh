@@ -8,10 +8,10 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "skipped: needs root"
     exit 0
 fi
-cargo build -q -p simpleoverlay -p cnm-node-agent || exit 1
+cargo build -q -p simpleoverlay -p cnm-node-agent -p cnm-dnsname -p cnm-resolver || exit 1
 passed=0
 failed=0
-for t in etcd-smoke agents blocks tls scenarios etcd-failures heal dualstack; do
+for t in etcd-smoke agents blocks tls scenarios etcd-failures heal dualstack names; do
     echo "== tests/multihost/$t.sh"
     out="$(bash "tests/multihost/$t.sh" 2>&1)"
     rc=$?

@@ -12,13 +12,20 @@
 # network ping each other and the gateway (IPv6 usable at once); static IP
 # and MAC; a static IP in use is refused and nothing changes; TCP, UDP and
 # range port mappings and a host_ip mapping, reached from a client namespace
-# and from the host (its address and 127.0.0.1); an internal network; two
+# and from the host (its address and 127.0.0.1); names on dns_enabled
+# networks (two containers resolve each other by name and alias, with and
+# without dns.podman, A and AAAA, over the resolver on the gateways that the
+# status block lists; other names forwarded to the network's
+# network_dns_servers, an upstream of the test's own in the host namespace;
+# a torn down container's name is NXDOMAIN right after; the internal network
+# answers its names and forwards nothing); an internal network; two
 # networks on one container in one call; teardown twice and after the
 # namespace is gone; 20 parallel setups get distinct addresses; bad input
 # (malformed JSON, unknown option, interface name over 15 characters,
-# missing netns) gives {"error"} and a non-zero exit and changes nothing. At
-# the end: no link, address, nftables element or chain, state file or
-# reservation left, and the machine's own namespace unchanged.
+# missing netns, a bad alias on a dns_enabled network) gives {"error"} and a
+# non-zero exit and changes nothing. At the end: no link, address, nftables
+# element or chain, state file, reservation, name record or resolver
+# process left, and the machine's own namespace unchanged.
 # The last line is "N passed, 0 failed" (the first failure stops the suite).
 set -uo pipefail
 DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -47,6 +54,13 @@ ROOT_BEFORE="$(root_snapshot)"
 rt_make_tmp
 rt_make_host_ns
 nv_setup
+# The name resolver of dns_enabled networks runs in the host namespace, its
+# record store in /run/cnm/dns/<its inode>-<cookie>: both go at exit, also
+# after a failure (processes in our namespaces are ours).
+rt_track_new /run/cnm/dns
+rt_defer rm -rf "/run/cnm/dns/$RT_HOSTNS_INODE" "/run/cnm/dns/$RT_HOSTNS_INODE"-*
+rt_defer kill_in_ns "$RT_HOSTNS"
+DNSQ="$DIR/dnsq.py"
 
 # Subnets, names and ids derived from the PID.
 P2=$((100 + $$ % 100))
@@ -187,6 +201,15 @@ snapshot() {
     state_files
 }
 
+# no_names_left WHEN: no cnm-resolver in the host namespace and no record store of it.
+no_names_left() {
+    local procs dirs
+    procs="$(ip netns pids "$RT_HOSTNS" | xargs -r ps -o pid=,comm= -p | awk '$2 == "cnm-resolver"')"
+    [ -z "$procs" ] || rt_fail "$1: a resolver is still running: $procs"
+    dirs="$(ls -d "/run/cnm/dns/$RT_HOSTNS_INODE"-* 2>/dev/null || true)"
+    [ -z "$dirs" ] || rt_fail "$1: the name record store is left: $(find $dirs | head -20)"
+}
+
 # Run netavark; keep stdout in $RT_TMP/out, the exit code in RC.
 RC=0
 run_nv() {
@@ -211,29 +234,33 @@ out="$(nv_plugin 10 info)" || rt_fail "info failed: $out"
 grep -q '"api_version":"1.0.0"' <<<"$out" || rt_fail "info: $out"
 ok "info: $out"
 
-# plugin_create NAME ID SUBNETS_JSON [INTERNAL] [OPTIONS_JSON]: the network as
-# Podman 5 hands it to the plugin (dns enabled, empty maps), completed by the
-# plugin; the result in $RT_TMP/<NAME>.json.
+# plugin_create NAME ID SUBNETS_JSON [INTERNAL] [OPTIONS_JSON] [DNS_SERVERS_JSON]:
+# the network as Podman 5 hands it to the plugin (dns enabled, empty maps),
+# completed by the plugin; the result in $RT_TMP/<NAME>.json.
 plugin_create() {
-    local name=$1 id=$2 subnets=$3 internal=${4:-false} options=${5:-\{\}}
+    local name=$1 id=$2 subnets=$3 internal=${4:-false} options=${5:-\{\}} servers=${6:-null}
     cat >"$RT_TMP/$name.in" <<EOF
 {"name": "$name", "id": "$id", "driver": "$NV_DRIVER",
  "subnets": $subnets, "ipv6_enabled": false, "internal": $internal, "dns_enabled": true,
- "labels": {}, "options": $options, "ipam_options": {}}
+ "network_dns_servers": $servers, "labels": {}, "options": $options, "ipam_options": {}}
 EOF
     nv_plugin 10 create <"$RT_TMP/$name.in" >"$RT_TMP/$name.json" ||
         rt_fail "create $name failed: $(cat "$RT_TMP/$name.json")"
 }
-plugin_create "$NET_A" "$ID_A" "[{\"subnet\": \"$SUB_A\"}, {\"subnet\": \"$SUB_A6\"}]"
+# The upstream of NET_A's name server (podman network create --dns): a
+# resolver of the test's own on 127.0.0.1 in the host namespace.
+plugin_create "$NET_A" "$ID_A" "[{\"subnet\": \"$SUB_A\"}, {\"subnet\": \"$SUB_A6\"}]" false '{}' '["127.0.0.1"]'
 BR_A="$(nv_json_get "$RT_TMP/$NET_A.json" 'j["network_interface"]')"
 [ "$BR_A" = "cnm-${ID_A:0:11}" ] || rt_fail "create named the bridge '$BR_A', want cnm-${ID_A:0:11}"
 [ "$(nv_json_get "$RT_TMP/$NET_A.json" 'j["subnets"][0]["gateway"]')" = "$GW_A" ] || rt_fail "no gateway $GW_A filled in"
 [ "$(nv_json_get "$RT_TMP/$NET_A.json" 'j["subnets"][1]["gateway"]')" = "$GW_A6" ] || rt_fail "no gateway $GW_A6 filled in"
 [ "$(nv_json_get "$RT_TMP/$NET_A.json" 'j["ipv6_enabled"]')" = True ] || rt_fail "ipv6_enabled not set"
-[ "$(nv_json_get "$RT_TMP/$NET_A.json" 'j["dns_enabled"]')" = False ] || rt_fail "dns_enabled left on"
+[ "$(nv_json_get "$RT_TMP/$NET_A.json" 'j["dns_enabled"]')" = True ] || rt_fail "dns_enabled turned off"
 plugin_create "$NET_I" "$ID_I" "[{\"subnet\": \"$SUB_I\"}]" true
+GW_I="$(nv_json_get "$RT_TMP/$NET_I.json" 'j["subnets"][0]["gateway"]')"
+[ "$GW_I" = "$I4.1" ] || rt_fail "an internal network with DNS got gateway '$GW_I', want $I4.1 (its name server's address)"
 plugin_create "$NET_P" "$ID_P" "[{\"subnet\": \"$SUB_P\"}]"
-ok "create fills the bridge name, gateways, ipv6_enabled; DNS off"
+ok "create fills the bridge name, gateways (also of an internal network with DNS), ipv6_enabled; DNS stays on"
 
 # The same through netavark's own create (what newer Podman 5 releases run).
 cat >"$RT_TMP/create-b.in" <<EOF
@@ -256,8 +283,12 @@ ctr_ns c2; NS2=$CTR_NS
 MAC1="aa:bb:cc:$(printf '%02x:%02x' $((P2)) $((P3))):01"
 nv_opts c1$$ "$NET_A" "$RT_TMP/$NET_A.json" eth0 "[\"$A4.2\", \"${A6}:2\"]" "$MAC1" >"$RT_TMP/c1.json"
 nv_opts c2$$ "$NET_A" "$RT_TMP/$NET_A.json" eth0 "[\"$A4.3\", \"${A6}:3\"]" >"$RT_TMP/c2.json"
+# A descriptor of ours without close-on-exec (as flock(1) leaves its lock):
+# the resolver the first setup starts must not inherit it.
+exec 8>"$RT_TMP/inherit-marker"
 run_nv setup "$NS1" "$RT_TMP/c1.json"
 expect_ok "setup c1"
+exec 8>&-
 cp "$RT_TMP/out" "$RT_TMP/c1.status"
 # IPv6 is usable at once: no tentative address right after setup.
 tentative="$(in_ctr c1 ip -6 addr show dev eth0 tentative)"
@@ -280,6 +311,67 @@ ping_ok c1 "$GW_A"
 ping_ok c2 "$GW_A6"
 grep -q "default via $GW_A dev eth0 metric 100" <<<"$(in_ctr c1 ip route)" || rt_fail "c1's default route: $(in_ctr c1 ip route)"
 ok "two containers ping each other and the gateway (IPv4, IPv6 at once); static IP and MAC; status block"
+
+# --- names on a dns_enabled network ------------------------------------------------------
+# NET_A's upstream: answers every A query with 192.0.2.7 (127.0.0.1:53 in the host namespace).
+cat >"$RT_TMP/upstream.py" <<'EOF'
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+while True:
+    q, addr = s.recvfrom(4096)
+    if len(q) < 17:
+        continue
+    off = 12
+    while off < len(q) and q[off] != 0:
+        off += 1 + q[off]
+    if off + 5 > len(q):
+        continue
+    qtype = struct.unpack(">H", q[off + 1 : off + 3])[0]
+    an = 1 if qtype == 1 else 0
+    r = struct.pack(">HHHHHH", struct.unpack(">H", q[:2])[0], 0x8180, 1, an, 0, 0) + q[12 : off + 5]
+    if an:
+        r += b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton("192.0.2.7")
+    s.sendto(r, addr)
+EOF
+nsenter --net="/run/netns/$RT_HOSTNS" python3 "$RT_TMP/upstream.py" </dev/null >/dev/null 2>&1 &
+SERVER_PIDS+=($!)
+# lookup CTR SERVER NAME [TYPE]: one query from a container (dnsq.py's line).
+lookup() {
+    local c=$1
+    shift
+    in_ctr "$c" timeout 10 python3 "$DNSQ" "$@" 2>&1
+}
+# want CTR SERVER NAME TYPE WANT: the answer line contains WANT (bounded
+# retries: the upstream starts in the background).
+want() {
+    local c=$1 server=$2 name=$3 type=$4 w=$5 out i
+    for i in 1 2 3 4 5; do
+        out="$(lookup "$c" "$server" "$name" "$type")"
+        grep -qF -- "$w" <<<"$out" && return 0
+        sleep 0.2
+    done
+    rt_fail "$c asked $server for $name $type: '$out', want '$w'"
+}
+st="$RT_TMP/c1.status"
+[ "$(nv_json_get "$st" "j['$NET_A']['dns_server_ips']")" = "['$GW_A', '$GW_A6']" ] ||
+    rt_fail "status block dns_server_ips: $(cat "$st")"
+[ "$(nv_json_get "$st" "j['$NET_A']['dns_search_domains']")" = "['dns.podman']" ] ||
+    rt_fail "status block dns_search_domains: $(cat "$st")"
+C1N="ctr-c1$$" C2N="ctr-c2$$"
+want c1 "$GW_A" "$C2N" A "rcode=NOERROR answers=$A4.3 "
+want c1 "$GW_A" "$C2N.dns.podman" A "rcode=NOERROR answers=$A4.3 "
+want c1 "$GW_A6" "$C2N.dns.podman" AAAA "rcode=NOERROR answers=${A6}:3 "
+want c1 "$GW_A" "c2$$" A "rcode=NOERROR answers=$A4.3 "
+want c2 "$GW_A" "$C1N.DNS.PODMAN" A "rcode=NOERROR answers=$A4.2 "
+want c2 "$GW_A6" "C1$$" A "rcode=NOERROR answers=$A4.2 "
+want c2 "$GW_A" "$A4.2" PTR "answers=$C1N.dns.podman "
+want c1 "$GW_A" "nosuch.dns.podman" A "rcode=NXDOMAIN"
+want c1 "$GW_A" "ext.example" A "rcode=NOERROR answers=192.0.2.7 "
+RESOLVER="$(ip netns pids "$RT_HOSTNS" | xargs -r ps -o pid=,comm= -p | awk '$2 == "cnm-resolver" {print $1}')"
+[ "$(wc -w <<<"$RESOLVER")" = 1 ] || rt_fail "want one cnm-resolver in the host namespace, found '$RESOLVER'"
+ls -l "/proc/$RESOLVER/fd" | grep -q inherit-marker && rt_fail "the resolver inherited a descriptor of the runtime"
+ok "dns_enabled: the status block lists the gateways and dns.podman; name, alias, any case, A/AAAA/PTR, NXDOMAIN, forwarding to network_dns_servers; one resolver, no inherited descriptor"
 
 # --- a static IP in use ----------------------------------------------------------------
 ctr_ns c3; NS3=$CTR_NS
@@ -343,7 +435,10 @@ grep -q "cnm:$NET_I" <<<"$(nft_cnm)" && rt_fail "an internal network is masquera
 grep -q "$I4.5" <<<"$(nft_cnm)" && rt_fail "ports published to a container on an internal network"
 ping_ok c5 "$I4.6"
 in_ctr c5 ping -c 1 -W 1 "$EXT_CLIENT" >/dev/null 2>&1 && rt_fail "c5 reaches the outside from an internal network"
-ok "internal: no default route, no masquerade, no published port; peers reach each other"
+want c5 "$GW_I" "ctr-c5b$$.dns.podman" A "rcode=NOERROR answers=$I4.6 "
+want c5 "$GW_I" "ext.example" A "rcode=REFUSED"
+want c5 "$GW_I" "$C2N.dns.podman" A "rcode=NXDOMAIN"
+ok "internal: no default route, no masquerade, no published port; peers reach each other and resolve each other's names; nothing forwarded; another network's names invisible"
 
 # --- two networks on one container in one call --------------------------------------------
 ctr_ns c6; NS6=$CTR_NS
@@ -371,6 +466,11 @@ for c in c6 c5 c5b c4 c2; do
     run_nv teardown "/run/netns/nvk-$$-$c" "$RT_TMP/$c.json"
     expect_ok "teardown $c"
 done
+# The name is gone right after its teardown returned (a bare name that is
+# none of ours any more goes to the upstream, like any other name).
+[ -n "$(lookup c1 "$GW_A" "$C2N.dns.podman" A | grep -F "rcode=NXDOMAIN")" ] ||
+    rt_fail "c2's name still answers after its teardown: $(lookup c1 "$GW_A" "$C2N.dns.podman" A)"
+want c1 "$GW_A" "c2$$" A "rcode=NOERROR answers=192.0.2.7 "
 unreachable "$CLI_NS" tcp "$EXT_HOST" 8080
 run_nv teardown "$NS4" "$RT_TMP/c4.json"
 expect_ok "second teardown of c4"
@@ -393,7 +493,8 @@ elems="$(ip netns exec "$RT_HOSTNS" nft -j list table inet cnm 2>/dev/null | gre
 NFT_STATE="$(rt_nft_state_dir)"
 left="$( (ls -A "$NFT_STATE" 2>/dev/null || true) | grep -v '\.lock$' || true)"
 [ -z "$left" ] || rt_fail "cnm-nft state left in $NFT_STATE: $left"
-ok "teardown left no link, address, nftables chain or element, state file or reservation"
+no_names_left "after the last teardown"
+ok "teardown left no link, address, nftables chain or element, state file, reservation, name record or resolver"
 
 # --- 20 parallel setups: the plugin allocates (no static_ips) ------------------------------
 pids=()
@@ -418,6 +519,7 @@ done
 for p in "${pids[@]}"; do wait "$p" || rt_fail "a parallel teardown failed: $(cat "$RT_TMP"/p*.down | head -3)"; done
 [ -z "$(host_links | grep -v -e '^lo$' -e "^nvext$$\$")" ] || rt_fail "links left after parallel teardowns: $(host_links)"
 [ "$(state_files)" = "$(printf '.\n./networks')" ] || rt_fail "plugin state left: $(state_files)"
+no_names_left "after 20 parallel teardowns"
 ok "20 parallel setups got 20 distinct addresses; 20 parallel teardowns left nothing"
 
 # --- the overlay driver: addresses from the node agent's blocks ----------------------------
@@ -454,6 +556,10 @@ expect_ok "setup o2 (overlay)"
 grep -q "mtu 1450" <<<"$(in_ctr o1 ip -o link show eth0)" || rt_fail "o1's eth0 does not have the agent's mtu"
 ping_ok o1 "$OV4.11"
 ping_ok o1 "$OV4.9"
+# Names on the overlay: the resolver listens on this host's blocks' gateways.
+[ "$(nv_json_get "$RT_TMP/out" "j['$NET_O']['dns_server_ips']")" = "['$OV4.9', '$OV4.17']" ] ||
+    rt_fail "overlay status block dns_server_ips: $(cat "$RT_TMP/out")"
+want o1 "$OV4.9" "ctr-o2$$.dns.podman" A "rcode=NOERROR answers=$OV4.11 "
 [ -e "$RT_TMP/agent-store/$NET_O/$OV4.11" ] || rt_fail "no reservation of $OV4.11 in the agent's store"
 run_nv teardown "$NSO1" "$RT_TMP/o1.json"
 expect_ok "teardown o1"
@@ -465,7 +571,8 @@ ip -n "$RT_HOSTNS" link show "$OV_BR" >/dev/null 2>&1 || rt_fail "the agent's br
 grep -q "cnm:$NET_O" <<<"$(nft_cnm)" && rt_fail "the overlay's masquerade is left"
 ip -n "$RT_HOSTNS" link del "$OV_BR"
 [ "$(state_files)" = "$(printf '.\n./networks')" ] || rt_fail "plugin state left: $(state_files)"
-ok "overlay (-o driver=overlay): create takes the agent's bridge and subnet; setup allocates in its blocks; teardown releases"
+no_names_left "after the overlay's teardown"
+ok "overlay (-o driver=overlay): create takes the agent's bridge and subnet; setup allocates in its blocks; names on its gateways; teardown releases"
 
 # --- bad input: {"error"}, non-zero exit, nothing changes ----------------------------------
 ctr_ns c8; NS8=$CTR_NS
@@ -494,11 +601,18 @@ expect_error "missing netns (plugin)" "does not exist"
 RC=0
 nv_plugin 10 create <"$RT_TMP/bad-net.json" >"$RT_TMP/out" 2>"$RT_TMP/err" || RC=$?
 expect_error "create with an unknown option" 'unknown option "nosuch"'
+nv_opts c8$$ "$NET_A" "$RT_TMP/$NET_A.json" eth0 "[\"$A4.8\"]" >"$RT_TMP/bad4.json"
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j["networks"][sys.argv[2]]["aliases"]=["bad name"]; print(json.dumps(j))' \
+    "$RT_TMP/bad4.json" "$NET_A" >"$RT_TMP/bad5.json"
+run_nv setup "$NS8" "$RT_TMP/bad5.json"
+expect_error "an alias that is not a DNS name" 'alias "bad name"'
 [ "$(snapshot)" = "$before" ] || rt_fail "bad input changed something: $(diff <(echo "$before") <(snapshot))"
 [ -z "$(in_ctr c8 ip -o link show | grep -v ' lo:')" ] || rt_fail "c8 got an interface from bad input"
-ok "bad input: malformed JSON, unknown option, long interface name, missing netns give {\"error\"} and change nothing"
+no_names_left "after bad input"
+ok "bad input: malformed JSON, unknown option, long interface name, missing netns, a bad alias give {\"error\"} and change nothing"
 
 kill_servers
+no_names_left "at the end"
 left="$(for ns in $(ip netns list | awk '{print $1}' | grep "^nvk-$$-"); do ip netns pids "$ns"; done)"
 [ -z "$left" ] || rt_fail "processes left in the suite's namespaces: $(ps -o pid=,args= -p "$(tr '\n' ',' <<<"$left" | sed 's/,$//')")"
 ROOT_AFTER="$(root_snapshot)"

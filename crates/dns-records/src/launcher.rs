@@ -8,10 +8,14 @@
 //! (new session, stdout to /dev/null, stderr to `resolver.log`). A thread
 //! reaps it if it ever exits while the starting process still runs (a
 //! long-lived front-end); a one-shot plugin's child is reparented and reaped
-//! by init.
+//! by init. The resolver inherits no descriptor beyond stdin, stdout and
+//! stderr: whatever the runtime left open in the plugin (a lock file held
+//! with `flock(1)`, a pipe) would otherwise stay open, and locked, for as
+//! long as the resolver runs.
 
 use std::fs::{self, OpenOptions};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -65,17 +69,23 @@ impl Launcher {
             .append(true)
             .open(layout.log_file())
             .map_err(|e| RecordsError::io("open", layout.log_file(), e))?;
-        let mut child = Command::new(&self.program)
-            .arg("--store")
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("--store")
             .arg(&layout.root)
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| {
-                RecordsError::Resolver(format!("cannot start {}: {e}", self.program.display()))
-            })?;
+            .stderr(log);
+        // SAFETY: the closure runs in the forked child between fork and
+        // exec and makes only async-signal-safe system calls (close_range,
+        // fcntl) on descriptor numbers; it allocates nothing and touches no
+        // state of the parent.
+        unsafe {
+            cmd.pre_exec(inherit_only_stdio);
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            RecordsError::Resolver(format!("cannot start {}: {e}", self.program.display()))
+        })?;
         let pid = child.id();
         let stdout = child.stdout.take();
         let (tx, rx) = mpsc::channel();
@@ -114,6 +124,33 @@ impl Launcher {
             }
         }
     }
+}
+
+/// Marks every descriptor above stderr close-on-exec (in the child, before
+/// exec): `close_range(3, ~0, CLOSE_RANGE_CLOEXEC)` (Linux 5.11), else
+/// `fcntl(FD_CLOEXEC)` on 3..1024. Marking rather than closing keeps the
+/// standard library's own exec-error pipe working.
+fn inherit_only_stdio() -> io::Result<()> {
+    // SAFETY: close_range(2) takes plain integers and changes only
+    // descriptor flags of this (child) process.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc != 0 {
+        for fd in 3..1024 {
+            // SAFETY: fcntl(2) on a descriptor number; EBADF for one that is
+            // not open is ignored.
+            unsafe {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A log larger than [`MAX_LOG_LEN`] is emptied before a start (no log rotation
@@ -229,6 +266,34 @@ mod tests {
             start_time: 1
         }
         .is_alive());
+    }
+
+    #[test]
+    fn the_resolver_inherits_no_descriptor_of_its_starter() {
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout::new(d.path());
+        // A descriptor without close-on-exec, as flock(1) leaves its lock.
+        let held = std::fs::File::open(d.path()).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup(2) of a descriptor this test owns; the copy is closed below.
+        let fd = unsafe { libc::dup(held.as_raw_fd()) };
+        assert!(fd > 2);
+        let script = d.path().join("fake-resolver");
+        fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nif [ -e /proc/$$/fd/{fd} ]; then echo 'error fd {fd} inherited'; else echo ready; fi\n"
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        let started = Launcher::new(&script).start(&layout);
+        // SAFETY: closing the copy made above.
+        unsafe {
+            libc::close(fd);
+        }
+        started.unwrap();
     }
 
     #[test]

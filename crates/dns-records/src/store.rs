@@ -356,6 +356,41 @@ impl Store {
         )
     }
 
+    /// The networks other hosts' records are kept for (`remote/<network>/`).
+    pub fn remote_networks(&self) -> Result<Vec<String>, RecordsError> {
+        layout::subdirs(&self.layout.remote_dir())
+    }
+
+    /// What `host` published for `network`, as last written by
+    /// [`Store::set_remote`] (None: no file). A file that does not parse is
+    /// an error (the node agent then writes it again).
+    pub fn remote(&self, network: &str, host: &str) -> Result<Option<RemoteRecords>, RecordsError> {
+        cnm_names::validate_network_name(network)
+            .map_err(|e| RecordsError::invalid("network", e.to_string()))?;
+        validate_host(host)?;
+        layout::read_json(&self.layout.remote_file(network, host))
+    }
+
+    /// The fingerprint of the local endpoint records of `networks` only
+    /// (what the node agent publishes): cheap enough to take every 100 ms
+    /// (one directory listing and one `stat` per record). Every write
+    /// renames a new file into place, so a changed record always has a new
+    /// inode.
+    pub fn endpoints_fingerprint(&self, networks: &[String]) -> Fingerprint {
+        let mut out = Vec::new();
+        for net in networks {
+            let dir = self.layout.endpoints_dir(net);
+            for name in layout::json_files(&dir).unwrap_or_default() {
+                let p = dir.join(name);
+                if let Ok(m) = fs::metadata(&p) {
+                    let mtime = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+                    out.push((p, m.ino(), m.size(), mtime));
+                }
+            }
+        }
+        out
+    }
+
     // ----- reading ----------------------------------------------------------------
 
     /// Networks with settings.

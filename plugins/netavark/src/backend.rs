@@ -9,6 +9,7 @@
 //! | `static_ips`, `interface_name`, `static_mac` | `Network::create_endpoint` in the sandbox (the fast path) with the addresses as `requested` (the model reserves them, or allocates) for the owner (container id, interface name), then `Endpoint::join`, `Sandbox::apply` |
 //! | port mappings | [`Publisher`] (the driver's `program_external_connectivity` is not there yet, see below) |
 //! | teardown | `Endpoint::teardown` (release, leave, delete; every step runs), `Network::delete` after the last attachment |
+//! | `dns_enabled`, `container_name`, `aliases` | `Network::with_names` (the record store, `names.rs`), `Endpoint::join_with_names`; the DNS settings it returns as `dns_server_ips` / `dns_search_domains`; teardown unregisters |
 //!
 //! Port publishing: the bridge driver does not implement
 //! `program_external_connectivity` yet (issue 18 item 4), so the ports go
@@ -26,8 +27,9 @@ use cnm_bridge::BridgeDriver;
 use cnm_ipam::HostLocalIpam;
 use cnm_kernel::{KernelSandboxes, LinuxSystem, System};
 use cnm_model::{
-    Controller, EndpointInterface, EndpointSpec, IpamData, IpamRecord, ModelError, NetworkOptions,
-    NetworkRecord, OwnerKey, Sandbox, SandboxPlacement, StaticRoute,
+    Controller, EndpointInterface, EndpointNames, EndpointSpec, IpamData, IpamRecord, ModelError,
+    NameService, NetworkNames, NetworkOptions, NetworkRecord, OwnerKey, Sandbox, SandboxPlacement,
+    StaticRoute,
 };
 use cnm_overlay::{OverlayConfig, OverlayDriver, HELD_BLOCKS_IPAM, OVERLAY};
 
@@ -35,6 +37,7 @@ pub use cnm_model::MacAddr;
 
 use crate::config::{Attachment, IpamMode, NetworkConfig};
 use crate::error::PluginError;
+use crate::names::NamesOpener;
 use crate::options::DriverKind;
 use crate::ports::{PortSpec, Proto};
 use crate::registry::{Record, Registry};
@@ -179,7 +182,13 @@ pub struct Backend {
     controller: Controller,
     registry: Registry,
     publisher: Box<dyn Publisher>,
+    /// The name service of `dns_enabled` networks (`names.rs`).
+    names: Option<NamesOpener>,
 }
+
+/// What a setup on a `dns_enabled` network registers: the container's
+/// names, the network's name settings, the service.
+type SetupNames = (EndpointNames, NetworkNames, Arc<dyn NameService>);
 
 /// The endpoint id of an attachment: `<container id>/<interface>` (the
 /// bridge derives the host veth's name from it, so teardown finds it
@@ -258,7 +267,38 @@ impl Backend {
             controller,
             registry,
             publisher,
+            names: None,
         })
+    }
+
+    /// Serve names on `dns_enabled` networks through the service `open`
+    /// gives (the record store: `names::store_opener`).
+    pub fn with_names(mut self, open: NamesOpener) -> Self {
+        self.names = Some(open);
+        self
+    }
+
+    fn name_service(&self, serve: bool) -> Result<Arc<dyn NameService>, PluginError> {
+        match &self.names {
+            Some(open) => open(serve),
+            None => Err(PluginError::unsupported(
+                "dns_enabled: this plugin has no name service; create the network with --disable-dns",
+            )),
+        }
+    }
+
+    /// A `dns_enabled` network's names, checked before anything is made.
+    fn setup_names(
+        &self,
+        net: &NetworkConfig,
+        att: &Attachment,
+    ) -> Result<Option<SetupNames>, PluginError> {
+        if !net.dns_enabled {
+            return Ok(None);
+        }
+        let names = crate::names::endpoint_names(att)?;
+        let settings = crate::names::network_names(net)?;
+        Ok(Some((names, settings, self.name_service(true)?)))
     }
 
     /// The model's controller.
@@ -431,6 +471,7 @@ impl Backend {
     /// addresses or allocates), join, publish the ports. Nothing is left
     /// behind on failure.
     pub fn setup(&self, net: &NetworkConfig, att: &Attachment) -> Result<StatusBlock, PluginError> {
+        let names = self.setup_names(net, att)?;
         let sandbox = self
             .controller
             .open_sandbox(&att.netns, false)
@@ -479,7 +520,7 @@ impl Backend {
             )?;
             publish
         };
-        match self.setup_registered(net, att, &sandbox, publish) {
+        match self.setup_registered(net, att, &sandbox, publish, names.as_ref()) {
             Ok(block) => Ok(block),
             Err(e) => {
                 let undo = self.unregister(net, att);
@@ -494,11 +535,15 @@ impl Backend {
         att: &Attachment,
         sandbox: &Sandbox,
         publish: bool,
+        names: Option<&SetupNames>,
     ) -> Result<StatusBlock, PluginError> {
-        let network = self
+        let mut network = self
             .controller
             .restore_network(self.record(net))
             .map_err(model_err("network"))?;
+        if let Some((_, settings, service)) = names {
+            network = network.with_names(settings.clone(), Arc::clone(service));
+        }
         let eid = endpoint_id(&att.container_id, &att.ifname);
         let spec = EndpointSpec {
             interface: EndpointInterface {
@@ -527,10 +572,13 @@ impl Backend {
             };
             e.with_rollback(undo)
         };
-        if let Err(e) = endpoint
-            .join(sandbox)
-            .and_then(|info| sandbox.apply(&eid, &info))
-        {
+        // On a network with names they are registered at join (and go
+        // again with the endpoint if anything after fails).
+        let joined = match names {
+            Some((n, _, _)) => endpoint.join_with_names(sandbox, n),
+            None => endpoint.join(sandbox),
+        };
+        if let Err(e) = joined.and_then(|info| sandbox.apply(&eid, &info)) {
             return Err(undo_endpoint(endpoint, PluginError::model("join", e)));
         }
         let iface = endpoint.interface().clone();
@@ -544,7 +592,13 @@ impl Backend {
                 return Err(undo_endpoint(endpoint, e));
             }
         }
-        Ok(status_block(net, &att.ifname, &iface))
+        let mut block = status_block(net, &att.ifname, &iface);
+        if names.is_some() {
+            let (servers, search) = crate::names::status_dns(endpoint.dns());
+            block.dns_server_ips = Some(servers);
+            block.dns_search_domains = Some(search);
+        }
+        Ok(block)
     }
 
     /// The network's bridge (the node agent's for the overlay).
@@ -575,6 +629,16 @@ impl Backend {
         let eid = endpoint_id(&att.container_id, &att.ifname);
         match self.controller.attach_network(self.record(net)) {
             Ok(network) => {
+                // Its names go with the endpoint (by network + owner: no
+                // settings needed).
+                let network = match net.dns_enabled.then(|| self.name_service(false)) {
+                    Some(Ok(service)) => network.with_names(NetworkNames::default(), service),
+                    Some(Err(e)) => {
+                        errors.push(e);
+                        network
+                    }
+                    None => network,
+                };
                 let placement = SandboxPlacement {
                     key: att.netns.clone(),
                     ifname: att.ifname.clone(),

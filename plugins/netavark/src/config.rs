@@ -77,6 +77,11 @@ pub struct NetworkConfig {
     pub ipam: IpamMode,
     /// Static routes.
     pub routes: Vec<RouteConfig>,
+    /// Container names are served on the network's gateways (`dns_enabled`).
+    pub dns_enabled: bool,
+    /// Where names that are not the network's own are forwarded
+    /// (`network_dns_servers`; empty: the host's resolvers).
+    pub dns_servers: Vec<IpAddr>,
 }
 
 /// One container's attachment to a network, checked.
@@ -96,6 +101,9 @@ pub struct Attachment {
     pub mac: Option<MacAddr>,
     /// Published ports.
     pub ports: Vec<PortSpec>,
+    /// Names for the network's name server besides the container's name,
+    /// as given (checked at setup of a `dns_enabled` network: `names.rs`).
+    pub aliases: Vec<String>,
 }
 
 /// What is being checked (setup refuses what create would have fixed).
@@ -166,7 +174,10 @@ fn check_lease(subnet: &IpNet, lr: &LeaseRange) -> Result<Option<(IpAddr, IpAddr
     }
 }
 
-fn check_subnet(s: &Subnet, internal: bool) -> Result<SubnetConfig, PluginError> {
+/// `with_gateway`: a subnet without a gateway gets its first address (a
+/// network that is not internal, or one that serves names: its resolver
+/// listens on the gateway; Podman adds the same gateway after `create`).
+fn check_subnet(s: &Subnet, with_gateway: bool) -> Result<SubnetConfig, PluginError> {
     let subnet = s.subnet;
     if subnet.trunc() != subnet {
         return Err(PluginError::invalid(format!(
@@ -193,8 +204,9 @@ fn check_subnet(s: &Subnet, internal: bool) -> Result<SubnetConfig, PluginError>
             Some(gw)
         }
         // Podman adds a gateway to every subnet of a network that is not
-        // internal; so does create, and setup for hand-written configs.
-        None if !internal => first_host(&subnet),
+        // internal or has DNS enabled; so does create, and setup for
+        // hand-written configs.
+        None if with_gateway => first_host(&subnet),
         None => None,
     };
     let lease = match &s.lease_range {
@@ -315,7 +327,7 @@ pub fn check_network(n: &Network, stage: Stage) -> Result<NetworkConfig, PluginE
     let raw = n.subnets.as_deref().unwrap_or(&[]);
     let mut subnets: Vec<SubnetConfig> = Vec::with_capacity(raw.len());
     for s in raw {
-        let c = check_subnet(s, n.internal)?;
+        let c = check_subnet(s, !n.internal || n.dns_enabled)?;
         if let Some(other) = subnets.iter().find(|o| {
             o.subnet.contains(&c.subnet.network()) || c.subnet.contains(&o.subnet.network())
         }) {
@@ -355,20 +367,26 @@ pub fn check_network(n: &Network, stage: Stage) -> Result<NetworkConfig, PluginE
         ipam = IpamMode::None;
     }
 
-    // Names.
-    if n.dns_enabled && stage == Stage::Attach {
-        return Err(PluginError::unsupported(
-            "dns_enabled: the cnm driver does not serve container names yet; \
-             create the network with --disable-dns",
+    // Names (served by cnm-resolver on the gateways: names.rs).
+    let dns_servers = n.network_dns_servers.clone().unwrap_or_default();
+    if !dns_servers.is_empty() && !n.dns_enabled {
+        return Err(PluginError::invalid(
+            "network_dns_servers are set but dns_enabled is not: they are where the network's \
+             name server forwards (podman network create --dns needs DNS on the network)",
         ));
     }
-    if n.network_dns_servers
-        .as_ref()
-        .is_some_and(|s| !s.is_empty())
+    if let Some(a) = dns_servers
+        .iter()
+        .find(|a| a.is_unspecified() || a.is_multicast())
     {
-        return Err(PluginError::unsupported(
-            "network_dns_servers: the cnm driver does not serve container names yet (--dns on a \
-             network needs DNS enabled on it)",
+        return Err(PluginError::invalid(format!(
+            "network_dns_servers: {a} is not a unicast address"
+        )));
+    }
+    if n.dns_enabled && ipam == IpamMode::None && stage == Stage::Attach {
+        return Err(PluginError::invalid(
+            "dns_enabled on a network without addresses (ipam driver none): there is no name \
+             to answer with and no gateway to listen on (Podman turns DNS off for such networks)",
         ));
     }
 
@@ -390,6 +408,8 @@ pub fn check_network(n: &Network, stage: Stage) -> Result<NetworkConfig, PluginE
         internal: n.internal,
         ipam,
         routes,
+        dns_enabled: n.dns_enabled,
+        dns_servers,
     })
 }
 
@@ -471,6 +491,7 @@ pub fn check_attachment(
         static_ips,
         mac,
         ports,
+        aliases: o.aliases.clone().unwrap_or_default(),
     })
 }
 

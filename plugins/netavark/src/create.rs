@@ -7,7 +7,10 @@
 //! a network that is not internal (its first address), `ipv6_enabled` from
 //! the subnets, the IPAM driver (`host-local`: Podman's allocator; for the
 //! overlay [`PLUGIN_IPAM`]: the plugin allocates from the node agent's
-//! blocks), `dns_enabled` off (names are not served yet; docs/podman.md).
+//! blocks). `dns_enabled` is kept (names are served by cnm-resolver on the
+//! gateways, see `names.rs`; a network that is internal and serves names
+//! gets gateways too), except on a network without addresses (ipam driver
+//! `none`), where Podman turns it off as well.
 //! For the overlay, the bridge and the cluster subnet come from the node
 //! agent's state on this host.
 
@@ -18,9 +21,6 @@ use crate::config::{check_network, IpamMode, Stage, PLUGIN_IPAM};
 use crate::error::PluginError;
 use crate::options::{DriverKind, NetworkOptions};
 use crate::types::{Network, Subnet};
-
-/// Whether this build serves container names (the resolver of issue 20).
-pub const SERVES_NAMES: bool = false;
 
 /// Check and complete a new network. `overlay` reads the node agent's state
 /// of an overlay network (name, state directory).
@@ -121,7 +121,7 @@ pub fn create(
         }
     }
     n.ipv6_enabled = cfg.subnets.iter().any(|s| s.subnet.addr().is_ipv6());
-    if !SERVES_NAMES {
+    if cfg.ipam == IpamMode::None {
         n.dns_enabled = false;
     }
     Ok(n)
@@ -163,7 +163,7 @@ mod tests {
         assert_eq!(out["network_interface"], "cnm-2f259bab93a");
         assert_eq!(out["subnets"][0]["gateway"], "10.89.0.1");
         assert_eq!(out["ipam_options"]["driver"], "host-local");
-        assert_eq!(out["dns_enabled"], false);
+        assert_eq!(out["dns_enabled"], true, "names are served");
         assert_eq!(out["ipv6_enabled"], false);
         // Name, id, driver unchanged; other fields kept.
         assert_eq!(out["name"], "net1");
@@ -186,11 +186,21 @@ mod tests {
         assert_eq!(out["subnets"][1]["gateway"], "fd00:89::1");
         assert_eq!(out["network_interface"], "br-test");
         assert_eq!(out["options"], json!({"mtu": "1400"}));
-        let out = fill(json!({"internal": true})).expect("internal");
+        let out = fill(json!({"internal": true, "dns_enabled": false})).expect("internal");
         assert!(out["subnets"][0].get("gateway").is_none(), "{out}");
+        // Internal with names: the resolver needs the gateway to listen on.
+        let out = fill(json!({"internal": true})).expect("internal with DNS");
+        assert_eq!(out["subnets"][0]["gateway"], "10.89.0.1");
+        assert_eq!(out["dns_enabled"], true);
+        let out = fill(json!({"network_dns_servers": ["10.0.0.53"]})).expect("forwarders");
+        assert_eq!(out["network_dns_servers"], json!(["10.0.0.53"]));
         let out =
             fill(json!({"ipam_options": {"driver": "none"}, "subnets": []})).expect("no ipam");
         assert_eq!(out["ipam_options"]["driver"], "none");
+        assert_eq!(
+            out["dns_enabled"], false,
+            "no addresses, no names (as Podman)"
+        );
     }
 
     #[test]
@@ -264,7 +274,7 @@ mod tests {
                 "other address family",
             ),
             (
-                json!({"network_dns_servers": ["1.1.1.1"]}),
+                json!({"network_dns_servers": ["1.1.1.1"], "dns_enabled": false}),
                 "network_dns_servers",
             ),
             (json!({"options": {"driver": "overlay"}}), "no overlay here"),

@@ -13,7 +13,8 @@
 //!   typed config; [`ports`]: port mappings;
 //! - [`create`](mod@create): completing a new network;
 //! - [`backend`]: the only module that calls the model;
-//! - [`registry`]: the plugin's own state (locks, live attachments).
+//! - [`registry`]: the plugin's own state (locks, live attachments);
+//! - [`names`]: names on `dns_enabled` networks (the model's name service).
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod backend;
 pub mod config;
 pub mod create;
 pub mod error;
+pub mod names;
 pub mod options;
 pub mod ports;
 pub mod registry;

@@ -3,12 +3,14 @@
 //! give to `podman network create -d <name>`: `make install` puts it in
 //! PREFIX/libexec/netavark as `cnm-netavark` (docs/podman.md).
 //! main() is the only place that reads the arguments, the environment
-//! (`CNM_NETAVARK_STATE_DIR`) and stdin, prints and exits.
+//! (`CNM_NETAVARK_STATE_DIR`; `XDG_RUNTIME_DIR` and `PATH` for the names of
+//! `dns_enabled` networks) and stdin, prints and exits.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use cnm_netavark::backend::Backend;
+use cnm_netavark::names::{store_base, store_opener};
 use cnm_netavark::registry::DEFAULT_STATE_DIR;
 use cnm_netavark::{error_json, info, run_create, run_setup, run_teardown, Command, PluginError};
 
@@ -90,9 +92,28 @@ fn run() -> Result<Vec<u8>, PluginError> {
         Command::Info => serde_json::to_vec(&info())
             .map_err(|e| PluginError::invalid(format!("encoding the info: {e}"))),
         Command::Create => run_create(&stdin()?),
-        Command::Setup(ns) => run_setup(&Backend::linux(&state_dir)?, &ns, &stdin()?),
-        Command::Teardown(ns) => run_teardown(&Backend::linux(&state_dir)?, &ns, &stdin()?),
+        Command::Setup(ns) => run_setup(&backend(&state_dir)?, &ns, &stdin()?),
+        Command::Teardown(ns) => run_teardown(&backend(&state_dir)?, &ns, &stdin()?),
     }
+}
+
+/// The real backend; names of `dns_enabled` networks in the record store
+/// of this namespace, served by the `cnm-resolver` found next to this
+/// binary, in /opt/cni/bin or /usr/lib/cni, or on PATH.
+fn backend(state_dir: &std::path::Path) -> Result<Backend, PluginError> {
+    let mut search: Vec<PathBuf> = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .into_iter()
+        .collect();
+    // Where `make install` puts it (CNI_BIN_DIR), and Debian's CNI directory.
+    search.extend(["/opt/cni/bin", "/usr/lib/cni"].map(PathBuf::from));
+    if let Some(path) = std::env::var_os("PATH") {
+        search.extend(std::env::split_paths(&path));
+    }
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    let base = store_base(nix::unistd::geteuid().is_root(), xdg.as_deref());
+    Ok(Backend::linux(state_dir)?.with_names(store_opener(base, search)))
 }
 
 fn main() {

@@ -10,6 +10,9 @@
 //! this loop when a VXLAN device came back with another MAC (to publish). When etcd is unreachable the kernel
 //! state and the local state files stay as they are, so containers keep
 //! talking and the CNI plugin keeps allocating from the held blocks.
+//! Container names ([`Names`], `names.rs`) ride on the same session: this
+//! host's published under its lease, the others' watched like the host
+//! records and fed to the local resolver's record store.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
@@ -21,9 +24,10 @@ use cnm_cluster_ipam::state::STATE_VERSION;
 use cnm_cluster_ipam::{keys, local, Claimer, ClusterIpamError, HostState, NetworkSpec};
 use ipnet::IpNet;
 
-use crate::cluster::{Cluster, Event, SessionTasks, SharedView};
+use crate::cluster::{Cluster, Event, SessionTasks, SharedView, Watch};
 use crate::config::{device_names, Command, Config};
 use crate::dataplane::{desired, reconcile, Dataplane, LocalNet, Target, Targets};
+use crate::names::Names;
 use crate::record::{format_mac, HostNetwork, HostRecord};
 use crate::{info, warn};
 
@@ -71,6 +75,10 @@ struct Batch {
     stop: bool,
     lost: Option<String>,
     changed: bool,
+    /// Other hosts' names changed.
+    names: bool,
+    /// This host's names changed.
+    local_names: bool,
     /// Networks whose kernel state changed behind our back (None: all).
     kernel: BTreeSet<Option<String>>,
 }
@@ -81,6 +89,8 @@ impl Batch {
             Event::Stop => self.stop = true,
             Event::Lost(why) => self.lost = Some(why),
             Event::Changed => self.changed = true,
+            Event::Names => self.names = true,
+            Event::LocalNames => self.local_names = true,
             Event::Kernel(n) => {
                 self.kernel.insert(n);
             }
@@ -101,6 +111,8 @@ pub struct Agent<C: Cluster, D: Dataplane> {
     last_gc: Instant,
     /// What the kernel should hold, shared with the kernel monitor.
     targets: Targets,
+    /// Container names across hosts (None: off).
+    names: Option<Names>,
 }
 
 impl<C: Cluster, D: Dataplane> Agent<C, D> {
@@ -165,7 +177,15 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
             session: None,
             last_gc: Instant::now(),
             targets,
+            names: None,
         })
+    }
+
+    /// This agent also publishes this host's container names and feeds
+    /// the other hosts' to `names`' record store.
+    pub fn with_names(mut self, names: Names) -> Self {
+        self.names = Some(names);
+        self
     }
 
     /// What the kernel should hold, for the kernel monitor.
@@ -325,6 +345,14 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
                 warn!("etcd session lost: {why}; keeping the kernel state, registering again");
             }
         }
+        if batch.local_names {
+            self.publish_names();
+        }
+        if batch.names {
+            if let Some(n) = self.names.as_mut() {
+                n.sync_remote();
+            }
+        }
         let all = batch.kernel.contains(&None);
         let records = if batch.changed { self.records() } else { None };
         for i in 0..self.nets.len() {
@@ -414,6 +442,14 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
         }
         let lease = self.kv.grant(self.cfg.lease_ttl)?;
         self.put_record(lease)?;
+        if let Some(n) = self.names.as_mut() {
+            // Everything again under the new lease (a key of an earlier
+            // lease that has not expired yet is replaced or deleted).
+            n.new_session();
+            if let Err(e) = n.publish(&mut self.kv, lease, true) {
+                warn!("publishing this host's names: {e}; trying again");
+            }
+        }
         let prefix = keys::hosts(&self.cfg.prefix);
         let (kvs, rev) = self.kv.list_at(&prefix)?;
         {
@@ -421,18 +457,89 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
             v.loaded = false;
             v.reset(rev, kvs);
         }
-        let tasks = self.kv.start(
-            lease,
-            self.cfg.lease_ttl,
-            &prefix,
-            self.view.clone(),
-            self.tx.clone(),
-        );
+        let mut watches = vec![Watch {
+            prefix,
+            view: self.view.clone(),
+            event: Event::Changed,
+        }];
+        if let Some(n) = &self.names {
+            let names_prefix = n.watch_prefix();
+            let (kvs, rev) = self.kv.list_at(&names_prefix)?;
+            let view = n.view();
+            {
+                let mut v = view.lock();
+                v.loaded = false;
+                v.reset(rev, kvs);
+            }
+            watches.push(Watch {
+                prefix: names_prefix,
+                view: n.view(),
+                event: Event::Names,
+            });
+        }
+        let tasks = self
+            .kv
+            .start(lease, self.cfg.lease_ttl, watches, self.tx.clone());
         self.reconcile_all();
+        if let Some(n) = self.names.as_mut() {
+            n.sync_remote();
+        }
         Ok(Session {
             lease,
             _tasks: tasks,
         })
+    }
+
+    /// Publishes this host's names when they changed (no session: owed
+    /// until the next one).
+    fn publish_names(&mut self) {
+        let lease = self.session.as_ref().map(|s| s.lease);
+        let Some(n) = self.names.as_mut() else {
+            return;
+        };
+        match lease {
+            Some(lease) => {
+                if let Err(e) = n.publish(&mut self.kv, lease, false) {
+                    warn!("publishing this host's names: {e}; trying again");
+                }
+            }
+            None => n.owe_publication(),
+        }
+    }
+
+    /// The names part of a tick: what failed is tried again; with `full`,
+    /// etcd's copy of this host's names is checked and the others' names
+    /// read afresh (a safety net under the watch).
+    fn tick_names(&mut self, full: bool) {
+        let lease = self.session.as_ref().map(|s| s.lease);
+        let Some(n) = self.names.as_mut() else {
+            return;
+        };
+        if let Some(lease) = lease {
+            let done = if full {
+                n.verify(&mut self.kv, lease).map(|_| ())
+            } else if n.publish_pending() {
+                n.publish(&mut self.kv, lease, false).map(|_| ())
+            } else {
+                Ok(())
+            };
+            if let Err(e) = done {
+                warn!("publishing this host's names: {e}; trying again");
+            }
+            if full {
+                match self.kv.list_at(&n.watch_prefix()) {
+                    Ok((kvs, rev)) => {
+                        if n.view().lock().reset(rev, kvs) {
+                            n.sync_remote();
+                        }
+                    }
+                    Err(e) => warn!("reading the other hosts' names: {e}"),
+                }
+            }
+        }
+        if n.remote_pending() {
+            n.sync_remote();
+        }
     }
 
     fn record(&self) -> HostRecord {
@@ -636,6 +743,7 @@ impl<C: Cluster, D: Dataplane> Agent<C, D> {
     /// GC when due; with `full`, re-read the view, repair the devices and
     /// reconcile.
     pub fn tick(&mut self, full: bool) -> Result<(), ClusterIpamError> {
+        self.tick_names(full);
         if full {
             for i in 0..self.nets.len() {
                 self.heal(i);

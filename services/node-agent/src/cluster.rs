@@ -1,7 +1,8 @@
 //! What the agent needs from the cluster store beyond cluster IPAM's [`Kv`]:
 //! leases, a read with its revision, and a session's background work (the
-//! lease kept alive, the host records watched into a [`View`]). etcd
-//! implements it in `etcd.rs`; the unit tests use an in-memory fake.
+//! lease kept alive; the host records and the hosts' container names each
+//! watched into a [`View`]). etcd implements it in `etcd.rs`; the unit
+//! tests use an in-memory fake.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::Sender;
@@ -15,6 +16,11 @@ use cnm_cluster_ipam::{Kv, KvError};
 pub enum Event {
     /// The host records changed (the [`View`] holds them).
     Changed,
+    /// Other hosts' container names changed (the names [`View`] holds them).
+    Names,
+    /// This host's record store changed (a container's names registered or
+    /// removed): publish them.
+    LocalNames,
     /// The session's lease is gone (expired or revoked): register again.
     Lost(String),
     /// Network `0`'s kernel state needs the loop (None: every network):
@@ -88,6 +94,18 @@ pub type Kvs = Vec<(String, Vec<u8>)>;
 /// A session's background work; dropping it stops that work.
 pub trait SessionTasks: Send {}
 
+/// One prefix a session watches: every event after `view.rev` is applied
+/// to `view`, then `event` is sent.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// The key prefix.
+    pub prefix: String,
+    /// Where its keys are kept.
+    pub view: SharedView,
+    /// What the agent's loop is told after a change.
+    pub event: Event,
+}
+
 /// The store as the agent uses it.
 pub trait Cluster: Kv {
     /// A new lease of `ttl` seconds.
@@ -96,17 +114,19 @@ pub trait Cluster: Kv {
     fn put_leased(&mut self, key: &str, value: &[u8], lease: i64) -> Result<(), KvError>;
     /// Revokes `lease` (its keys go at once).
     fn revoke(&mut self, lease: i64) -> Result<(), KvError>;
+    /// Deletes `key` (absent: nothing to do).
+    fn delete(&mut self, key: &str) -> Result<(), KvError>;
     /// Every key under `prefix` and the revision of that read.
     fn list_at(&mut self, prefix: &str) -> Result<(Kvs, i64), KvError>;
-    /// Keeps `lease` alive and watches `prefix` after `view.rev`, applying
-    /// events to `view` and sending [`Event::Changed`] (or [`Event::Lost`]
-    /// when the lease is gone) to `tx`, until the result is dropped.
+    /// Keeps `lease` alive (sending [`Event::Lost`] to `tx` when it is
+    /// gone) and follows every [`Watch`] from its view's revision, applying
+    /// events to its view and sending its event, until the result is
+    /// dropped.
     fn start(
         &mut self,
         lease: i64,
         ttl: i64,
-        prefix: &str,
-        view: SharedView,
+        watches: Vec<Watch>,
         tx: Sender<Event>,
     ) -> Box<dyn SessionTasks>;
 }

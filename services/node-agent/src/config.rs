@@ -47,7 +47,22 @@ pub struct Config {
     pub tick: Duration,
     /// How often the empty blocks of dead hosts are collected (None: never).
     pub gc_interval: Option<Duration>,
+    /// Container names across hosts (None: `--no-names`).
+    pub names: Option<NamesConfig>,
 }
+
+/// Where the container names are and how often they are looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamesConfig {
+    /// The record stores' base (`/run/cnm/dns`): this host's store is
+    /// `<dns_dir>/<netns key>/`, the one the `dnsname` plugin writes.
+    pub dns_dir: PathBuf,
+    /// How often the local store is checked for changes.
+    pub poll: Duration,
+}
+
+/// The record stores' default base (cnm-dns-records' `DEFAULT_BASE`).
+pub const DEFAULT_DNS_DIR: &str = cnm_dns_records::DEFAULT_BASE;
 
 /// The host-local store's default folder (the reference's).
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/cni/networks";
@@ -106,6 +121,15 @@ pub struct Cli {
     /// Collect the empty blocks of hosts without a lease every this many seconds (0: off; default 300).
     #[arg(long, global = true)]
     pub gc_interval: Option<u64>,
+    /// Do not publish this host's container names nor feed the other hosts' to the local resolver.
+    #[arg(long, global = true)]
+    pub no_names: bool,
+    /// The name record stores' base directory (the dnsname plugin's; default /run/cnm/dns).
+    #[arg(long, global = true)]
+    pub dns_dir: Option<PathBuf>,
+    /// Check the local name records for changes every this many ms (10..=10000; default 100).
+    #[arg(long, global = true)]
+    pub names_poll_ms: Option<u64>,
 }
 
 /// The subcommands (none: `run`).
@@ -279,6 +303,33 @@ impl Config {
             return Err(bad("--tick-ms", "must be 50..=60000"));
         }
         let gc = cli.gc_interval.unwrap_or(300);
+        let names = if cli.no_names {
+            if cli.dns_dir.is_some() || cli.names_poll_ms.is_some() {
+                return Err(bad(
+                    "--no-names",
+                    "--dns-dir and --names-poll-ms need names on",
+                ));
+            }
+            None
+        } else {
+            // The host becomes a file name in every other host's store.
+            cnm_dns_records::records::validate_host(&host).map_err(|e| {
+                bad(
+                    "--host",
+                    format!("{e} (to publish container names; or --no-names)"),
+                )
+            })?;
+            let poll = cli.names_poll_ms.unwrap_or(100);
+            if !(10..=10_000).contains(&poll) {
+                return Err(bad("--names-poll-ms", "must be 10..=10000"));
+            }
+            Some(NamesConfig {
+                dns_dir: cli
+                    .dns_dir
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DNS_DIR)),
+                poll: Duration::from_millis(poll),
+            })
+        };
         let prefix = cli.prefix.unwrap_or_else(|| keys::DEFAULT_ROOT.to_string());
         if !prefix.starts_with('/') || prefix.ends_with('/') {
             return Err(bad("--prefix", "must start with '/' and not end with one"));
@@ -328,6 +379,7 @@ impl Config {
             min_free: u128::from(cli.min_free.unwrap_or(16)),
             tick: Duration::from_millis(tick),
             gc_interval: (gc != 0).then(|| Duration::from_secs(gc)),
+            names,
         })
     }
 }
@@ -383,6 +435,43 @@ mod tests {
         )))
         .unwrap();
         assert!(matches!(r6.command, Command::ReleaseBlock { .. }));
+    }
+
+    #[test]
+    fn names_are_on_by_default_and_checked() {
+        let net = "--network name=ov1,subnet=10.214.0.0/16,vni=42,block=26";
+        let c = Config::parse(&args(&format!("{BASE} {net}"))).unwrap();
+        assert_eq!(
+            c.names,
+            Some(NamesConfig {
+                dns_dir: PathBuf::from("/run/cnm/dns"),
+                poll: Duration::from_millis(100)
+            })
+        );
+        let c = Config::parse(&args(&format!(
+            "{BASE} {net} --dns-dir /tmp/d --names-poll-ms 20"
+        )))
+        .unwrap();
+        assert_eq!(
+            c.names.map(|n| (n.dns_dir, n.poll)),
+            Some((PathBuf::from("/tmp/d"), Duration::from_millis(20)))
+        );
+        let c = Config::parse(&args(&format!("{BASE} {net} --no-names"))).unwrap();
+        assert_eq!(c.names, None);
+        for (extra, want) in [
+            ("--no-names --dns-dir /x", "--no-names"),
+            ("--names-poll-ms 5", "--names-poll-ms"),
+        ] {
+            let e = Config::parse(&args(&format!("{BASE} {net} {extra}"))).unwrap_err();
+            assert!(e.contains(want), "{extra}: {e}");
+        }
+        // A host name that cannot be a file name elsewhere: only without names.
+        let odd = format!(
+            "--host .h1 --underlay-ip 10.213.0.11 --etcd-endpoints http://10.213.0.11:2379 {net}"
+        );
+        let e = Config::parse(&args(&odd)).unwrap_err();
+        assert!(e.contains("--host") && e.contains("--no-names"), "{e}");
+        assert!(Config::parse(&args(&format!("{odd} --no-names"))).is_ok());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::cluster::{Cluster, Event, Kvs, SessionTasks, SharedView};
+use crate::cluster::{Cluster, Event, Kvs, SessionTasks, SharedView, Watch};
 use crate::config::Tls;
 use crate::{info, warn};
 
@@ -516,6 +516,15 @@ impl Cluster for EtcdCluster {
             .map(|_| ())
     }
 
+    fn delete(&mut self, key: &str) -> Result<(), KvError> {
+        let key = key.to_string();
+        self.run(|mut c| {
+            let k = key.clone();
+            async move { c.delete(k, None).await }
+        })
+        .map(|_| ())
+    }
+
     fn list_at(&mut self, prefix: &str) -> Result<(Kvs, i64), KvError> {
         let prefix = prefix.to_string();
         let r =
@@ -551,17 +560,22 @@ impl Cluster for EtcdCluster {
         &mut self,
         lease: i64,
         ttl: i64,
-        prefix: &str,
-        view: SharedView,
+        watches: Vec<Watch>,
         tx: Sender<Event>,
     ) -> Box<dyn SessionTasks> {
-        let keep = self
+        let mut tasks = vec![self
             .rt
-            .spawn(keepalive(self.pool.clone(), lease, ttl, tx.clone()));
-        let watch = self
-            .rt
-            .spawn(watch_hosts(self.pool.clone(), prefix.to_string(), view, tx));
-        Box::new(Tasks(vec![keep, watch]))
+            .spawn(keepalive(self.pool.clone(), lease, ttl, tx.clone()))];
+        for w in watches {
+            tasks.push(self.rt.spawn(watch_prefix(
+                self.pool.clone(),
+                w.prefix,
+                w.view,
+                w.event,
+                tx.clone(),
+            )));
+        }
+        Box::new(Tasks(tasks))
     }
 }
 
@@ -649,10 +663,16 @@ async fn keepalive(pool: Pool, lease: i64, ttl: i64, tx: Sender<Event>) {
 }
 
 /// Watches `prefix` through the current member from the revision after the
-/// view's, applying events to the view; on a broken stream or a move,
-/// resumes on another member from where it was. A compacted revision
-/// re-reads the whole prefix.
-async fn watch_hosts(pool: Pool, prefix: String, view: SharedView, tx: Sender<Event>) {
+/// view's, applying events to the view and sending `event` after each
+/// change; on a broken stream or a move, resumes on another member from
+/// where it was. A compacted revision re-reads the whole prefix.
+async fn watch_prefix(
+    pool: Pool,
+    prefix: String,
+    view: SharedView,
+    event: Event,
+    tx: Sender<Event>,
+) {
     let mut moved = pool.subscribe();
     loop {
         let (idx, url, mut client) = pool.pick();
@@ -691,7 +711,7 @@ async fn watch_hosts(pool: Pool, prefix: String, view: SharedView, tx: Sender<Ev
                                         v.loaded = false;
                                         v.reset(rev, kvs);
                                         drop(v);
-                                        let _ = tx.send(Event::Changed);
+                                        let _ = tx.send(event.clone());
                                     }
                                     Err(e) => warn!("watch: re-reading after compaction: {e}"),
                                 }
@@ -719,7 +739,7 @@ async fn watch_hosts(pool: Pool, prefix: String, view: SharedView, tx: Sender<Ev
                                 }
                             }
                         }
-                        if changed && tx.send(Event::Changed).is_err() {
+                        if changed && tx.send(event.clone()).is_err() {
                             return;
                         }
                     }

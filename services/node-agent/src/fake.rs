@@ -11,7 +11,7 @@ use cnm_cluster_ipam::fake::FakeKv;
 use cnm_cluster_ipam::{Kv, KvError};
 use ipnet::IpNet;
 
-use crate::cluster::{Cluster, Event, Kvs, SessionTasks, SharedView};
+use crate::cluster::{Cluster, Event, Kvs, SessionTasks, Watch};
 use crate::dataplane::{Dataplane, DpError, LocalNet, Op, Programmed};
 
 #[derive(Default)]
@@ -94,10 +94,16 @@ impl Cluster for FakeCluster {
     fn put_leased(&mut self, key: &str, value: &[u8], lease: i64) -> Result<(), KvError> {
         self.check_up()?;
         let mut l = self.leases();
-        let Some(keys) = l.keys.get_mut(&lease) else {
+        if !l.keys.contains_key(&lease) {
             return Err(KvError::Other("requested lease not found".into()));
-        };
-        keys.push(key.to_string());
+        }
+        // A key belongs to one lease: a put under another moves it (etcd's rule).
+        for keys in l.keys.values_mut() {
+            keys.retain(|k| k != key);
+        }
+        if let Some(keys) = l.keys.get_mut(&lease) {
+            keys.push(key.to_string());
+        }
         l.rev += 1;
         drop(l);
         self.kv.put(key, value);
@@ -108,6 +114,12 @@ impl Cluster for FakeCluster {
         self.expire(lease);
         Ok(())
     }
+    fn delete(&mut self, key: &str) -> Result<(), KvError> {
+        self.check_up()?;
+        self.bump();
+        self.kv.remove(key);
+        Ok(())
+    }
     fn list_at(&mut self, prefix: &str) -> Result<(Kvs, i64), KvError> {
         let kvs = self.kv.list(prefix)?;
         Ok((kvs, self.bump()))
@@ -116,8 +128,7 @@ impl Cluster for FakeCluster {
         &mut self,
         _lease: i64,
         _ttl: i64,
-        _prefix: &str,
-        _view: SharedView,
+        _watches: Vec<Watch>,
         _tx: Sender<Event>,
     ) -> Box<dyn SessionTasks> {
         Box::new(NoTasks)

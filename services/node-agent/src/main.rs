@@ -12,6 +12,7 @@ mod etcd;
 mod fake;
 mod linux;
 mod log;
+mod names;
 mod record;
 
 use std::process::ExitCode;
@@ -69,11 +70,36 @@ fn run(cfg: Config) -> Result<(), agent::Fatal> {
             (n.name.clone(), br, vx)
         })
         .collect();
+    let names_cfg = cfg.names.clone();
+    let (host, prefix) = (cfg.host.clone(), cfg.prefix.clone());
+    let overlay_networks: Vec<String> = cfg.networks.iter().map(|n| n.name.clone()).collect();
     let mut a = agent::Agent::new(cfg, kv, dp, underlay)?;
     if one_shot {
         let msg = a.command()?;
         println!("{msg}");
         return Ok(());
+    }
+    if let Some(nc) = names_cfg {
+        // This namespace's store: the one dnsname (and cnm-netavark) write.
+        // No launcher: the agent never starts the resolver (remote names
+        // alone serve no local container).
+        let store = cnm_dns_records::Store::for_current_netns(&nc.dns_dir, None).map_err(|e| {
+            agent::Fatal(format!(
+                "the name record store under {}: {e}",
+                nc.dns_dir.display()
+            ))
+        })?;
+        info!(
+            "names: publishing this host's and reading the others' through {}",
+            store.layout().root.display()
+        );
+        if let Err(e) =
+            names::spawn_poller(store.clone(), overlay_networks.clone(), nc.poll, a.sender())
+        {
+            // The full resync (every 10 ticks) still publishes, only later.
+            warn!("names: store watcher not started: {e}; publishing waits for the periodic check");
+        }
+        a = a.with_names(names::Names::new(store, &host, &prefix, overlay_networks));
     }
     a.cluster().on_signals(a.sender());
     if let Err(e) = linux::spawn_monitor(devices, a.targets(), a.sender()) {

@@ -260,6 +260,51 @@ fn remote_hosts_are_files_of_their_own() {
 }
 
 #[test]
+fn the_node_agent_reads_remote_files_and_local_fingerprints() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("s");
+    let store = Store::at(&root, None);
+    assert_eq!(store.remote("ov", "host3").unwrap(), None);
+    assert!(store.remote_networks().unwrap().is_empty());
+    let remote = RemoteRecords {
+        version: FORMAT_VERSION,
+        network: "ov".into(),
+        host: "host3".into(),
+        entries: vec![],
+    };
+    store.set_remote(&remote).unwrap();
+    assert_eq!(store.remote("ov", "host3").unwrap(), Some(remote));
+    assert_eq!(store.remote_networks().unwrap(), vec!["ov".to_string()]);
+    assert!(store.remote("ov", "../x").is_err(), "host checked");
+    assert!(store.remote("a/b", "host3").is_err(), "network checked");
+    // A file that does not parse is an error, not "absent".
+    std::fs::write(root.join("remote/ov/host4.json"), b"{").unwrap();
+    assert!(store.remote("ov", "host4").is_err());
+    std::fs::remove_file(root.join("remote/ov/host4.json")).unwrap();
+
+    // The fingerprint of a network's endpoints changes with every write and
+    // removal there, and only there.
+    let nets = vec!["ov".to_string()];
+    let empty = store.endpoints_fingerprint(&nets);
+    assert!(empty.is_empty());
+    store
+        .register(&settings("ov"), &record("ov", "c1", "web1", "10.10.1.2"))
+        .unwrap();
+    let one = store.endpoints_fingerprint(&nets);
+    assert_eq!(one.len(), 1);
+    store
+        .register(&settings("other"), &record("other", "c2", "x", "10.10.2.2"))
+        .unwrap();
+    assert_eq!(store.endpoints_fingerprint(&nets), one, "another network");
+    store
+        .register(&settings("ov"), &record("ov", "c1", "web1", "10.10.1.3"))
+        .unwrap();
+    assert_ne!(store.endpoints_fingerprint(&nets), one, "rewritten");
+    store.unregister("ov", "c1", "eth0").unwrap();
+    assert_eq!(store.endpoints_fingerprint(&nets), empty);
+}
+
+#[test]
 fn resolver_is_reloaded_then_stopped_when_unused() {
     let d = tempfile::tempdir().unwrap();
     let store = Store::at(d.path().join("s"), None);

@@ -528,3 +528,181 @@ fn the_overlay_without_the_agents_state_is_a_clear_error() {
     assert!(e.to_string().contains("is not set up on this host"), "{e}");
     assert!(host_links(&w).is_empty());
 }
+
+// ----- names on dns_enabled networks -------------------------------------------
+
+/// A world whose backend keeps names in a record store under its temp dir
+/// (no resolver is started: no launcher); counts how often the store is opened.
+fn named_world(fail_publish: bool) -> (World, std::path::PathBuf, Arc<Mutex<usize>>) {
+    let w = world_with(fail_publish);
+    let root = w.dir.path().join("dns");
+    let opened = Arc::new(Mutex::new(0usize));
+    let (r, o) = (root.clone(), Arc::clone(&opened));
+    let backend = w.backend.with_names(Box::new(move |_serve| {
+        *o.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        Ok(Arc::new(cnm_dns_records::Store::at(r.clone(), None))
+            as Arc<dyn cnm_model::NameService>)
+    }));
+    (World { backend, ..w }, root, opened)
+}
+
+fn dns_input(cid: &str, ip: &str, name: &str, aliases: Value) -> Value {
+    let mut v = input(cid, ip);
+    v["network"]["dns_enabled"] = json!(true);
+    v["container_name"] = json!(name);
+    v["network_options"]["aliases"] = aliases;
+    v
+}
+
+fn records(root: &std::path::Path) -> Vec<(String, Vec<String>, Vec<String>)> {
+    cnm_dns_records::Store::at(root, None)
+        .endpoints("net1")
+        .expect("records")
+        .into_iter()
+        .map(|r| {
+            (
+                r.name,
+                r.aliases,
+                r.addresses.iter().map(ToString::to_string).collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn dns_enabled_registers_the_names_and_reports_the_resolver() {
+    let (w, root, _) = named_world(false);
+    let a = dns_input("c1", "10.88.0.7", "web", json!(["www", "c1"]));
+    let j = serde_json::to_value(setup(&w, &a, NS1).expect("setup")).expect("json");
+    assert_eq!(j["dns_server_ips"], json!(["10.88.0.1", "fd00:88::1"]));
+    assert_eq!(j["dns_search_domains"], json!(["dns.podman"]));
+    assert_eq!(
+        records(&root),
+        [(
+            "web".to_string(),
+            vec!["www".to_string(), "c1".to_string()],
+            vec!["10.88.0.7".to_string(), "fd00:88::5".to_string()]
+        )]
+    );
+    let settings = cnm_dns_records::Store::at(&root, None)
+        .settings("net1")
+        .expect("read")
+        .expect("settings");
+    assert_eq!(settings.domain.as_deref(), Some("dns.podman"));
+    assert!(!settings.internal);
+    let b = dns_input("c2", "10.88.0.8", "db", json!(null));
+    let mut b = b;
+    b["network_options"]["static_ips"] = json!(["10.88.0.8", "fd00:88::8"]);
+    setup(&w, &b, NS2).expect("second");
+    assert_eq!(records(&root).len(), 2);
+    // Teardown removes the names (twice is fine), the last one the store.
+    teardown(&w, &a, NS1).expect("teardown c1");
+    assert_eq!(records(&root)[0].0, "db");
+    teardown(&w, &a, NS1).expect("teardown c1 again");
+    teardown(&w, &b, NS2).expect("teardown c2");
+    assert!(!root.exists(), "{:?}", files_under(&root));
+    assert!(host_links(&w).is_empty(), "{:?}", host_links(&w));
+}
+
+#[test]
+fn an_internal_network_with_names_answers_and_forwards_nothing() {
+    let (w, root, _) = named_world(false);
+    let mut a = dns_input("c1", "10.88.0.7", "web", json!(null));
+    a["network"]["internal"] = json!(true);
+    a["network"]["network_dns_servers"] = json!(["10.0.0.53"]);
+    let j = serde_json::to_value(setup(&w, &a, NS1).expect("setup")).expect("json");
+    assert_eq!(j["dns_server_ips"], json!(["10.88.0.1", "fd00:88::1"]));
+    let s = cnm_dns_records::Store::at(&root, None)
+        .settings("net1")
+        .expect("read")
+        .expect("settings");
+    assert!(s.internal);
+    assert_eq!(s.upstreams[0].to_string(), "10.0.0.53");
+    teardown(&w, &a, NS1).expect("teardown");
+}
+
+#[test]
+fn names_go_again_when_a_later_step_fails() {
+    let (w, root, _) = named_world(true);
+    let mut a = dns_input("c1", "10.88.0.7", "web", json!(null));
+    a["port_mappings"] = json!([{"container_port": 80, "host_ip": "", "host_port": 8080,
+        "protocol": "tcp", "range": 1}]);
+    let e = setup(&w, &a, NS1).expect_err("publish fails");
+    assert!(e.to_string().contains("injected failure"), "{e}");
+    assert!(!root.exists(), "{:?}", files_under(&root));
+    assert!(host_links(&w).is_empty(), "{:?}", host_links(&w));
+}
+
+#[test]
+fn a_bad_name_is_refused_before_anything_is_made() {
+    let (w, root, _) = named_world(false);
+    for (name, aliases, want) in [
+        ("web", json!(["bad name"]), "alias \"bad name\""),
+        ("-web", json!(null), "container_name \"-web\""),
+    ] {
+        let a = dns_input("c1", "10.88.0.7", name, aliases);
+        let e = setup(&w, &a, NS1).expect_err(want);
+        assert!(e.to_string().contains(want), "{e}");
+        assert!(!root.exists());
+        assert!(host_links(&w).is_empty(), "{:?}", host_links(&w));
+        assert!(
+            files_under(w.dir.path()).is_empty(),
+            "{:?}",
+            files_under(w.dir.path())
+        );
+    }
+}
+
+#[test]
+fn networks_without_names_never_open_the_store() {
+    let (w, _, opened) = named_world(false);
+    let v = input("c1", "10.88.0.7");
+    setup(&w, &v, NS1).expect("setup");
+    teardown(&w, &v, NS1).expect("teardown");
+    assert_eq!(*opened.lock().unwrap_or_else(|p| p.into_inner()), 0);
+    // Without a name service, dns_enabled is refused by name.
+    let plain = world();
+    let e = setup(
+        &plain,
+        &dns_input("c1", "10.88.0.7", "web", json!(null)),
+        NS1,
+    )
+    .expect_err("no service");
+    assert!(e.to_string().contains("--disable-dns"), "{e}");
+    assert!(host_links(&plain).is_empty());
+}
+
+#[test]
+fn an_overlay_network_with_names_listens_on_the_blocks_gateways() {
+    let (w, root, _) = named_world(false);
+    let agent = w.dir.path().join("agent");
+    std::fs::create_dir_all(&agent).expect("agent dir");
+    agent_state(&agent, &["10.214.0.8/29", "10.214.0.16/29"]);
+    w.system.state.borrow_mut().host.insert(
+        "cnmb42".into(),
+        FakeLink {
+            state: cnm_kernel::LinkState {
+                index: 90,
+                name: "cnmb42".into(),
+                kind: Some("bridge".into()),
+                mtu: 1450,
+                up: true,
+                ..Default::default()
+            },
+            addrs: vec!["10.214.0.9/29".parse().expect("net")],
+            ..Default::default()
+        },
+    );
+    let mut a = overlay_input(&w, "c1");
+    a["network"]["dns_enabled"] = json!(true);
+    a["container_name"] = json!("web");
+    let j = serde_json::to_value(setup(&w, &a, NS1).expect("setup")).expect("json");
+    assert_eq!(j["dns_server_ips"], json!(["10.214.0.9", "10.214.0.17"]));
+    let recs = cnm_dns_records::Store::at(&root, None)
+        .endpoints("ov1")
+        .expect("records");
+    assert_eq!(recs[0].name, "web");
+    assert_eq!(recs[0].addresses[0].to_string(), "10.214.0.10");
+    teardown(&w, &a, NS1).expect("teardown");
+    assert!(!root.exists());
+}

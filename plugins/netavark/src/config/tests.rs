@@ -131,8 +131,17 @@ fn bad_attachments_are_refused() {
 #[test]
 fn bad_networks_are_refused_at_setup() {
     let mut v = input();
+    v["network"]["network_dns_servers"] = json!(["10.0.0.53"]);
+    refused(v, "dns_enabled is not");
+    let mut v = input();
     v["network"]["dns_enabled"] = json!(true);
-    refused(v, "--disable-dns");
+    v["network"]["network_dns_servers"] = json!(["0.0.0.0"]);
+    refused(v, "not a unicast address");
+    let mut v = input();
+    v["network"]["dns_enabled"] = json!(true);
+    v["network"]["ipam_options"] = json!({"driver": "none"});
+    v["network"]["subnets"] = json!([]);
+    refused(v, "dns_enabled on a network without addresses");
     let mut v = input();
     v["network"]["options"] = json!({"isolate": "true"});
     refused(v, "isolate=true: not supported");
@@ -172,6 +181,25 @@ fn ipam_none_and_internal() {
         net.subnets[0].gateway, None,
         "internal without a gateway keeps none"
     );
+}
+
+#[test]
+fn dns_enabled_networks_get_a_gateway_and_their_forwarders() {
+    let mut v = input();
+    v["network"]["dns_enabled"] = json!(true);
+    v["network"]["internal"] = json!(true);
+    v["network"]["subnets"] = json!([{"subnet": "10.88.0.0/16"}]);
+    v["network"]["network_dns_servers"] = json!(["10.0.0.53", "fd00::53"]);
+    v["network_options"]["aliases"] = json!(["web", "6ce776ea58b5"]);
+    let (net, att) = check(v).expect("internal with names");
+    assert!(net.dns_enabled && net.internal);
+    assert_eq!(
+        net.subnets[0].gateway,
+        Some("10.88.0.1".parse().expect("ip")),
+        "the resolver listens on the gateway (Podman adds it too)"
+    );
+    assert_eq!(net.dns_servers.len(), 2);
+    assert_eq!(att.aliases, ["web", "6ce776ea58b5"]);
 }
 
 #[test]
